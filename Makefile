@@ -1,0 +1,34 @@
+# Set-up and entry points. TORCH_SPEC is installed first, explicitly, so that
+# no other requirement pulls a CUDA build of torch onto a CPU machine.
+# Override it for a GPU machine, e.g. make test TORCH_SPEC='torch==2.13.0 --index-url ...'.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PYG_SPEC ?= torch-geometric==2.8.1
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	$(BIN)/pip install --quiet $(PYG_SPEC) -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/graphmeta demo --out runs/demo --threads 2
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,3 @@
+from graphmeta.eval.metrics import mean_ci, task_metrics
+
+__all__ = ["mean_ci", "task_metrics"]

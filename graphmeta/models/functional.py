@@ -1,0 +1,27 @@
+"""Batched functional layers: one weight set per task, leading dim ``T``.
+
+``torch.func.vmap`` over ``functional_call`` would give the same numbers,
+but PyG's message passing does not batch over different edge sets, and the
+hand-written ``bmm`` forms below let the engine take one
+``torch.autograd.grad`` for all tasks at once.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import Tensor
+
+
+def blinear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """``x @ weight[t].T + bias[t]`` per task.
+
+    ``x`` is ``[T, ..., in]``, ``weight`` ``[T, out, in]``, ``bias``
+    ``[T, out]`` (``torch.nn.Linear`` layout with a task dimension).
+    """
+    shape = x.shape
+    x3 = x.reshape(shape[0], -1, shape[-1])
+    if bias is None:
+        out = x3.bmm(weight.transpose(1, 2))
+    else:
+        out = bias.unsqueeze(1).baddbmm(x3, weight.transpose(1, 2))
+    return out.reshape(*shape[:-1], weight.size(1))

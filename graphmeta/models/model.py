@@ -1,0 +1,110 @@
+"""The user-interest model: GNN encoder -> ego embedding, joined with an
+interest embedding, fed to the classic MLP head (``fc1 -> ReLU -> fc2``)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphmeta.models.encoder import GNNEncoder
+from graphmeta.models.functional import blinear
+
+COMBINES = ("concat", "concat-product")
+
+
+class MLPHead(nn.Module):
+    """The classic MAML MLP: ``fc1 -> ReLU -> fc2 -> out`` logits."""
+
+    def __init__(self, in_channels: int, hidden: int = 64, out_channels: int = 2) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_channels, hidden)
+        self.fc2 = nn.Linear(hidden, out_channels)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.fc1.in_features}, "
+                f"hidden={self.fc1.out_features}, out={self.fc2.out_features})")
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.fc2(F.relu(self.fc1(z)))
+
+    @staticmethod
+    def batched(p: dict[str, Tensor], z: Tensor, prefix: str = "") -> Tensor:
+        """``z`` ``[T, S, in]`` with per-task weights -> ``[T, S, out]``."""
+        h = F.relu(blinear(z, p[prefix + "fc1.weight"], p[prefix + "fc1.bias"]))
+        return blinear(h, p[prefix + "fc2.weight"], p[prefix + "fc2.bias"])
+
+
+class InterestModel(nn.Module):
+    r"""Scores (user, interest) pairs: ``head([h_ego, e, h_ego * P e]) -> 2 logits``.
+
+    Args:
+        in_channels (int): Node feature size.
+        encoder (GNNEncoder, optional): Graph encoder. ``None`` uses the ego's
+            own node features only (the ``maml-mlp`` baseline: no neighbours).
+        interest_x (Tensor, optional): Fixed interest features ``[C, D]``
+            (item features of synthetic data). Exclusive with ``num_interests``.
+        num_interests (int, optional): Learn an embedding per named interest.
+        interest_dim (int): Size of the learned interest embedding.
+        combine (str): ``"concat"`` or ``"concat-product"`` (adds the
+            elementwise product of the ego embedding and a projection of the
+            interest embedding, which lets the head express ``x @ w``).
+        head_hidden (int): Width of ``fc1``.
+    """
+
+    def __init__(self, in_channels: int, encoder: Optional[GNNEncoder] = None, *,
+                 interest_x: Optional[Tensor] = None,
+                 num_interests: Optional[int] = None, interest_dim: int = 32,
+                 combine: str = "concat-product", head_hidden: int = 64) -> None:
+        super().__init__()
+        if combine not in COMBINES:
+            raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
+        if (interest_x is None) == (num_interests is None):
+            raise ValueError("give exactly one of interest_x and num_interests")
+        self.encoder = encoder
+        self.combine = combine
+        ego_dim = encoder.out_channels if encoder is not None else in_channels
+        if interest_x is not None:
+            self.register_buffer("interest_x", interest_x.clone())
+            self.interest_emb = None
+            d = interest_x.size(1)
+        else:
+            self.interest_x = None
+            self.interest_emb = nn.Embedding(num_interests, interest_dim)
+            d = interest_dim
+        self.proj = nn.Linear(d, ego_dim, bias=False) if combine == "concat-product" else None
+        z_dim = ego_dim + d + (ego_dim if self.proj is not None else 0)
+        self.head = MLPHead(z_dim, head_hidden, 2)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(encoder={self.encoder!r}, "
+                f"combine={self.combine!r}, head={self.head!r})")
+
+    # -- per-task path (PyG message passing) ---------------------------------
+    def forward(self, x: Tensor, edge_index: Tensor, items: Tensor) -> Tensor:
+        """Logits ``[S, 2]`` for ``items`` of one task's ego-subgraph."""
+        h = x[0] if self.encoder is None else self.encoder(x, edge_index)[0]
+        e = self.interest_x[items] if self.interest_emb is None else self.interest_emb(items)
+        h = h.expand(e.size(0), -1)
+        parts = [h, e] + ([h * self.proj(e)] if self.proj is not None else [])
+        return self.head(torch.cat(parts, dim=-1))
+
+    # -- batched path (one weight set per task) -------------------------------
+    def batched_logits(self, p: dict[str, Tensor], batch, items: Tensor) -> Tensor:
+        """Logits ``[T, S, 2]`` for ``items`` ``[T, S]`` with per-task params."""
+        if self.encoder is None:
+            h = batch.x[:, 0]
+        else:
+            enc = {k[8:]: v for k, v in p.items() if k.startswith("encoder.")}
+            h = self.encoder.batched(enc, batch)
+        if self.interest_emb is None:
+            e = self.interest_x[items]
+        else:
+            table = p["interest_emb.weight"]                       # [T, C, D]
+            e = table.gather(1, items.unsqueeze(-1).expand(-1, -1, table.size(-1)))
+        h = h.unsqueeze(1).expand(-1, e.size(1), -1)
+        parts = [h, e]
+        if self.proj is not None:
+            parts.append(h * blinear(e, p["proj.weight"]))
+        return MLPHead.batched(p, torch.cat(parts, dim=-1), prefix="head.")

@@ -1,0 +1,297 @@
+"""Training, evaluation and comparison of methods on fixed test tasks.
+
+Methods (all evaluated on the same seeded test tasks):
+
+- ``maml`` / ``fomaml``: GNN encoder + MLP head, meta-trained with
+  second-order / first-order MAML.
+- ``maml-mlp``: MAML on the MLP head alone, fed the ego's own node features
+  and the interest (no neighbours): the gap to ``maml`` is what the graph adds.
+- ``finetune``: one model trained on all meta-train users' interests, then
+  fine-tuned on each support set with the same inner loop as MAML.
+- ``scratch``: a random initialisation trained on the support set only
+  (Adam, ``baselines.scratch_steps``).
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+import torch
+import yaml
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from graphmeta import io as gio
+from graphmeta.eval import mean_ci, task_metrics
+from graphmeta.meta import MAML, adapt_adam, expand_params, task_ce
+from graphmeta.models import GNNEncoder, InterestModel
+from graphmeta.synthetic import make_social_graph
+from graphmeta.tasks import TaskBatch, UserInterestTasks
+
+EVAL_CHUNK = 100
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ValueError(f"--device must be auto, cpu or cuda[:N], got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def build_data(cfg: dict) -> Data:
+    d = cfg["dataset"]
+    if d["name"] != "synthetic":
+        raise ValueError(f"dataset.name: unknown dataset {d['name']!r} (known: synthetic)")
+    return make_social_graph(
+        d["n_users"], d["n_items"], d["n_features"], graph=d["graph"],
+        homophily=d["homophily"], feature_noise=d["feature_noise"],
+        n_blocks=d["n_blocks"], p_in=d["p_in"], p_out=d["p_out"], ba_m=d["ba_m"],
+        seed=cfg["seed"])
+
+
+def build_tasks(cfg: dict, data: Data) -> UserInterestTasks:
+    t = cfg["tasks"]
+    if t["kind"] != "user-interest":
+        raise ValueError(f"tasks.kind: unknown task kind {t['kind']!r} (known: user-interest)")
+    return UserInterestTasks(data, k_shot=t["k_shot"], n_query=t["n_query"],
+                             hops=t["hops"], max_nodes=t["max_nodes"],
+                             split=t["split"], seed=cfg["seed"])
+
+
+def build_model(cfg: dict, data: Data, method: str) -> InterestModel:
+    m = cfg["model"]
+    in_channels = data.x.size(1)
+    encoder = None
+    if method != "maml-mlp":
+        encoder = GNNEncoder(in_channels, m["hidden"], m["layers"], m["conv"],
+                             m["dropout"], m["heads"])
+    kw: dict[str, Any] = ({"interest_x": data.interest_x}
+                          if getattr(data, "interest_x", None) is not None
+                          else {"num_interests": data.interests.size(1),
+                                "interest_dim": m["interest_dim"]})
+    return InterestModel(in_channels, encoder, combine=m["combine"],
+                         head_hidden=m["head_hidden"], **kw)
+
+
+def make_maml(cfg: dict, model: InterestModel, method: str) -> MAML:
+    mc = cfg["meta"]
+    return MAML(model, inner_lr=mc["inner_lr"], inner_steps=mc["inner_steps"],
+                first_order=method == "fomaml", adapt=mc["adapt"])
+
+
+def predict(cfg: dict, method: str, model: InterestModel, batch: TaskBatch):
+    """Query probabilities ``[T, Q]`` after the method's own adaptation."""
+    model.eval()
+    if method == "scratch":
+        b = cfg["baselines"]
+        return adapt_adam(model, batch, steps=b["scratch_steps"], lr=b["scratch_lr"])
+    return make_maml(cfg, model, method).predict(batch)
+
+
+def evaluate(cfg: dict, method: str, model: InterestModel,
+             batches: Iterable[TaskBatch]) -> dict[str, np.ndarray]:
+    parts = [task_metrics(predict(cfg, method, model, b), b.query_y, b.query_mask)
+             for b in batches]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def fixed_batches(tasks: UserInterestTasks, split: str, n: int, seed: int,
+                  device: torch.device) -> list[TaskBatch]:
+    ts = tasks.fixed_tasks(split, n, seed)
+    return [tasks.collate(ts[i:i + EVAL_CHUNK]).to(device)
+            for i in range(0, len(ts), EVAL_CHUNK)]
+
+
+@dataclass
+class TrainResult:
+    model: InterestModel
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train(cfg: dict, method: str, data: Data, tasks: UserInterestTasks,
+          device: torch.device, val: list[TaskBatch], progress: bool = True
+          ) -> TrainResult:
+    """Trains one method; keeps the parameters with the best meta-val accuracy."""
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg, data, method).to(device)
+    start = time.perf_counter()
+    if method == "scratch":
+        return TrainResult(model, [], time.perf_counter() - start)
+    mc, bc = cfg["meta"], cfg["baselines"]
+    meta = method != "finetune"
+    iterations = mc["iterations"] if meta else bc["pretrain_iterations"]
+    opt = torch.optim.Adam(model.parameters(), lr=mc["meta_lr"] if meta else bc["pretrain_lr"])
+    maml = make_maml(cfg, model, method)
+    stream = tasks.batches("train", mc["meta_batch"], seed=cfg["seed"])
+    history: list[dict] = []
+    best = (-math.inf, copy.deepcopy(model.state_dict()))
+    running = []
+    bar = tqdm(range(1, iterations + 1), desc=method, disable=not progress,
+               leave=False, dynamic_ncols=True)
+    for it in bar:
+        model.train()
+        batch = next(stream).to(device)
+        if meta:
+            loss = maml.meta_loss(batch)
+        else:  # plain supervised training on every known interest of the user
+            p = expand_params(dict(model.named_parameters()), batch.num_tasks)
+            items = torch.cat([batch.support_items, batch.query_items], 1)
+            y = torch.cat([batch.support_y, batch.query_y], 1)
+            mask = torch.cat([torch.ones_like(batch.support_y, dtype=torch.bool),
+                              batch.query_mask], 1)
+            loss = task_ce(model.batched_logits(p, batch, items), y, mask).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{method}: training loss is {loss.item()} at iteration {it}; "
+                f"lower meta.inner_lr (now {mc['inner_lr']}) or meta.meta_lr")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        running.append(loss.item())
+        if it % mc["eval_every"] == 0 or it == iterations:
+            m = evaluate(cfg, method, model, val)
+            row = {"method": method, "iteration": it,
+                   "train_loss": float(np.mean(running)),
+                   "val_accuracy": float(np.nanmean(m["accuracy"])),
+                   "val_auc": float(np.nanmean(m["auc"])),
+                   "seconds": round(time.perf_counter() - start, 3)}
+            running = []
+            history.append(row)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}")
+            if row["val_accuracy"] > best[0]:
+                best = (row["val_accuracy"], copy.deepcopy(model.state_dict()))
+    model.load_state_dict(best[1])
+    return TrainResult(model, history, time.perf_counter() - start)
+
+
+METRIC_FIELDS = ["method", "iteration", "train_loss", "val_accuracy", "val_auc", "seconds"]
+
+
+def write_run(out: Path, cfg: dict, results: dict, history: list[dict],
+              checkpoints: dict[str, dict]) -> None:
+    """Writes config.yaml, metrics.csv, checkpoints/<method>.pt, results.json
+    and learning_curve.png into ``out`` (each file atomically)."""
+    gio.write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS)
+    w.writeheader()
+    w.writerows(history)
+    gio.write_text(out / "metrics.csv", buf.getvalue())
+    for method, state in checkpoints.items():
+        gio.save_torch(out / "checkpoints" / f"{method}.pt", state)
+    gio.write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+    plot_learning_curve(history, out / "learning_curve.png")
+
+
+def plot_learning_curve(history: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method in dict.fromkeys(r["method"] for r in history):
+        rows = [r for r in history if r["method"] == method]
+        ax.plot([r["iteration"] for r in rows], [r["val_accuracy"] for r in rows],
+                marker="o", label=method)
+    ax.set_xlabel("meta-iteration")
+    ax.set_ylabel("meta-val accuracy")
+    ax.set_title("Meta-validation accuracy")
+    ax.grid(alpha=0.3)
+    if history:
+        ax.legend()
+    fig.tight_layout()
+    gio._atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+
+
+def summarize(cfg: dict, metrics: dict[str, dict], seconds: dict[str, float]) -> dict:
+    return {
+        "dataset": cfg["dataset"]["name"],
+        "task_kind": cfg["tasks"]["kind"],
+        "n_test_tasks": cfg["tasks"]["n_test_tasks"],
+        "seed": cfg["seed"],
+        "methods": {m: {"accuracy": _ci(v["accuracy"]), "auc": _ci(v["auc"]),
+                        "seconds": round(seconds[m], 2)} for m, v in metrics.items()},
+    }
+
+
+def _ci(values: np.ndarray) -> dict[str, float]:
+    s = mean_ci(values)
+    return {"mean": round(s["mean"], 6), "ci95": round(s["ci95"], 6)}
+
+
+def compare(cfg: dict, out: Path, device: torch.device,
+            methods: Optional[list[str]] = None, progress: bool = True,
+            log=print) -> dict:
+    """Trains and evaluates every method on the same fixed test tasks."""
+    methods = methods or cfg["methods"]
+    data = build_data(cfg)
+    tasks = build_tasks(cfg, data)
+    t = cfg["tasks"]
+    log(f"{tasks}")
+    val = fixed_batches(tasks, "val", t["n_val_tasks"], t["test_seed"] + 1, device)
+    test = fixed_batches(tasks, "test", t["n_test_tasks"], t["test_seed"], device)
+    metrics, seconds, history, ckpts = {}, {}, [], {}
+    for method in methods:
+        res = train(cfg, method, data, tasks, device, val, progress)
+        start = time.perf_counter()
+        metrics[method] = evaluate(cfg, method, res.model, test)
+        seconds[method] = res.seconds + time.perf_counter() - start
+        history += res.history
+        if method != "scratch":
+            ckpts[method] = res.model.state_dict()
+        s = mean_ci(metrics[method]["accuracy"])
+        log(f"  {method:<9} accuracy {s['mean']:.3f} ± {s['ci95']:.3f}  "
+            f"({seconds[method]:.1f} s)")
+    results = summarize(cfg, metrics, seconds)
+    write_run(out, cfg, results, history, ckpts)
+    return results
+
+
+def evaluate_run(run: Path, device: torch.device, out: Optional[Path] = None) -> dict:
+    """Re-evaluates the checkpoints of a run directory on its test tasks."""
+    cfg_path = run / "config.yaml"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{cfg_path}: no config.yaml; is {run} a run directory?")
+    from graphmeta.config import load_config
+    cfg = load_config(cfg_path)
+    ckpts = sorted((run / "checkpoints").glob("*.pt"))
+    if not ckpts:
+        raise FileNotFoundError(f"{run / 'checkpoints'}: no <method>.pt checkpoint")
+    data = build_data(cfg)
+    tasks = build_tasks(cfg, data)
+    t = cfg["tasks"]
+    test = fixed_batches(tasks, "test", t["n_test_tasks"], t["test_seed"], device)
+    metrics, seconds = {}, {}
+    for path in ckpts:
+        method = path.stem
+        model = build_model(cfg, data, method).to(device)
+        model.load_state_dict(torch.load(path, weights_only=True, map_location=device))
+        start = time.perf_counter()
+        metrics[method] = evaluate(cfg, method, model, test)
+        seconds[method] = time.perf_counter() - start
+    results = summarize(cfg, metrics, seconds)
+    gio.write_text((out or run) / "results.json", json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def format_table(results: dict) -> str:
+    lines = [f"{results['dataset']} / {results['task_kind']}: "
+             f"{results['n_test_tasks']} test tasks, mean ± 95% CI",
+             f"{'method':<10} {'accuracy':>17} {'ROC-AUC':>17} {'seconds':>8}"]
+    for m, r in results["methods"].items():
+        a, u = r["accuracy"], r["auc"]
+        lines.append(f"{m:<10} {a['mean']:>9.3f} ± {a['ci95']:.3f} "
+                     f"{u['mean']:>9.3f} ± {u['ci95']:.3f} {r['seconds']:>8.1f}")
+    return "\n".join(lines)
