@@ -1,0 +1,33 @@
+import pytest
+
+from graphmeta.config import DEFAULTS, ConfigError, load_config
+
+
+def test_defaults_and_overrides(tmp_path):
+    cfg = load_config(None, ["meta.inner_steps=10", "meta.first_order=true"]
+                      if "first_order" in DEFAULTS["meta"] else ["meta.inner_steps=10"])
+    assert cfg["meta"]["inner_steps"] == 10
+    p = tmp_path / "c.yaml"
+    p.write_text("meta:\n  inner_lr: 1\nmodel:\n  conv: gat\n")
+    cfg = load_config(p, ["model.hidden=16"])
+    assert cfg["meta"]["inner_lr"] == 1.0 and isinstance(cfg["meta"]["inner_lr"], float)
+    assert cfg["model"]["conv"] == "gat" and cfg["model"]["hidden"] == 16
+    assert cfg["tasks"] == DEFAULTS["tasks"]
+
+
+@pytest.mark.parametrize("override, match", [
+    ("meta.inner_stepz=3", "unknown key 'meta.inner_stepz'"),
+    ("meta.inner_steps=abc", "'meta.inner_steps' expects int"),
+    ("meta", "expected KEY=VALUE"),
+    ("methods=[maml, reptile]", "unknown method 'reptile'"),
+])
+def test_bad_overrides_are_named(override, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, [override])
+
+
+def test_bad_file_names_the_file(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("model:\n  depth: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'model.depth'"):
+        load_config(p)

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+from torch_geometric.utils import k_hop_subgraph, subgraph
+
+from graphmeta.synthetic import make_social_graph
+from graphmeta.tasks import EgoSampler
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return make_social_graph(400, 5, 3, graph="ba", ba_m=2, seed=4).edge_index
+
+
+def _edge_set(ei):
+    return set(zip(ei[0].tolist(), ei[1].tolist()))
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_uncapped_equals_k_hop_subgraph(graph, hops):
+    sampler = EgoSampler(graph, 400, hops=hops, max_nodes=None)
+    for u in [0, 5, 77, 399]:
+        nodes, ei = sampler.sample(u, np.random.default_rng(0))
+        ref_nodes, _, _, _ = k_hop_subgraph(u, hops, graph, num_nodes=400)
+        assert nodes[0] == u
+        assert sorted(nodes.tolist()) == ref_nodes.tolist()
+        ref_ei, _ = subgraph(nodes, graph, relabel_nodes=True, num_nodes=400)
+        assert _edge_set(ei) == _edge_set(ref_ei)
+
+
+def test_hops_come_in_order(graph):
+    nodes, _ = EgoSampler(graph, 400, hops=2, max_nodes=None).sample(3, np.random.default_rng(0))
+    hop1 = set(k_hop_subgraph(3, 1, graph, num_nodes=400)[0].tolist()) - {3}
+    assert set(nodes[1:1 + len(hop1)].tolist()) == hop1
+
+
+def test_cap_respected_ego_first_and_edges_induced(graph):
+    sampler = EgoSampler(graph, 400, hops=2, max_nodes=10)
+    hub = int(torch.bincount(graph[1]).argmax())
+    for u in [hub, 1, 2]:
+        nodes, ei = sampler.sample(u, np.random.default_rng(1))
+        assert len(nodes) <= 10 and nodes[0] == u
+        assert len(set(nodes.tolist())) == len(nodes)
+        ref_ei, _ = subgraph(nodes, graph, relabel_nodes=True, num_nodes=400)
+        assert _edge_set(ei) == _edge_set(ref_ei)
+    nodes, _ = sampler.sample(hub, np.random.default_rng(1))
+    assert len(nodes) == 10  # the hub has more than 9 neighbours
+
+
+def test_seeded(graph):
+    sampler = EgoSampler(graph, 400, hops=2, max_nodes=8)
+    hub = int(torch.bincount(graph[1]).argmax())
+    a = sampler.sample(hub, np.random.default_rng(5))
+    b = sampler.sample(hub, np.random.default_rng(5))
+    c = [sampler.sample(hub, np.random.default_rng(s))[0].tolist() for s in range(6, 12)]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert any(x != a[0].tolist() for x in c)
+
+
+def test_isolated_node_and_bad_ids():
+    ei = torch.tensor([[0, 1], [1, 0]])
+    sampler = EgoSampler(ei, 3, hops=2)
+    nodes, sub = sampler.sample(2, np.random.default_rng(0))
+    assert nodes.tolist() == [2] and sub.shape == (2, 0)
+    with pytest.raises(IndexError, match="out of range"):
+        sampler.sample(3, np.random.default_rng(0))
