@@ -54,14 +54,14 @@ DEFAULTS: dict[str, Any] = {
         "inner_lr": 0.1,
         "meta_batch": 32,
         "meta_lr": 0.001,
-        "iterations": 500,
+        "iterations": 1000,
         "eval_every": 50,
         "adapt": "all",            # all | head (ANIL)
     },
     "baselines": {
         "scratch_steps": 100,
         "scratch_lr": 0.01,
-        "pretrain_iterations": 500,
+        "pretrain_iterations": 1000,
         "pretrain_lr": 0.001,
     },
     "methods": ["maml", "maml-mlp", "finetune", "scratch"],

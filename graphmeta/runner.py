@@ -109,7 +109,7 @@ def evaluate(cfg: dict, method: str, model: InterestModel,
 def fixed_batches(tasks: UserInterestTasks, split: str, n: int, seed: int,
                   device: torch.device) -> list[TaskBatch]:
     ts = tasks.fixed_tasks(split, n, seed)
-    return [tasks.collate(ts[i:i + EVAL_CHUNK]).to(device)
+    return [tasks.collate(ts[i:i + EVAL_CHUNK]).to(device, graphs=False)
             for i in range(0, len(ts), EVAL_CHUNK)]
 
 
@@ -142,7 +142,7 @@ def train(cfg: dict, method: str, data: Data, tasks: UserInterestTasks,
                leave=False, dynamic_ncols=True)
     for it in bar:
         model.train()
-        batch = next(stream).to(device)
+        batch = next(stream).to(device, graphs=False)
         if meta:
             loss = maml.meta_loss(batch)
         else:  # plain supervised training on every known interest of the user

@@ -87,13 +87,15 @@ class TaskBatch:
             self._cache[kind] = out
         return self._cache[kind]
 
-    def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None
-           ) -> "TaskBatch":
+    def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None,
+           *, graphs: bool = True) -> "TaskBatch":
+        """Moves the batch. ``graphs=False`` leaves the per-task PyG graphs
+        (used only by reference code) where they are, to save copies."""
         def mv(t: Tensor) -> Tensor:
             t = t.to(device)
             return t.to(dtype) if dtype is not None and t.is_floating_point() else t
-        graphs = [Data(x=mv(g.x), edge_index=g.edge_index.to(device))
-                  for g in self.graphs]
+        graphs = ([Data(x=mv(g.x), edge_index=g.edge_index.to(device))
+                   for g in self.graphs] if graphs else self.graphs)
         return TaskBatch(mv(self.x), mv(self.adj), mv(self.node_mask),
                          mv(self.support_items), mv(self.support_y),
                          mv(self.query_items), mv(self.query_y),

@@ -1,0 +1,28 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script, *args):
+    return subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def test_classic_example_runs_and_reports_both_inits():
+    p = run("classic_maml.py", "--iterations", "20", "--test-tasks", "50", "--meta-batch", "8")
+    assert p.returncode == 0, p.stderr
+    assert "meta-learned init" in p.stdout and "random init" in p.stdout
+    rows = re.findall(r"^\s*(\d+)\s+[\d.]+ ± [\d.]+\s+[\d.]+ ± [\d.]+$", p.stdout, re.M)
+    assert rows == ["0", "1", "5", "10"]
+
+
+@pytest.mark.slow
+def test_quickstart_example():
+    p = run("quickstart.py")
+    assert p.returncode == 0, p.stderr
+    assert "500 held-out users: accuracy" in p.stdout
