@@ -34,7 +34,7 @@ from graphmeta.eval import mean_ci, task_metrics
 from graphmeta.meta import MAML, adapt_adam, expand_params, task_ce
 from graphmeta.models import GNNEncoder, InterestModel
 from graphmeta.synthetic import make_social_graph
-from graphmeta.tasks import TaskBatch, UserInterestTasks
+from graphmeta.tasks import Prefetcher, TaskBatch, UserInterestTasks
 
 EVAL_CHUNK = 100
 
@@ -134,44 +134,48 @@ def train(cfg: dict, method: str, data: Data, tasks: UserInterestTasks,
     iterations = mc["iterations"] if meta else bc["pretrain_iterations"]
     opt = torch.optim.Adam(model.parameters(), lr=mc["meta_lr"] if meta else bc["pretrain_lr"])
     maml = make_maml(cfg, model, method)
-    stream = tasks.batches("train", mc["meta_batch"], seed=cfg["seed"])
     history: list[dict] = []
     best = (-math.inf, copy.deepcopy(model.state_dict()))
     running = []
     bar = tqdm(range(1, iterations + 1), desc=method, disable=not progress,
                leave=False, dynamic_ncols=True)
-    for it in bar:
-        model.train()
-        batch = next(stream).to(device, graphs=False)
-        if meta:
-            loss = maml.meta_loss(batch)
-        else:  # plain supervised training on every known interest of the user
-            p = expand_params(dict(model.named_parameters()), batch.num_tasks)
-            items = torch.cat([batch.support_items, batch.query_items], 1)
-            y = torch.cat([batch.support_y, batch.query_y], 1)
-            mask = torch.cat([torch.ones_like(batch.support_y, dtype=torch.bool),
-                              batch.query_mask], 1)
-            loss = task_ce(model.batched_logits(p, batch, items), y, mask).mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{method}: training loss is {loss.item()} at iteration {it}; "
-                f"lower meta.inner_lr (now {mc['inner_lr']}) or meta.meta_lr")
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        running.append(loss.item())
-        if it % mc["eval_every"] == 0 or it == iterations:
-            m = evaluate(cfg, method, model, val)
-            row = {"method": method, "iteration": it,
-                   "train_loss": float(np.mean(running)),
-                   "val_accuracy": float(np.nanmean(m["accuracy"])),
-                   "val_auc": float(np.nanmean(m["auc"])),
-                   "seconds": round(time.perf_counter() - start, 3)}
-            running = []
-            history.append(row)
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}")
-            if row["val_accuracy"] > best[0]:
-                best = (row["val_accuracy"], copy.deepcopy(model.state_dict()))
+    # Sampling and collating run ahead in a background thread (same batches,
+    # same order as the plain stream).
+    with Prefetcher(tasks.batches("train", mc["meta_batch"], seed=cfg["seed"]), depth=2,
+                    transform=lambda b: b.to(device, graphs=False)) as stream:
+        for it in bar:
+            model.train()
+            batch = next(stream)
+            if meta:
+                loss = maml.meta_loss(batch)
+            else:  # plain supervised training on every known interest of the user
+                p = expand_params(dict(model.named_parameters()), batch.num_tasks)
+                items = torch.cat([batch.support_items, batch.query_items], 1)
+                y = torch.cat([batch.support_y, batch.query_y], 1)
+                mask = torch.cat([torch.ones_like(batch.support_y, dtype=torch.bool),
+                                  batch.query_mask], 1)
+                loss = task_ce(model.batched_logits(p, batch, items), y, mask).mean()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{method}: training loss is {loss.item()} at iteration {it}; "
+                    f"lower meta.inner_lr (now {mc['inner_lr']}) or meta.meta_lr")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            running.append(loss.item())
+            if it % mc["eval_every"] == 0 or it == iterations:
+                m = evaluate(cfg, method, model, val)
+                row = {"method": method, "iteration": it,
+                       "train_loss": float(np.mean(running)),
+                       "val_accuracy": float(np.nanmean(m["accuracy"])),
+                       "val_auc": float(np.nanmean(m["auc"])),
+                       "seconds": round(time.perf_counter() - start, 3)}
+                running = []
+                history.append(row)
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}",
+                                val_acc=f"{row['val_accuracy']:.3f}")
+                if row["val_accuracy"] > best[0]:
+                    best = (row["val_accuracy"], copy.deepcopy(model.state_dict()))
     model.load_state_dict(best[1])
     return TrainResult(model, history, time.perf_counter() - start)
 

@@ -9,6 +9,8 @@ torch-sparse, which are not available on every platform.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -53,9 +55,16 @@ class EgoSampler:
         counts = np.bincount(dst, minlength=self.num_nodes)
         self.rowptr = np.zeros(self.num_nodes + 1, dtype=np.int64)
         np.cumsum(counts, out=self.rowptr[1:])
-        # Scratch lookup (global id -> local id), reset after every call so
-        # that a call costs O(subgraph) and not O(num_nodes).
-        self._local = np.full(self.num_nodes, -1, dtype=np.int64)
+        # Scratch lookup (global id -> local id), one per thread, reset after
+        # every call so that a call costs O(subgraph) and not O(num_nodes).
+        self._tls = threading.local()
+
+    def __getstate__(self) -> dict:  # worker processes make their own scratch
+        return {k: v for k, v in self.__dict__.items() if k != "_tls"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._tls = threading.local()
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_nodes={self.num_nodes}, "
@@ -79,7 +88,9 @@ class EgoSampler:
         if not 0 <= node < self.num_nodes:
             raise IndexError(f"node {node} out of range [0, {self.num_nodes})")
         cap = self.max_nodes if self.max_nodes is not None else self.num_nodes
-        local = self._local
+        local = getattr(self._tls, "local", None)
+        if local is None:
+            local = self._tls.local = np.full(self.num_nodes, -1, dtype=np.int64)
         chosen = [np.array([node], dtype=np.int64)]
         local[node] = 0
         n = 1

@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from graphmeta import datasets
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+needs_mirror = pytest.mark.skipif(not (SHARED / "deezer_gemsec").exists(),
+                                  reason="shared dataset mirror not present")
+
+
+@needs_mirror
+def test_deezer_hu_counts_match_source_md():
+    d = datasets.load("deezer-hu", root=SHARED)
+    assert d.num_nodes == 47_538
+    assert d.edge_index.size(1) == 2 * 222_887
+    assert len(d.interest_names) == 84 and d.interests.shape == (47_538, 84)
+    assert int(d.interests.sum()) == 284_901
+    per_user = d.interests.sum(1)
+    assert per_user.min() == 1 and per_user.max() == 42
+    s, t = d.edge_index
+    assert not (s == t).any()
+    assert d.interest_names == sorted(d.interest_names)
+
+
+def test_bad_edge_file_names_the_line(tmp_path):
+    (tmp_path / "XX_edges.csv").write_text("node_1,node_2\n0,1\n1,two\n")
+    (tmp_path / "XX_genres.json").write_text('{"0": ["Pop"], "1": ["Rock"]}')
+    with pytest.raises(ValueError, match=r"XX_edges.csv, line 3: expected two integer"):
+        datasets.read_gemsec(tmp_path, "XX")
+    (tmp_path / "XX_edges.csv").write_text("a,b\n0,1\n")
+    with pytest.raises(ValueError, match=r"line 1: expected header 'node_1,node_2'"):
+        datasets.read_gemsec(tmp_path, "XX")
+
+
+def test_small_gemsec_file(tmp_path):
+    (tmp_path / "XX_edges.csv").write_text("node_1,node_2\n0,1\n1,2\n2,1\n")
+    (tmp_path / "XX_genres.json").write_text('{"0": ["Pop"], "1": ["Rock", "Pop"], "2": []}')
+    d = datasets.read_gemsec(tmp_path, "XX")
+    assert d.num_nodes == 3 and d.interest_names == ["Pop", "Rock"]
+    assert d.edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]]
+    assert d.interests.tolist() == [[True, False], [True, True], [False, False]]
+
+
+def test_unknown_dataset_and_missing_mirror(monkeypatch):
+    with pytest.raises(KeyError, match="unknown dataset 'nope'"):
+        datasets.load("nope")
+    monkeypatch.delenv("GRAPHMETA_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match="GRAPHMETA_DATA"):
+        datasets.load("deezer-hu")
