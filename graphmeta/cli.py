@@ -1,4 +1,4 @@
-"""``graphmeta`` command line: demo, train, evaluate, compare."""
+"""``graphmeta`` command line: demo, train, evaluate, compare, bench."""
 from __future__ import annotations
 
 import argparse
@@ -40,10 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run directory written by train or compare")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", help="where to write results.json (default: the run directory)")
+    from graphmeta.bench import add_arguments
+    p = sub.add_parser("bench", help="meta-step, sampler, memory and throughput benchmarks "
+                                     "against in-run references")
+    add_arguments(p)
     return ap
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from graphmeta import bench
+        return bench.main(argv[1:])
     args = _parser().parse_args(argv)
     from graphmeta import runner
     try:

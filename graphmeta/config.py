@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
         "n_val_tasks": 200,
         "n_test_tasks": 500,
         "test_seed": 12345,
+        "prefetch": "auto",        # auto (thread on CUDA, in-line on CPU) | thread | off
     },
     "model": {
         "conv": "gcn",             # gcn | sage | gin | gat

@@ -13,6 +13,7 @@ Methods (all evaluated on the same seeded test tasks):
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
@@ -21,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, ContextManager, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -109,8 +110,24 @@ def evaluate(cfg: dict, method: str, model: InterestModel,
 def fixed_batches(tasks: UserInterestTasks, split: str, n: int, seed: int,
                   device: torch.device) -> list[TaskBatch]:
     ts = tasks.fixed_tasks(split, n, seed)
-    return [tasks.collate(ts[i:i + EVAL_CHUNK]).to(device, graphs=False)
+    return [tasks.collate(ts[i:i + EVAL_CHUNK]).to(device)
             for i in range(0, len(ts), EVAL_CHUNK)]
+
+
+def batch_stream(cfg: dict, tasks: UserInterestTasks, device: torch.device
+                 ) -> ContextManager[Iterator[TaskBatch]]:
+    """Meta-training batches on ``device``. With prefetching, sampling and
+    collating run ahead in a background thread (same batches, same order).
+    ``auto`` prefetches on CUDA only: on a CPU the meta-step's own threads
+    and its Python dispatch use the cores and the GIL, so a sampling thread
+    slows it down (see docs/PERFORMANCE.md)."""
+    mode = cfg["tasks"]["prefetch"]
+    if mode not in ("auto", "thread", "off"):
+        raise ValueError(f"tasks.prefetch must be auto, thread or off, got {mode!r}")
+    source = tasks.batches("train", cfg["meta"]["meta_batch"], seed=cfg["seed"])
+    if mode == "thread" or (mode == "auto" and device.type == "cuda"):
+        return Prefetcher(source, depth=2, transform=lambda b: b.to(device))
+    return contextlib.nullcontext(b.to(device) for b in source)
 
 
 @dataclass
@@ -139,10 +156,7 @@ def train(cfg: dict, method: str, data: Data, tasks: UserInterestTasks,
     running = []
     bar = tqdm(range(1, iterations + 1), desc=method, disable=not progress,
                leave=False, dynamic_ncols=True)
-    # Sampling and collating run ahead in a background thread (same batches,
-    # same order as the plain stream).
-    with Prefetcher(tasks.batches("train", mc["meta_batch"], seed=cfg["seed"]), depth=2,
-                    transform=lambda b: b.to(device, graphs=False)) as stream:
+    with batch_stream(cfg, tasks, device) as stream:
         for it in bar:
             model.train()
             batch = next(stream)

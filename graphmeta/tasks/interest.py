@@ -14,7 +14,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Data
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from graphmeta.tasks.sampler import EgoSampler
@@ -45,8 +45,10 @@ class TaskBatch:
         query_items, query_y, query_mask: ``[T, Q]`` (the mask marks real
             query entries when users have fewer held-out interests).
         users: ``[T]`` user ids.
+        edge_indices: each task's ``edge_index`` (local ids).
         graphs: the same subgraphs as PyG :class:`Data` (``x``,
-            ``edge_index``) for message-passing reference code.
+            ``edge_index``) for message-passing reference code, built on
+            first use.
     """
     x: Tensor
     adj: Tensor
@@ -57,8 +59,16 @@ class TaskBatch:
     query_y: Tensor
     query_mask: Tensor
     users: Tensor
-    graphs: list[Data] = field(default_factory=list)
+    edge_indices: list[Tensor] = field(default_factory=list)
     _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def graphs(self) -> list[Data]:
+        if "graphs" not in self._cache:
+            n = self.node_mask.sum(1).tolist()
+            self._cache["graphs"] = [Data(x=self.x[t, :k], edge_index=ei)
+                                     for t, (k, ei) in enumerate(zip(n, self.edge_indices))]
+        return self._cache["graphs"]
 
     @property
     def num_tasks(self) -> int:
@@ -87,19 +97,18 @@ class TaskBatch:
             self._cache[kind] = out
         return self._cache[kind]
 
-    def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None,
-           *, graphs: bool = True) -> "TaskBatch":
-        """Moves the batch. ``graphs=False`` leaves the per-task PyG graphs
-        (used only by reference code) where they are, to save copies."""
+    def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None
+           ) -> "TaskBatch":
+        """Moves the batch (the per-task ``edge_indices`` too, so reference
+        code can run on the same device)."""
         def mv(t: Tensor) -> Tensor:
-            t = t.to(device)
+            t = t.to(device, non_blocking=True)
             return t.to(dtype) if dtype is not None and t.is_floating_point() else t
-        graphs = ([Data(x=mv(g.x), edge_index=g.edge_index.to(device))
-                   for g in self.graphs] if graphs else self.graphs)
         return TaskBatch(mv(self.x), mv(self.adj), mv(self.node_mask),
                          mv(self.support_items), mv(self.support_y),
                          mv(self.query_items), mv(self.query_y),
-                         mv(self.query_mask), mv(self.users), graphs)
+                         mv(self.query_mask), mv(self.users),
+                         [mv(e) for e in self.edge_indices])
 
 
 def split_users(users: Sequence[int] | Tensor, fractions: Sequence[float],
@@ -213,13 +222,17 @@ def _pad(seqs: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
 
 
 def collate_tasks(tasks: Sequence[Task], node_x: Tensor) -> TaskBatch:
-    """Pads a list of tasks into one :class:`TaskBatch` (PyG's
-    :func:`to_dense_batch` / :func:`to_dense_adj` do the graph part)."""
-    graphs = [Data(x=node_x[t.nodes], edge_index=t.edge_index) for t in tasks]
-    big = Batch.from_data_list(graphs)
-    x, node_mask = to_dense_batch(big.x, big.batch)
+    """Pads a list of tasks into one :class:`TaskBatch`. PyG's
+    :func:`to_dense_batch` / :func:`to_dense_adj` do the graph part, fed
+    directly (``Batch.from_data_list`` costs more than the rest together)."""
+    sizes = torch.tensor([len(t.nodes) for t in tasks])
+    offsets = torch.cumsum(sizes, 0) - sizes
+    batch_vec = torch.repeat_interleave(torch.arange(len(tasks)), sizes)
+    x, node_mask = to_dense_batch(node_x[torch.cat([t.nodes for t in tasks])], batch_vec,
+                                  batch_size=len(tasks))
+    edges = torch.cat([t.edge_index + o for t, o in zip(tasks, offsets.tolist())], 1)
     # to_dense_adj puts edge (src, dst) at [src, dst]; rows must be targets.
-    adj = to_dense_adj(big.edge_index, big.batch, max_num_nodes=x.size(1),
+    adj = to_dense_adj(edges, batch_vec, max_num_nodes=x.size(1),
                        batch_size=len(tasks)).transpose(1, 2).contiguous()
     s_items = torch.stack([t.support_items for t in tasks])
     s_y = torch.stack([t.support_y for t in tasks])
@@ -227,4 +240,4 @@ def collate_tasks(tasks: Sequence[Task], node_x: Tensor) -> TaskBatch:
     q_y, _ = _pad([t.query_y for t in tasks])
     users = torch.tensor([t.user for t in tasks])
     return TaskBatch(x, adj.to(x.dtype), node_mask, s_items, s_y, q_items, q_y,
-                     q_mask, users, graphs)
+                     q_mask, users, edge_indices=[t.edge_index for t in tasks])
