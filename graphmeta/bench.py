@@ -11,8 +11,8 @@ Times are medians over repeats after warm-up.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -167,15 +167,25 @@ def _memory_child(args: argparse.Namespace) -> None:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    maml.meta_loss(b).backward()
-    if device.type == "cuda":
+        maml.meta_loss(b).backward()
         torch.cuda.synchronize()
         peak_mb = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
-        peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+        # CPU: hand freed heap pages back to the OS, reset the kernel's
+        # peak-RSS mark, and read how far one meta-step raises it.
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")
+        base = _proc_status_kb("VmRSS")
+        maml.meta_loss(b).backward()
+        peak_mb = (_proc_status_kb("VmHWM") - base) / 1024
     print(json.dumps({"peak_mb": peak_mb}))
+
+
+def _proc_status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {key}")
 
 
 def bench_memory(args: argparse.Namespace, steps: list[int]) -> dict[str, dict[str, float]]:
