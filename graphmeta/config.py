@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
         "prefetch": "auto",        # auto (thread on CUDA, in-line on CPU) | thread | off
     },
     "model": {
-        "conv": "gcn",             # gcn | sage | gin | gat
+        "conv": "sage",            # gcn | sage | gin | gat
         "layers": 2,
         "hidden": 64,
         "dropout": 0.0,

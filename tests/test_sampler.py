@@ -64,3 +64,36 @@ def test_isolated_node_and_bad_ids():
     assert nodes.tolist() == [2] and sub.shape == (2, 0)
     with pytest.raises(IndexError, match="out of range"):
         sampler.sample(3, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_batched_sampler_equals_one_task_sampler_uncapped(graph, hops):
+    sampler = EgoSampler(graph, 400, hops=hops, max_nodes=None)
+    egos = [0, 5, 77, 399, 5]
+    many = sampler.sample_many(egos, np.random.default_rng(0))
+    for u, (nodes, ei) in zip(egos, many):
+        ref_nodes, ref_ei = sampler.sample(u, np.random.default_rng(0))
+        assert torch.equal(nodes, ref_nodes) and torch.equal(ei, ref_ei)
+
+
+def test_batched_sampler_respects_the_cap_and_is_seeded(graph):
+    sampler = EgoSampler(graph, 400, hops=2, max_nodes=10)
+    egos = np.arange(400)
+    many = sampler.sample_many(egos, np.random.default_rng(3))
+    for u, (nodes, ei) in zip(egos, many):
+        assert len(nodes) <= 10 and nodes[0] == u and len(set(nodes.tolist())) == len(nodes)
+        ref_ei, _ = subgraph(nodes, graph, relabel_nodes=True, num_nodes=400)
+        assert _edge_set(ei) == _edge_set(ref_ei)
+    again = sampler.sample_many(egos, np.random.default_rng(3))
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(many, again))
+    hub = int(torch.bincount(graph[1]).argmax())
+    draws = {tuple(sampler.sample_many([hub], np.random.default_rng(s))[0][0].tolist())
+             for s in range(8)}
+    assert len(draws) > 1 and all(len(d) == 10 for d in draws)
+
+
+def test_batched_sampler_bad_ids():
+    sampler = EgoSampler(torch.tensor([[0, 1], [1, 0]]), 2)
+    assert sampler.sample_many([], np.random.default_rng(0)) == []
+    with pytest.raises(IndexError, match="ego ids must be in"):
+        sampler.sample_many([0, 2], np.random.default_rng(0))

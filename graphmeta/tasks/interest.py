@@ -173,6 +173,10 @@ class UserInterestTasks:
     def task(self, user: int, rng: np.random.Generator) -> Task:
         """Draws the task of ``user`` (ego-subgraph and support/query split)."""
         nodes, edge_index = self.sampler.sample(user, rng)
+        return self._split(user, nodes, edge_index, rng)
+
+    def _split(self, user: int, nodes: Tensor, edge_index: Tensor,
+               rng: np.random.Generator) -> Task:
         row = self.interests[user].numpy()
         pos = rng.permutation(np.flatnonzero(row))
         neg = rng.permutation(np.flatnonzero(~row))
@@ -187,10 +191,13 @@ class UserInterestTasks:
                     torch.from_numpy(q_y))
 
     def tasks(self, users: Sequence[int] | Tensor, seed: int) -> list[Task]:
-        """One task per entry of ``users``, reproducible from ``seed``."""
+        """One task per entry of ``users``, reproducible from ``seed``. The
+        ego-subgraphs of all users are sampled in one batched pass."""
         users = torch.as_tensor(users).tolist()
-        seqs = np.random.SeedSequence(seed).spawn(len(users))
-        return [self.task(u, np.random.default_rng(s)) for u, s in zip(users, seqs)]
+        *seqs, graph_seq = np.random.SeedSequence(seed).spawn(len(users) + 1)
+        graphs = self.sampler.sample_many(users, np.random.default_rng(graph_seq))
+        return [self._split(u, n, e, np.random.default_rng(s))
+                for u, (n, e), s in zip(users, graphs, seqs)]
 
     def fixed_tasks(self, split: str, n_tasks: int, seed: int) -> list[Task]:
         """A fixed, seeded task set: every user of ``split`` in turn (with a

@@ -10,6 +10,7 @@ torch-sparse, which are not available on every platform.
 from __future__ import annotations
 
 import threading
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -116,3 +117,70 @@ class EgoSampler:
             for part in chosen:
                 local[part] = -1
         return torch.from_numpy(nodes), torch.from_numpy(sub)
+
+    def sample_many(self, egos: Sequence[int] | np.ndarray, rng: np.random.Generator
+                    ) -> list[tuple[Tensor, Tensor]]:
+        """:meth:`sample` for a whole meta-batch in one pass.
+
+        Same subgraphs for uncapped hops and the same distribution when a hop
+        is capped (a uniform subset of its new nodes), but every numpy call
+        covers all egos at once, so the per-call overhead that bounds
+        :meth:`sample` on small subgraphs is paid once per batch. Pairs
+        (task, node) are encoded as ``task * num_nodes + node``.
+        """
+        egos = np.asarray(egos, dtype=np.int64)
+        T, N = len(egos), self.num_nodes
+        if T == 0:
+            return []
+        if egos.min() < 0 or egos.max() >= N:
+            raise IndexError(f"ego ids must be in [0, {N}), got {egos.min()}..{egos.max()}")
+        cap = self.max_nodes if self.max_nodes is not None else N
+        tids = np.arange(T)
+        parts = [tids * N + egos]          # each part: sorted keys of one hop
+        visited = np.sort(parts[0])
+        count = np.ones(T, dtype=np.int64)
+        f_nodes, f_tasks = egos, tids
+        for _ in range(self.hops):
+            live = count[f_tasks] < cap
+            f_nodes, f_tasks = f_nodes[live], f_tasks[live]
+            if len(f_nodes) == 0:
+                break
+            nbrs, rows = self._neighbours(f_nodes)
+            keys = np.unique(f_tasks[rows] * N + nbrs)
+            pos = np.minimum(np.searchsorted(visited, keys), len(visited) - 1)
+            new = keys[visited[pos] != keys]
+            new_t = new // N
+            room = cap - count
+            if (np.bincount(new_t, minlength=T) > room).any():
+                order = np.lexsort((rng.random(len(new)), new_t))
+                new, new_t = new[order], new_t[order]
+                first = np.searchsorted(new_t, new_t, side="left")
+                keep = (np.arange(len(new)) - first) < room[new_t]
+                new = np.sort(new[keep])
+                new_t = new // N
+            count += np.bincount(new_t, minlength=T)
+            parts.append(new)
+            visited = np.union1d(visited, new)
+            f_nodes, f_tasks = new % N, new_t
+        keys = np.concatenate(parts)
+        hop = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        order = np.lexsort((keys, hop, keys // N))         # task, then hop, then id
+        keys = keys[order]
+        task, nodes = keys // N, keys % N
+        bounds = np.searchsorted(task, np.arange(T + 1))
+        local = np.arange(len(keys)) - bounds[task]
+        by_key = np.argsort(keys)
+        sorted_keys = keys[by_key]
+        nbrs, rows = self._neighbours(nodes)
+        q = task[rows] * N + nbrs
+        pos = np.minimum(np.searchsorted(sorted_keys, q), len(sorted_keys) - 1)
+        hit = sorted_keys[pos] == q
+        src = local[by_key[pos[hit]]]
+        dst = local[rows[hit]]
+        e_bounds = np.searchsorted(task[rows[hit]], np.arange(T + 1))
+        out = []
+        for t in range(T):
+            a, b = e_bounds[t], e_bounds[t + 1]
+            out.append((torch.from_numpy(nodes[bounds[t]:bounds[t + 1]].copy()),
+                        torch.from_numpy(np.stack([src[a:b], dst[a:b]]))))
+        return out
