@@ -17,6 +17,7 @@ def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
                    help="dotted override, e.g. --set meta.inner_steps=10 (repeatable)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
+    p.add_argument("--dataset", help="dataset name (overrides dataset.name), e.g. deezer-hu")
     p.add_argument("--out", default=out_default, required=out_default is None,
                    help="run directory" + (f" (default: {out_default})" if out_default else ""))
     p.add_argument("--threads", type=int, default=None,
@@ -64,6 +65,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         overrides = list(args.overrides)
         if args.seed is not None:
             overrides.append(f"seed={args.seed}")
+        if args.dataset:
+            overrides.append(f"dataset.name={args.dataset}")
         if args.command == "compare" and args.methods:
             overrides.append(f"methods=[{args.methods}]")
         if args.command == "train":

@@ -11,12 +11,14 @@ from typing import Any, Optional, Sequence
 
 import yaml
 
-METHODS = ("maml", "fomaml", "maml-mlp", "finetune", "scratch")
+METHODS = ("maml", "fomaml", "maml-mlp", "finetune", "scratch",
+           "popularity", "neighbor-vote", "itemknn")
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "dataset": {
-        "name": "synthetic",
+        "name": "synthetic",       # synthetic | a registered dataset (graphmeta.datasets.names())
+        "root": "",                # local mirror (default: $GRAPHMETA_DATA)
         "graph": "sbm",            # sbm | ba | none
         "n_users": 2000,
         "n_items": 100,
@@ -38,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
         "n_val_tasks": 200,
         "n_test_tasks": 500,
         "test_seed": 12345,
+        "negatives": "auto",       # auto (uniform on synthetic, popularity on real data) | uniform | popularity
+        "node_features": "auto",   # auto | x | interests | x+interests
         "prefetch": "auto",        # auto (thread on CUDA, in-line on CPU) | thread | off
     },
     "model": {

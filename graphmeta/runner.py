@@ -31,6 +31,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from graphmeta import io as gio
+from graphmeta.baselines import BASELINES, InterestBaselines
 from graphmeta.eval import mean_ci, task_metrics
 from graphmeta.meta import MAML, adapt_adam, expand_params, task_ce
 from graphmeta.models import GNNEncoder, InterestModel
@@ -53,7 +54,11 @@ def resolve_device(name: str) -> torch.device:
 def build_data(cfg: dict) -> Data:
     d = cfg["dataset"]
     if d["name"] != "synthetic":
-        raise ValueError(f"dataset.name: unknown dataset {d['name']!r} (known: synthetic)")
+        from graphmeta import datasets
+        if d["name"] not in datasets.names():
+            raise ValueError(f"dataset.name: unknown dataset {d['name']!r} "
+                             f"(known: synthetic, {', '.join(datasets.names())})")
+        return datasets.load(d["name"], root=d["root"] or None)
     return make_social_graph(
         d["n_users"], d["n_items"], d["n_features"], graph=d["graph"],
         homophily=d["homophily"], feature_noise=d["feature_noise"],
@@ -65,14 +70,19 @@ def build_tasks(cfg: dict, data: Data) -> UserInterestTasks:
     t = cfg["tasks"]
     if t["kind"] != "user-interest":
         raise ValueError(f"tasks.kind: unknown task kind {t['kind']!r} (known: user-interest)")
+    negatives = t["negatives"]
+    if negatives == "auto":
+        negatives = "uniform" if cfg["dataset"]["name"] == "synthetic" else "popularity"
     return UserInterestTasks(data, k_shot=t["k_shot"], n_query=t["n_query"],
                              hops=t["hops"], max_nodes=t["max_nodes"],
-                             split=t["split"], seed=cfg["seed"])
+                             split=t["split"], seed=cfg["seed"], negatives=negatives,
+                             node_features=t["node_features"])
 
 
-def build_model(cfg: dict, data: Data, method: str) -> InterestModel:
+def build_model(cfg: dict, tasks: UserInterestTasks, method: str) -> InterestModel:
     m = cfg["model"]
-    in_channels = data.x.size(1)
+    data = tasks.data
+    in_channels = tasks.node_x.size(1)
     encoder = None
     if method != "maml-mlp":
         encoder = GNNEncoder(in_channels, m["hidden"], m["layers"], m["conv"],
@@ -91,8 +101,11 @@ def make_maml(cfg: dict, model: InterestModel, method: str) -> MAML:
                 first_order=method == "fomaml", adapt=mc["adapt"])
 
 
-def predict(cfg: dict, method: str, model: InterestModel, batch: TaskBatch):
-    """Query probabilities ``[T, Q]`` after the method's own adaptation."""
+def predict(cfg: dict, method: str, model, batch: TaskBatch):
+    """Query probabilities ``[T, Q]`` after the method's own adaptation
+    (``model`` is an :class:`InterestBaselines` for the non-learned ones)."""
+    if isinstance(model, InterestBaselines):
+        return model.predict(method, batch)
     model.eval()
     if method == "scratch":
         b = cfg["baselines"]
@@ -100,7 +113,7 @@ def predict(cfg: dict, method: str, model: InterestModel, batch: TaskBatch):
     return make_maml(cfg, model, method).predict(batch)
 
 
-def evaluate(cfg: dict, method: str, model: InterestModel,
+def evaluate(cfg: dict, method: str, model,
              batches: Iterable[TaskBatch]) -> dict[str, np.ndarray]:
     parts = [task_metrics(predict(cfg, method, model, b), b.query_y, b.query_mask)
              for b in batches]
@@ -132,18 +145,20 @@ def batch_stream(cfg: dict, tasks: UserInterestTasks, device: torch.device
 
 @dataclass
 class TrainResult:
-    model: InterestModel
+    model: InterestModel | InterestBaselines
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def train(cfg: dict, method: str, data: Data, tasks: UserInterestTasks,
+def train(cfg: dict, method: str, tasks: UserInterestTasks,
           device: torch.device, val: list[TaskBatch], progress: bool = True
           ) -> TrainResult:
     """Trains one method; keeps the parameters with the best meta-val accuracy."""
-    torch.manual_seed(cfg["seed"])
-    model = build_model(cfg, data, method).to(device)
     start = time.perf_counter()
+    if method in BASELINES:
+        return TrainResult(InterestBaselines(tasks), [], time.perf_counter() - start)
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg, tasks, method).to(device)
     if method == "scratch":
         return TrainResult(model, [], time.perf_counter() - start)
     mc, bc = cfg["meta"], cfg["baselines"]
@@ -262,12 +277,12 @@ def compare(cfg: dict, out: Path, device: torch.device,
     test = fixed_batches(tasks, "test", t["n_test_tasks"], t["test_seed"], device)
     metrics, seconds, history, ckpts = {}, {}, [], {}
     for method in methods:
-        res = train(cfg, method, data, tasks, device, val, progress)
+        res = train(cfg, method, tasks, device, val, progress)
         start = time.perf_counter()
         metrics[method] = evaluate(cfg, method, res.model, test)
         seconds[method] = res.seconds + time.perf_counter() - start
         history += res.history
-        if method != "scratch":
+        if method != "scratch" and method not in BASELINES:
             ckpts[method] = res.model.state_dict()
         s = mean_ci(metrics[method]["accuracy"])
         log(f"  {method:<9} accuracy {s['mean']:.3f} ± {s['ci95']:.3f}  "
@@ -294,7 +309,7 @@ def evaluate_run(run: Path, device: torch.device, out: Optional[Path] = None) ->
     metrics, seconds = {}, {}
     for path in ckpts:
         method = path.stem
-        model = build_model(cfg, data, method).to(device)
+        model = build_model(cfg, tasks, method).to(device)
         model.load_state_dict(torch.load(path, weights_only=True, map_location=device))
         start = time.perf_counter()
         metrics[method] = evaluate(cfg, method, model, test)

@@ -49,3 +49,26 @@ def test_unknown_dataset_and_missing_mirror(monkeypatch):
     monkeypatch.delenv("GRAPHMETA_DATA", raising=False)
     with pytest.raises(FileNotFoundError, match="GRAPHMETA_DATA"):
         datasets.load("deezer-hu")
+
+
+@needs_mirror
+def test_compare_on_deezer_hu_runs_every_user_interest_method(tmp_path):
+    import json
+    import subprocess
+    import sys
+    p = subprocess.run(
+        [sys.executable, "-m", "graphmeta.cli", "compare", "--dataset", "deezer-hu",
+         "--set", f"dataset.root={SHARED}", "--methods",
+         "maml,maml-mlp,finetune,scratch,popularity,neighbor-vote,itemknn",
+         "--set", "meta.iterations=3", "--set", "meta.eval_every=3", "--set", "meta.meta_batch=4",
+         "--set", "baselines.pretrain_iterations=3", "--set", "baselines.scratch_steps=2",
+         "--set", "tasks.n_val_tasks=8", "--set", "tasks.n_test_tasks=40",
+         "--set", "model.hidden=8", "--out", str(tmp_path), "--quiet", "--threads", "1",
+         "--device", "cpu"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "negatives='popularity'" in p.stdout and "node_features='interests'" in p.stdout
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["dataset"] == "deezer-hu" and len(res["methods"]) == 7
+    assert all(0 <= m["auc"]["mean"] <= 1 for m in res["methods"].values())
+    assert sorted(c.stem for c in (tmp_path / "checkpoints").iterdir()) == \
+        ["finetune", "maml", "maml-mlp"]

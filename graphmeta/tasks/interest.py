@@ -45,6 +45,7 @@ class TaskBatch:
         query_items, query_y, query_mask: ``[T, Q]`` (the mask marks real
             query entries when users have fewer held-out interests).
         users: ``[T]`` user ids.
+        node_ids: ``[T, N]`` global node ids, ``-1`` for padding.
         edge_indices: each task's ``edge_index`` (local ids).
         graphs: the same subgraphs as PyG :class:`Data` (``x``,
             ``edge_index``) for message-passing reference code, built on
@@ -59,6 +60,7 @@ class TaskBatch:
     query_y: Tensor
     query_mask: Tensor
     users: Tensor
+    node_ids: Tensor
     edge_indices: list[Tensor] = field(default_factory=list)
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -107,7 +109,7 @@ class TaskBatch:
         return TaskBatch(mv(self.x), mv(self.adj), mv(self.node_mask),
                          mv(self.support_items), mv(self.support_y),
                          mv(self.query_items), mv(self.query_y),
-                         mv(self.query_mask), mv(self.users),
+                         mv(self.query_mask), mv(self.users), mv(self.node_ids),
                          [mv(e) for e in self.edge_indices])
 
 
@@ -127,12 +129,16 @@ def split_users(users: Sequence[int] | Tensor, fractions: Sequence[float],
             "test": perm[n_train + n_val:n_train + n_val + n_test].sort().values}
 
 
+NEGATIVES = ("uniform", "popularity")
+NODE_FEATURES = ("auto", "x", "interests", "x+interests")
+
+
 class UserInterestTasks:
     r"""Samples per-user interest-prediction tasks from a social graph.
 
     Args:
-        data (Data): Graph with ``x``, ``edge_index`` and multi-hot
-            ``interests`` ``[N, C]``.
+        data (Data): Graph with ``edge_index`` and multi-hot ``interests``
+            ``[N, C]``; ``x`` is optional.
         k_shot (int): Positives (and as many negatives) in the support set.
         n_query (int): At most this many held-out positives (and negatives)
             in the query set.
@@ -140,19 +146,36 @@ class UserInterestTasks:
         max_nodes (int): Ego-subgraph cap, ego included.
         split (tuple): Fractions of eligible users for train/val/test.
         seed (int): Seed of the user split.
+        negatives (str): ``"uniform"`` draws negatives uniformly from the
+            interests the user lacks; ``"popularity"`` draws them in
+            proportion to their frequency among meta-train users, so that
+            popular-but-not-liked interests are the hard cases.
+        node_features (str): ``"x"`` uses ``data.x``; ``"interests"`` uses
+            the multi-hot interests of *known* users (everyone outside the
+            meta-val and meta-test splits; those users are cold-start and get
+            zero rows); ``"x+interests"`` concatenates both; ``"auto"`` is
+            ``"x"`` when ``data.x`` exists, else ``"interests"``. Whenever
+            interests are features, the ego's row holds its support
+            positives only, so its query labels never reach the model.
     """
 
     def __init__(self, data: Data, *, k_shot: int = 5, n_query: int = 10,
                  hops: int = 2, max_nodes: int = 64,
-                 split: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0) -> None:
-        for key in ("x", "edge_index", "interests"):
+                 split: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0,
+                 negatives: str = "uniform", node_features: str = "auto") -> None:
+        for key in ("edge_index", "interests"):
             if getattr(data, key, None) is None:
                 raise ValueError(f"UserInterestTasks needs data.{key}")
         if k_shot < 1 or n_query < 1:
             raise ValueError(f"k_shot and n_query must be >= 1, got {k_shot}, {n_query}")
+        if negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
+        if node_features not in NODE_FEATURES:
+            raise ValueError(f"node_features must be one of {NODE_FEATURES}, got {node_features!r}")
         self.data = data
         self.k_shot, self.n_query = k_shot, n_query
         self.hops, self.max_nodes = hops, max_nodes
+        self.negatives = negatives
         self.interests = data.interests.bool()
         self.num_interests = self.interests.size(1)
         self.sampler = EgoSampler(data.edge_index, data.num_nodes, hops, max_nodes)
@@ -164,11 +187,33 @@ class UserInterestTasks:
                              f"and negative interests")
         self.eligible = eligible
         self.splits = split_users(eligible, split, seed)
+        # Cold-start: meta-val/test users' interests are unknown to training.
+        self.known = torch.ones(data.num_nodes, dtype=torch.bool)
+        self.known[torch.cat([self.splits["val"], self.splits["test"]])] = False
+        self.popularity = self.interests[self.splits["train"]].double().mean(0)
+        self._set_node_features(node_features)
+
+    def _set_node_features(self, mode: str) -> None:
+        x = getattr(self.data, "x", None)
+        if mode == "auto":
+            mode = "x" if x is not None else "interests"
+        if "x" in mode.split("+") and x is None:
+            raise ValueError(f"node_features={mode!r} needs data.x, which this graph lacks")
+        parts, self._interest_offset = [], None
+        dtype = x.dtype if x is not None else torch.get_default_dtype()
+        if mode in ("x", "x+interests"):
+            parts.append(x)
+        if mode in ("interests", "x+interests"):
+            self._interest_offset = sum(p.size(1) for p in parts)
+            parts.append(self.interests.to(dtype) * self.known.unsqueeze(1))
+        self.node_features = mode
+        self.node_x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
 
     def __repr__(self) -> str:
         sizes = {k: len(v) for k, v in self.splits.items()}
         return (f"{self.__class__.__name__}(users={sizes}, k_shot={self.k_shot}, "
-                f"n_query={self.n_query}, hops={self.hops}, max_nodes={self.max_nodes})")
+                f"n_query={self.n_query}, hops={self.hops}, max_nodes={self.max_nodes}, "
+                f"negatives={self.negatives!r}, node_features={self.node_features!r})")
 
     def task(self, user: int, rng: np.random.Generator) -> Task:
         """Draws the task of ``user`` (ego-subgraph and support/query split)."""
@@ -178,9 +223,14 @@ class UserInterestTasks:
     def _split(self, user: int, nodes: Tensor, edge_index: Tensor,
                rng: np.random.Generator) -> Task:
         row = self.interests[user].numpy()
-        pos = rng.permutation(np.flatnonzero(row))
-        neg = rng.permutation(np.flatnonzero(~row))
         k, q = self.k_shot, self.n_query
+        pos = rng.permutation(np.flatnonzero(row))
+        neg = np.flatnonzero(~row)
+        if self.negatives == "popularity":
+            w = self.popularity.numpy()[neg] + 1e-12
+            neg = rng.choice(neg, min(k + q, len(neg)), replace=False, p=w / w.sum())
+        else:
+            neg = rng.permutation(neg)
         s_items = np.concatenate([pos[:k], neg[:k]])
         s_y = np.repeat([1, 0], k)
         q_pos, q_neg = pos[k:k + q], neg[k:k + q]
@@ -218,7 +268,14 @@ class UserInterestTasks:
             yield self.collate(self.tasks(picked, int(rng.integers(2**63 - 1))))
 
     def collate(self, tasks: Sequence[Task]) -> TaskBatch:
-        return collate_tasks(tasks, self.data.x)
+        batch = collate_tasks(tasks, self.node_x)
+        if self._interest_offset is not None:
+            # The ego's interest features: its support positives, nothing else.
+            off, C = self._interest_offset, self.num_interests
+            batch.x[:, 0, off:off + C] = 0
+            for t, task in enumerate(tasks):
+                batch.x[t, 0, off + task.support_items[task.support_y == 1]] = 1
+        return batch
 
 
 def _pad(seqs: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
@@ -235,8 +292,9 @@ def collate_tasks(tasks: Sequence[Task], node_x: Tensor) -> TaskBatch:
     sizes = torch.tensor([len(t.nodes) for t in tasks])
     offsets = torch.cumsum(sizes, 0) - sizes
     batch_vec = torch.repeat_interleave(torch.arange(len(tasks)), sizes)
-    x, node_mask = to_dense_batch(node_x[torch.cat([t.nodes for t in tasks])], batch_vec,
-                                  batch_size=len(tasks))
+    nodes = torch.cat([t.nodes for t in tasks])
+    x, node_mask = to_dense_batch(node_x[nodes], batch_vec, batch_size=len(tasks))
+    node_ids, _ = to_dense_batch(nodes, batch_vec, fill_value=-1, batch_size=len(tasks))
     edges = torch.cat([t.edge_index + o for t, o in zip(tasks, offsets.tolist())], 1)
     # to_dense_adj puts edge (src, dst) at [src, dst]; rows must be targets.
     adj = to_dense_adj(edges, batch_vec, max_num_nodes=x.size(1),
@@ -247,4 +305,4 @@ def collate_tasks(tasks: Sequence[Task], node_x: Tensor) -> TaskBatch:
     q_y, _ = _pad([t.query_y for t in tasks])
     users = torch.tensor([t.user for t in tasks])
     return TaskBatch(x, adj.to(x.dtype), node_mask, s_items, s_y, q_items, q_y,
-                     q_mask, users, edge_indices=[t.edge_index for t in tasks])
+                     q_mask, users, node_ids, edge_indices=[t.edge_index for t in tasks])

@@ -1,0 +1,67 @@
+"""Non-learned scorers for user-interest tasks, on the same task batches.
+
+- ``popularity``: an interest's frequency among meta-train users.
+- ``neighbor-vote``: its frequency among the ego's direct neighbours in the
+  ego-subgraph, using only *known* users' interests (never the ego's own,
+  never a meta-val/test user's).
+- ``itemknn``: item-based collaborative filtering: the cosine co-occurrence,
+  over meta-train users, of the interest with the ego's support positives.
+
+Scores become "probabilities" for accuracy by a per-task threshold halfway
+between the mean support-positive and support-negative scores; ROC-AUC uses
+the ranking only.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from graphmeta.tasks import TaskBatch, UserInterestTasks
+
+BASELINES = ("popularity", "neighbor-vote", "itemknn")
+
+
+class InterestBaselines:
+    """Precomputes the statistics once per task sampler."""
+
+    def __init__(self, tasks: UserInterestTasks) -> None:
+        self.tasks = tasks
+        train = tasks.interests[tasks.splits["train"]].double()
+        self.popularity = train.mean(0)                               # [C]
+        co = train.T @ train                                          # [C, C]
+        norm = co.diagonal().clamp_min(1).sqrt()
+        self.similarity = co / norm[:, None] / norm[None, :]
+        self.similarity.fill_diagonal_(0)
+        self.known = (tasks.interests & tasks.known[:, None]).double()  # [N, C]
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.tasks!r})"
+
+    def scores(self, method: str, batch: TaskBatch, items: Tensor) -> Tensor:
+        """Scores ``[T, S]`` of ``items`` ``[T, S]``."""
+        items = items.cpu()
+        if method == "popularity":
+            return self.popularity[items]
+        if method == "itemknn":
+            pos = batch.support_y.cpu() == 1
+            sim = self.similarity[items.unsqueeze(-1), batch.support_items.cpu().unsqueeze(1)]
+            return (sim * pos.unsqueeze(1)).sum(-1)
+        if method == "neighbor-vote":
+            ids = batch.node_ids.cpu()
+            nbr = (batch.adj[:, 0].cpu() > 0) & (ids >= 0)             # ego's neighbours
+            nbr &= self.tasks.known[ids.clamp_min(0)]
+            votes = self.known[ids.clamp_min(0)] * nbr.unsqueeze(-1)   # [T, N, C]
+            freq = votes.sum(1) / nbr.sum(1, keepdim=True).clamp_min(1)
+            return freq.gather(1, items)
+        raise KeyError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
+
+    def predict(self, method: str, batch: TaskBatch) -> Tensor:
+        """Query "probabilities" ``[T, Q]``: monotone in the score, above 0.5
+        where the score passes the support-set threshold."""
+        s_score = self.scores(method, batch, batch.support_items)
+        pos = (batch.support_y.cpu() == 1).double()
+        thr = 0.5 * ((s_score * pos).sum(1) / pos.sum(1)
+                     + (s_score * (1 - pos)).sum(1) / (1 - pos).sum(1))
+        q = self.scores(method, batch, batch.query_items) - thr[:, None]
+        scale = q.abs().amax(1, keepdim=True).clamp_min(1e-12)
+        return 0.5 + 0.5 * q / scale
