@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
         "kind": "user-interest",
         "hops": 2,
         "max_nodes": 64,
-        "k_shot": 5,
+        "k_shot": "auto",          # int, or auto: the dataset's default (5; 1 on blogcatalog)
         "n_query": 10,
         "split": [0.7, 0.1, 0.2],
         "n_val_tasks": 200,
@@ -89,7 +89,9 @@ def _check(value: Any, default: Any, key: str, source: str) -> Any:
                                   f"(known: {', '.join(sorted(default))})")
             out[k] = _check(v, default[k], full, source)
         return out
-    if isinstance(default, bool):
+    if default == "auto":  # "auto" or an int
+        ok = value == "auto" or (isinstance(value, int) and not isinstance(value, bool))
+    elif isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -101,7 +103,8 @@ def _check(value: Any, default: Any, key: str, source: str) -> Any:
     else:
         ok = isinstance(value, type(default))
     if not ok:
-        raise ConfigError(f"{source}: '{key}' expects {type(default).__name__} "
+        expected = "auto or an int" if default == "auto" else type(default).__name__
+        raise ConfigError(f"{source}: '{key}' expects {expected} "
                           f"(like {default!r}), got {value!r}")
     return value
 

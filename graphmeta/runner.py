@@ -70,10 +70,15 @@ def build_tasks(cfg: dict, data: Data) -> UserInterestTasks:
     t = cfg["tasks"]
     if t["kind"] != "user-interest":
         raise ValueError(f"tasks.kind: unknown task kind {t['kind']!r} (known: user-interest)")
+    name = cfg["dataset"]["name"]
     negatives = t["negatives"]
     if negatives == "auto":
-        negatives = "uniform" if cfg["dataset"]["name"] == "synthetic" else "popularity"
-    return UserInterestTasks(data, k_shot=t["k_shot"], n_query=t["n_query"],
+        negatives = "uniform" if name == "synthetic" else "popularity"
+    k_shot = t["k_shot"]
+    if k_shot == "auto":
+        from graphmeta import datasets
+        k_shot = datasets.task_defaults(name).get("k_shot", 5)
+    return UserInterestTasks(data, k_shot=k_shot, n_query=t["n_query"],
                              hops=t["hops"], max_nodes=t["max_nodes"],
                              split=t["split"], seed=cfg["seed"], negatives=negatives,
                              node_features=t["node_features"])

@@ -24,6 +24,25 @@ def test_deezer_hu_counts_match_source_md():
     assert d.interest_names == sorted(d.interest_names)
 
 
+@pytest.mark.skipif(not (SHARED / "blogcatalog").exists(), reason="mirror not present")
+def test_blogcatalog_counts_match_source_md():
+    d = datasets.load("blogcatalog", root=SHARED)
+    assert d.num_nodes == 10_312
+    assert d.edge_index.size(1) == 2 * 333_983
+    assert d.interests.shape == (10_312, 39) and int(d.interests.sum()) == 14_476
+    assert d.interests.sum(1).min() == 1
+    s, t = d.edge_index
+    assert not (s == t).any()
+
+
+def test_damaged_mat_file_is_named(tmp_path):
+    bad = tmp_path / "blogcatalog" / "blogcatalog.mat"
+    bad.parent.mkdir()
+    bad.write_bytes(b"MATLAB 5.0 MAT-file, truncated")
+    with pytest.raises(ValueError, match="blogcatalog.mat: not a readable MAT file"):
+        datasets.load("blogcatalog", root=tmp_path)
+
+
 def test_bad_edge_file_names_the_line(tmp_path):
     (tmp_path / "XX_edges.csv").write_text("node_1,node_2\n0,1\n1,two\n")
     (tmp_path / "XX_genres.json").write_text('{"0": ["Pop"], "1": ["Rock"]}')

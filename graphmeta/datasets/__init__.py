@@ -12,18 +12,31 @@ from typing import Callable, Optional
 from torch_geometric.data import Data
 
 from graphmeta.datasets.gemsec import read_gemsec
+from graphmeta.datasets.matlab import read_mat
 
 _REGISTRY: dict[str, Callable[[Path], Data]] = {}
+_TASK_DEFAULTS: dict[str, dict] = {}
 
 
-def register(name: str) -> Callable[[Callable[[Path], Data]], Callable[[Path], Data]]:
-    """Registers ``fn(root) -> Data`` under ``name`` for :func:`load`."""
+def register(name: str, **task_defaults) -> Callable[[Callable[[Path], Data]],
+                                                      Callable[[Path], Data]]:
+    """Registers ``fn(root) -> Data`` under ``name`` for :func:`load`.
+
+    ``task_defaults`` (e.g. ``k_shot=1``) are what ``auto`` task settings
+    resolve to on this dataset.
+    """
     def deco(fn: Callable[[Path], Data]) -> Callable[[Path], Data]:
         if name in _REGISTRY:
             raise ValueError(f"dataset {name!r} is already registered")
         _REGISTRY[name] = fn
+        _TASK_DEFAULTS[name] = dict(task_defaults)
         return fn
     return deco
+
+
+def task_defaults(name: str) -> dict:
+    """Task settings that ``auto`` resolves to for ``name`` (may be empty)."""
+    return dict(_TASK_DEFAULTS.get(name, {}))
 
 
 def names() -> list[str]:
@@ -50,4 +63,9 @@ def _deezer_hu(root: Path) -> Data:
     return read_gemsec(root / "deezer_gemsec" / "raw_csv", "HU")
 
 
-__all__ = ["load", "names", "register", "read_gemsec", "resolve_root"]
+@register("blogcatalog", k_shot=1)  # 1.4 groups per user: K=1 leaves 2,852 eligible
+def _blogcatalog(root: Path) -> Data:
+    return read_mat(root / "blogcatalog" / "blogcatalog.mat")
+
+
+__all__ = ["load", "names", "register", "task_defaults", "read_gemsec", "read_mat", "resolve_root"]
