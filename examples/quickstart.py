@@ -2,7 +2,6 @@
 
 Run:  python examples/quickstart.py     (about 30 s on 2 CPU cores)
 """
-import numpy as np
 import torch
 
 from graphmeta.eval import mean_ci, task_metrics
@@ -16,7 +15,7 @@ data = make_social_graph(n_users=2000, homophily=0.9, feature_noise=2.0, seed=0)
 tasks = UserInterestTasks(data, k_shot=5, n_query=10, hops=2, max_nodes=64)
 print(tasks)
 
-encoder = GNNEncoder(data.x.size(1), hidden=64, layers=2, conv="gcn")
+encoder = GNNEncoder(data.x.size(1), hidden=64, layers=2, conv="sage")
 model = InterestModel(data.x.size(1), encoder, interest_x=data.interest_x)
 maml = MAML(model, inner_lr=0.1, inner_steps=5)           # second order
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -13,7 +13,6 @@ the ranking only.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from graphmeta.tasks import TaskBatch, UserInterestTasks

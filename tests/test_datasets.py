@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-import torch
 
 from graphmeta import datasets
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from sklearn.metrics import roc_auc_score
 from torch import Tensor
 
