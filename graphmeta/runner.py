@@ -55,9 +55,11 @@ def build_data(cfg: dict) -> Data:
     d = cfg["dataset"]
     if d["name"] != "synthetic":
         from graphmeta import datasets
+        if Path(d["name"]).is_dir():  # --dataset PATH: edges.csv + interests.json
+            return datasets.from_folder(d["name"])
         if d["name"] not in datasets.names():
             raise ValueError(f"dataset.name: unknown dataset {d['name']!r} "
-                             f"(known: synthetic, {', '.join(datasets.names())})")
+                             f"(known: synthetic, {', '.join(datasets.names())}, or a folder with edges.csv)")
         return datasets.load(d["name"], root=d["root"] or None)
     return make_social_graph(
         d["n_users"], d["n_items"], d["n_features"], graph=d["graph"],

@@ -26,3 +26,11 @@ def test_quickstart_example():
     p = run("quickstart.py")
     assert p.returncode == 0, p.stderr
     assert "500 held-out users: accuracy" in p.stdout
+
+
+def test_custom_loader_example():
+    p = run("custom_loader.py")
+    assert p.returncode == 0, p.stderr
+    for line in ("from_edge_list:", "from_networkx:", "registered: UserInterestTasks",
+                 "no code: graphmeta compare --dataset"):
+        assert line in p.stdout

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from torch_geometric.data import Data
 
+from graphmeta.datasets.custom import from_edge_list, from_folder, from_networkx
 from graphmeta.datasets.gemsec import read_gemsec
 from graphmeta.datasets.matlab import read_mat
 
@@ -68,4 +69,5 @@ def _blogcatalog(root: Path) -> Data:
     return read_mat(root / "blogcatalog" / "blogcatalog.mat")
 
 
-__all__ = ["load", "names", "register", "task_defaults", "read_gemsec", "read_mat", "resolve_root"]
+__all__ = ["from_edge_list", "from_folder", "from_networkx", "load", "names", "register",
+           "task_defaults", "read_gemsec", "read_mat", "resolve_root"]

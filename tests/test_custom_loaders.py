@@ -1,0 +1,121 @@
+import json
+import subprocess
+import sys
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from graphmeta import datasets
+
+
+def _files(tmp_path):
+    (tmp_path / "edges.csv").write_text("src,dst\nalice,bob\nbob,carol\ncarol,bob\ndave,dave\n")
+    (tmp_path / "interests.json").write_text(json.dumps(
+        {"alice": ["jazz", "rock"], "bob": ["rock"], "carol": [], "erin": ["jazz"]}))
+    return tmp_path
+
+
+def test_edge_list_with_string_ids(tmp_path):
+    d = datasets.from_edge_list(_files(tmp_path) / "edges.csv", tmp_path / "interests.json",
+                                name="toy")
+    assert d.node_ids == ["alice", "bob", "carol", "dave", "erin"]  # erin: interests only
+    assert d.num_nodes == 5 and d.name == "toy"
+    assert d.edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]]  # undirected, no self loop
+    assert d.interest_names == ["jazz", "rock"]
+    assert d.interests.tolist() == [[True, True], [False, True], [False, False],
+                                    [False, False], [True, False]]
+
+
+def test_whitespace_edges_csv_interests_features_labels(tmp_path):
+    (tmp_path / "e.txt").write_text("# comment\n10 2\n2 3\n")
+    (tmp_path / "i.csv").write_text("node,interest\n10,a\n2,b\n2,a\n")
+    (tmp_path / "f.csv").write_text("node,f0,f1\n2,1.5,2\n3,0,1\n")
+    (tmp_path / "l.csv").write_text("node,label\n10,x\n3,y\n")
+    d = datasets.from_edge_list(tmp_path / "e.txt", tmp_path / "i.csv", tmp_path / "f.csv",
+                                tmp_path / "l.csv")
+    assert d.node_ids == ["2", "3", "10"]  # integer ids ordered numerically
+    assert d.interests.tolist() == [[True, True], [False, False], [True, False]]
+    assert d.x.tolist() == [[1.5, 2.0], [0.0, 1.0], [0.0, 0.0]]
+    assert d.y.tolist() == [-1, 1, 0] and d.label_names == ["x", "y"]
+
+
+def test_npy_and_json_features(tmp_path):
+    (tmp_path / "e.csv").write_text("a,b\n0,1\n1,2\n")
+    np.save(tmp_path / "f.npy", np.arange(6, dtype=np.float32).reshape(3, 2))
+    d = datasets.from_edge_list(tmp_path / "e.csv", features=tmp_path / "f.npy")
+    assert d.x.tolist() == [[0, 1], [2, 3], [4, 5]]
+    (tmp_path / "f.json").write_text('{"0": [1], "2": [3]}')
+    d = datasets.from_edge_list(tmp_path / "e.csv", features=tmp_path / "f.json")
+    assert d.x.tolist() == [[1], [0], [3]]
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("e.csv", "a,b\n0,1\n2,\n", r"e.csv, line 3: expected 'source,target'"),
+    ("e.txt", "0 1\n7\n", r"e.txt, line 2: expected two node ids"),
+])
+def test_bad_edges_name_file_and_line(tmp_path, name, text, match):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=match):
+        datasets.from_edge_list(tmp_path / name)
+
+
+def test_bad_side_files(tmp_path):
+    (tmp_path / "e.csv").write_text("a,b\n0,1\n")
+    (tmp_path / "i.json").write_text('{"0": "rock"}')
+    with pytest.raises(ValueError, match=r"i.json: node '0': expected a list"):
+        datasets.from_edge_list(tmp_path / "e.csv", interests=tmp_path / "i.json")
+    (tmp_path / "f.csv").write_text("node,f0\n0,abc\n")
+    with pytest.raises(ValueError, match=r"f.csv, line 2: expected 'node,number"):
+        datasets.from_edge_list(tmp_path / "e.csv", features=tmp_path / "f.csv")
+    with pytest.raises(FileNotFoundError, match="no edges.csv"):
+        datasets.from_folder(tmp_path / "nowhere")
+
+
+def test_from_networkx():
+    G = nx.Graph()
+    G.add_node("u", interests=["a"], feat=[1.0, 0.0], team="red")
+    G.add_node("v", interests=["b", "a"], feat=[0.0, 1.0], team="blue")
+    G.add_edge("u", "v")
+    d = datasets.from_networkx(G, "interests", "feat", "team")
+    assert d.node_ids == ["u", "v"] and d.edge_index.tolist() == [[0, 1], [1, 0]]
+    assert d.interests.tolist() == [[True, False], [True, True]]
+    assert d.x.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert d.y.tolist() == [1, 0] and d.label_names == ["blue", "red"]
+    with pytest.raises(ValueError, match="has no attribute 'age'"):
+        datasets.from_networkx(G, features_attr="age")
+
+
+def test_register_a_loader(tmp_path):
+    @datasets.register("toy-test-graph", k_shot=1)
+    def _toy(root):
+        return datasets.from_edge_list(_files(tmp_path) / "edges.csv", tmp_path / "interests.json")
+    assert "toy-test-graph" in datasets.names()
+    assert datasets.load("toy-test-graph", root=tmp_path).num_nodes == 5
+    assert datasets.task_defaults("toy-test-graph") == {"k_shot": 1}
+    with pytest.raises(ValueError, match="already registered"):
+        datasets.register("toy-test-graph")(_toy)
+
+
+def test_cli_dataset_folder_needs_no_code(tmp_path):
+    folder = tmp_path / "mygraph"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    edges = ["src,dst"] + [f"u{a},u{b}" for a, b in rng.integers(0, 150, (600, 2)) if a != b]
+    (folder / "edges.csv").write_text("\n".join(edges) + "\n")
+    items = [f"i{k}" for k in range(20)]
+    (folder / "interests.json").write_text(json.dumps(
+        {f"u{u}": list(rng.choice(items, 8, replace=False)) for u in range(150)}))
+    out = tmp_path / "run"
+    p = subprocess.run([sys.executable, "-m", "graphmeta.cli", "compare", "--dataset", str(folder),
+                        "--methods", "maml,itemknn", "--set", "tasks.k_shot=2",
+                        "--set", "meta.iterations=2", "--set", "meta.eval_every=2",
+                        "--set", "meta.meta_batch=4", "--set", "tasks.n_val_tasks=4",
+                        "--set", "tasks.n_test_tasks=20", "--set", "model.hidden=8",
+                        "--out", str(out), "--quiet", "--threads", "1", "--device", "cpu"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert set(res["methods"]) == {"maml", "itemknn"} and res["n_test_tasks"] == 20
+    assert torch.load(out / "checkpoints" / "maml.pt", weights_only=True)
