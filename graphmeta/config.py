@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Keys whose value is "auto" or an int (every other key takes its default's type).
+AUTO_OR_INT = {"tasks.k_shot"}
+
+
 class ConfigError(ValueError):
     """A configuration key or value is wrong."""
 
@@ -89,7 +93,7 @@ def _check(value: Any, default: Any, key: str, source: str) -> Any:
                                   f"(known: {', '.join(sorted(default))})")
             out[k] = _check(v, default[k], full, source)
         return out
-    if default == "auto":  # "auto" or an int
+    if key in AUTO_OR_INT:
         ok = value == "auto" or (isinstance(value, int) and not isinstance(value, bool))
     elif isinstance(default, bool):
         ok = isinstance(value, bool)
@@ -103,7 +107,7 @@ def _check(value: Any, default: Any, key: str, source: str) -> Any:
     else:
         ok = isinstance(value, type(default))
     if not ok:
-        expected = "auto or an int" if default == "auto" else type(default).__name__
+        expected = "auto or an int" if key in AUTO_OR_INT else type(default).__name__
         raise ConfigError(f"{source}: '{key}' expects {expected} "
                           f"(like {default!r}), got {value!r}")
     return value

@@ -15,6 +15,17 @@ def test_defaults_and_overrides(tmp_path):
     assert cfg["tasks"] == DEFAULTS["tasks"]
 
 
+def test_auto_keys():
+    cfg = load_config(None, ["tasks.k_shot=3", "tasks.negatives=uniform",
+                             "tasks.node_features=x+interests"])
+    assert cfg["tasks"]["k_shot"] == 3 and cfg["tasks"]["negatives"] == "uniform"
+    assert load_config()["tasks"]["k_shot"] == "auto"
+    with pytest.raises(ConfigError, match="'tasks.k_shot' expects auto or an int"):
+        load_config(None, ["tasks.k_shot=many"])
+    with pytest.raises(ConfigError, match="'tasks.negatives' expects str"):
+        load_config(None, ["tasks.negatives=3"])
+
+
 @pytest.mark.parametrize("override, match", [
     ("meta.inner_stepz=3", "unknown key 'meta.inner_stepz'"),
     ("meta.inner_steps=abc", "'meta.inner_steps' expects int"),
