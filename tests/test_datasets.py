@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from graphmeta import datasets
 
@@ -90,3 +91,49 @@ def test_compare_on_deezer_hu_runs_every_user_interest_method(tmp_path):
     assert all(0 <= m["auc"]["mean"] <= 1 for m in res["methods"].values())
     assert sorted(c.stem for c in (tmp_path / "checkpoints").iterdir()) == \
         ["finetune", "maml", "maml-mlp"]
+
+
+MUSAE_COUNTS = {  # from each SOURCE.md: nodes, undirected edges, classes
+    "facebook-page-page": (22_470, 171_002, 4),
+    "lastfm-asia": (7_624, 27_806, 18),
+    "deezer-europe": (28_281, 92_752, 2),
+    "github": (37_700, 289_003, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUSAE_COUNTS))
+def test_musae_counts_match_source_md(name):
+    folder = SHARED / name.replace("-", "_")
+    if not folder.exists():
+        pytest.skip("mirror not present")
+    d = datasets.load(name, root=SHARED)
+    nodes, edges, classes = MUSAE_COUNTS[name]
+    s, t = d.edge_index
+    loops = int((s == t).sum())
+    assert loops == (179 if name == "facebook-page-page" else 0)  # kept from the source
+    assert d.num_nodes == nodes and (d.edge_index.size(1) - loops) // 2 + loops == edges
+    assert len(d.label_names) == classes and (d.y >= 0).all()
+    if name == "facebook-page-page":
+        assert d.x.shape == (22_470, 4_714)
+        assert torch.bincount(d.y).tolist() == [6_495, 6_880, 5_768, 3_327]  # sorted names
+        assert d.label_names == ["company", "government", "politician", "tvshow"]
+    if name == "github":
+        assert abs(d.y.float().mean().item() - 0.258) < 0.001
+
+
+def test_twitch_format_on_written_files(tmp_path):
+    folder = tmp_path / "twitch" / "ENGB"
+    folder.mkdir(parents=True)
+    (folder / "musae_ENGB_edges.csv").write_text("from,to\n0,1\n1,2\n2,0\n2,0\n")
+    (folder / "musae_ENGB_target.csv").write_text(
+        "id,days,mature,views,partner,new_id\n"
+        "900,10,True,5,False,2\n901,20,False,7,False,0\n902,3,True,1,True,1\n")
+    (folder / "musae_ENGB_features.json").write_text('{"0": [5, 1], "1": [], "2": [1]}')
+    d = datasets.load("twitch-engb", root=tmp_path)
+    assert d.num_nodes == 3 and d.edge_index.size(1) == 6
+    assert d.label_names == ["False", "True"] and d.y.tolist() == [0, 1, 1]
+    assert d.interests.shape == (3, 6)
+    assert d.interests[0].nonzero().view(-1).tolist() == [1, 5]
+    (folder / "musae_ENGB_target.csv").write_text("id,mature\n0,True\n")
+    with pytest.raises(ValueError, match=r"musae_ENGB_target.csv, line 1: no column 'new_id'"):
+        datasets.load("twitch-engb", root=tmp_path)

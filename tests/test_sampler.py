@@ -97,3 +97,10 @@ def test_batched_sampler_bad_ids():
     assert sampler.sample_many([], np.random.default_rng(0)) == []
     with pytest.raises(IndexError, match="ego ids must be in"):
         sampler.sample_many([0, 2], np.random.default_rng(0))
+
+
+def test_source_self_loops_stay_out_of_subgraphs():
+    ei = torch.tensor([[0, 1, 1, 1, 2], [1, 0, 1, 2, 1]])  # 1 -> 1 is a self loop
+    nodes, sub = EgoSampler(ei, 3, hops=1).sample(1, np.random.default_rng(0))
+    assert nodes.tolist() == [1, 0, 2]
+    assert not (sub[0] == sub[1]).any() and sub.size(1) == 4

@@ -14,6 +14,7 @@ from torch_geometric.data import Data
 from graphmeta.datasets.custom import from_edge_list, from_folder, from_networkx
 from graphmeta.datasets.gemsec import read_gemsec
 from graphmeta.datasets.matlab import read_mat
+from graphmeta.datasets.musae import read_musae
 
 _REGISTRY: dict[str, Callable[[Path], Data]] = {}
 _TASK_DEFAULTS: dict[str, dict] = {}
@@ -69,5 +70,37 @@ def _blogcatalog(root: Path) -> Data:
     return read_mat(root / "blogcatalog" / "blogcatalog.mat")
 
 
-__all__ = ["from_edge_list", "from_folder", "from_networkx", "load", "names", "register",
+@register("facebook-page-page")
+def _facebook(root: Path) -> Data:
+    return read_musae(root / "facebook_page_page" / "raw_csv", "facebook",
+                      label_column="page_type", features_as="x")
+
+
+@register("lastfm-asia")
+def _lastfm(root: Path) -> Data:
+    return read_musae(root / "lastfm_asia" / "raw_csv", "lastfm_asia", label_column="target")
+
+
+@register("deezer-europe")
+def _deezer_europe(root: Path) -> Data:
+    return read_musae(root / "deezer_europe" / "raw_csv", "deezer_europe", label_column="target")
+
+
+@register("github")
+def _github(root: Path) -> Data:
+    return read_musae(root / "github" / "raw_csv", "git", label_column="ml_target")
+
+
+def _twitch(lang: str) -> Callable[[Path], Data]:
+    def load_twitch(root: Path) -> Data:  # SNAP twitch.zip layout: twitch/<LANG>/musae_<LANG>_*
+        return read_musae(root / "twitch" / lang, f"musae_{lang}", label_column="mature",
+                          id_column="new_id", features_as="interests")
+    return load_twitch
+
+
+for _lang in ("DE", "ENGB", "ES", "FR", "PTBR", "RU"):
+    register(f"twitch-{_lang.lower()}")(_twitch(_lang))
+
+
+__all__ = ["read_musae", "from_edge_list", "from_folder", "from_networkx", "load", "names", "register",
            "task_defaults", "read_gemsec", "read_mat", "resolve_root"]

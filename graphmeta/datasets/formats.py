@@ -11,17 +11,20 @@ from torch import Tensor
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 
-def read_edge_csv(path: str | Path, header: Optional[Sequence[str]] = None,
+def read_edge_csv(path: str | Path, header: Optional[Sequence[str] | Sequence[Sequence[str]]] = None,
                   delimiter: str = ",") -> Tensor:
-    """Reads an integer edge list ``[2, E]``; ``header`` is checked if given."""
+    """Reads an integer edge list ``[2, E]``. ``header`` (one header, or a
+    list of accepted ones) is checked against the first line if given."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     with path.open() as f:
         if header is not None:
-            first = f.readline().strip().split(delimiter)
-            if [h.strip() for h in first] != list(header):
-                raise ValueError(f"{path}, line 1: expected header {delimiter.join(header)!r}, "
+            first = [h.strip() for h in f.readline().strip().split(delimiter)]
+            accepted = [list(header)] if isinstance(header[0], str) else [list(h) for h in header]
+            if first not in accepted:
+                want = " or ".join(repr(delimiter.join(h)) for h in accepted)
+                raise ValueError(f"{path}, line 1: expected header {want}, "
                                  f"got {delimiter.join(first)!r}")
         try:
             arr = np.loadtxt(f, delimiter=delimiter, dtype=np.int64, ndmin=2)
@@ -44,7 +47,9 @@ def _raise_bad_line(path: Path, skip_header: bool, delimiter: str) -> None:
     raise ValueError(f"{path}: could not parse the edge list")
 
 
-def undirected(edge_index: Tensor, num_nodes: int) -> Tensor:
-    """Both directions, deduplicated, self loops removed, sorted."""
-    edge_index, _ = remove_self_loops(edge_index)
+def undirected(edge_index: Tensor, num_nodes: int, keep_self_loops: bool = False) -> Tensor:
+    """Both directions, deduplicated, sorted; self loops dropped unless
+    ``keep_self_loops`` (for sources that have them)."""
+    if not keep_self_loops:
+        edge_index, _ = remove_self_loops(edge_index)
     return coalesce(to_undirected(edge_index, num_nodes=num_nodes), num_nodes=num_nodes)

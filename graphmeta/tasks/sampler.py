@@ -23,7 +23,9 @@ class EgoSampler:
     Hops are expanded breadth-first. When a hop would exceed ``max_nodes``,
     the remaining slots are filled by sampling that hop's new nodes uniformly
     without replacement, and expansion stops. The ego is always node 0, then
-    the nodes of hop 1, then hop 2, each hop in ascending id order.
+    the nodes of hop 1, then hop 2, each hop in ascending id order. Self
+    loops of the source graph are left out of the subgraph: the convolutions
+    add their own.
 
     Args:
         edge_index (Tensor): ``[2, E]`` edges (``source -> target``).
@@ -51,6 +53,8 @@ class EgoSampler:
         # Neighbours of v (the nodes that send messages to v and that v
         # reaches) are the sources of edges whose target is v: CSR by target.
         src, dst = edge_index.cpu().numpy()
+        loops = src == dst
+        src, dst = src[~loops], dst[~loops]
         order = np.argsort(dst, kind="stable")
         self.col = src[order].astype(np.int64)
         counts = np.bincount(dst, minlength=self.num_nodes)
