@@ -8,7 +8,6 @@ feature or label files become isolated nodes.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from graphmeta.datasets.formats import undirected
+from graphmeta.datasets.formats import read_json_object, undirected
 
 
 def _read_edges(path: Path) -> list[tuple[str, str]]:
@@ -62,20 +61,10 @@ def _read_pairs_csv(path: Path, what: str) -> list[tuple[str, str]]:
     return out
 
 
-def _read_json_object(path: Path) -> dict:
-    try:
-        obj = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a JSON object keyed by node id")
-    return {str(k): v for k, v in obj.items()}
-
-
 def _read_interests(path: Path) -> dict[str, list[str]]:
     if path.suffix == ".json":
         out = {}
-        for node, items in _read_json_object(path).items():
+        for node, items in read_json_object(path).items():
             if not isinstance(items, list):
                 raise ValueError(f"{path}: node {node!r}: expected a list of interests, got {items!r}")
             out[node] = [str(i) for i in items]
@@ -93,7 +82,7 @@ def _read_features(path: Path) -> dict[str, list[float]] | np.ndarray:
             raise ValueError(f"{path}: expected a 2-D array [num_nodes, F], got shape {arr.shape}")
         return arr
     if path.suffix == ".json":
-        rows = _read_json_object(path)
+        rows = read_json_object(path)
     else:
         rows = {}
         with path.open(newline="") as f:

@@ -2,6 +2,7 @@
 file and line."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -53,3 +54,17 @@ def undirected(edge_index: Tensor, num_nodes: int, keep_self_loops: bool = False
     if not keep_self_loops:
         edge_index, _ = remove_self_loops(edge_index)
     return coalesce(to_undirected(edge_index, num_nodes=num_nodes), num_nodes=num_nodes)
+
+
+def read_json_object(path: str | Path) -> dict[str, object]:
+    """A JSON object keyed by node id (keys as strings)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        obj = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a JSON object keyed by node id")
+    return {str(k): v for k, v in obj.items()}

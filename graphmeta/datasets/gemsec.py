@@ -2,13 +2,12 @@
 ``<C>_genres.json`` (``{"id": [genre, ...]}``), one pair per country."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch_geometric.data import Data
 
-from graphmeta.datasets.formats import read_edge_csv, undirected
+from graphmeta.datasets.formats import read_edge_csv, read_json_object, undirected
 
 
 def read_gemsec(folder: str | Path, country: str) -> Data:
@@ -24,12 +23,7 @@ def read_gemsec(folder: str | Path, country: str) -> Data:
     edges_path = folder / f"{country}_edges.csv"
     genres_path = folder / f"{country}_genres.json"
     edges = read_edge_csv(edges_path, header=("node_1", "node_2"))
-    try:
-        genres = json.loads(genres_path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{genres_path}: not valid JSON ({e})") from None
-    if not isinstance(genres, dict):
-        raise ValueError(f"{genres_path}: expected an object {{\"id\": [genre, ...]}}")
+    genres = read_json_object(genres_path)
     try:
         ids = {int(k): v for k, v in genres.items()}
     except ValueError:

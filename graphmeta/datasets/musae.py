@@ -6,14 +6,13 @@ and a label column) and, where present, ``<P>_features.json``
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Optional
 
 import torch
 from torch_geometric.data import Data
 
-from graphmeta.datasets.formats import read_edge_csv, undirected
+from graphmeta.datasets.formats import read_edge_csv, read_json_object, undirected
 
 EDGE_HEADERS = (("id_1", "id_2"), ("node_1", "node_2"), ("from", "to"))
 
@@ -61,10 +60,7 @@ def read_musae(folder: str | Path, prefix: str, *, label_column: str,
                 num_nodes=num_nodes)
     if features_as is not None:
         path = folder / f"{prefix}_features.json"
-        try:
-            feats = {int(k): v for k, v in json.loads(path.read_text()).items()}
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from None
+        feats = {int(k): v for k, v in read_json_object(path).items()}
         width = 1 + max((max(v) for v in feats.values() if v), default=-1)
         mat = torch.zeros(num_nodes, width, dtype=torch.bool)
         for node, ids in feats.items():
