@@ -25,8 +25,8 @@ class InterestBaselines:
 
     def __init__(self, tasks: UserInterestTasks) -> None:
         self.tasks = tasks
+        self.popularity = tasks.popularity                            # [C], meta-train users
         train = tasks.interests[tasks.splits["train"]].double()
-        self.popularity = train.mean(0)                               # [C]
         co = train.T @ train                                          # [C, C]
         norm = co.diagonal().clamp_min(1).sqrt()
         self.similarity = co / norm[:, None] / norm[None, :]
