@@ -137,3 +137,46 @@ def test_twitch_format_on_written_files(tmp_path):
     (folder / "musae_ENGB_target.csv").write_text("id,mature\n0,True\n")
     with pytest.raises(ValueError, match=r"musae_ENGB_target.csv, line 1: no column 'new_id'"):
         datasets.load("twitch-engb", root=tmp_path)
+
+
+@pytest.mark.skipif(not (SHARED / "email_eu_core").exists(), reason="mirror not present")
+def test_email_eu_core_counts_match_source_md():
+    d = datasets.load("email-eu-core", root=SHARED)
+    assert d.num_nodes == 1_005 and len(d.label_names) == 42
+    assert d.y.min() == 0 and int(d.y.max()) == 41
+    raw = datasets.formats.read_edge_csv(SHARED / "email_eu_core" / "raw" / "email-Eu-core.txt",
+                                         delimiter=" ")
+    assert raw.size(1) == 25_571                      # directed rows, self loops included
+    s, t = d.edge_index
+    loops = int((raw[0] == raw[1]).sum())
+    assert loops > 0 and int((s == t).sum()) == loops  # the source's self loops are kept
+    # Undirected and deduplicated: every directed pair once each way.
+    pairs = {(a, b) for a, b in raw.T.tolist()} | {(b, a) for a, b in raw.T.tolist()}
+    assert d.edge_index.size(1) == len(pairs)
+
+
+@pytest.mark.skipif(not (SHARED / "ego_facebook").exists(), reason="mirror not present")
+def test_ego_facebook_counts_match_source_md():
+    d = datasets.load("ego-facebook", root=SHARED)
+    assert d.num_nodes == 4_039 and d.edge_index.size(1) == 2 * 88_234
+    assert d.interests.size(1) == 193 and len(d.interest_names) == 193
+    assert d.x.size(1) == 1_406 and len(d.feature_names) == 1_406
+    # The joined ego networks are SNAP's facebook_combined graph, edge for edge.
+    combined = datasets.formats.read_edge_csv(SHARED / "ego_facebook" / "extra" / "facebook_combined.txt",
+                                              delimiter=" ")
+    assert torch.equal(datasets.formats.undirected(combined, 4_039), d.edge_index)
+    assert d.interest_names[0] == "0/circle0" and set(d.x.unique().tolist()) == {0.0, 1.0}
+
+
+def test_snap_ego_bad_feat_width_is_named(tmp_path):
+    (tmp_path / "5.featnames").write_text("0 a;x\n1 b;y\n")
+    (tmp_path / "5.feat").write_text("1 0 1\n2 1\n")
+    (tmp_path / "5.egofeat").write_text("1 1\n")
+    (tmp_path / "5.edges").write_text("1 2\n")
+    (tmp_path / "5.circles").write_text("c0\t1\t2\n")
+    with pytest.raises(ValueError, match=r"5.feat: expected whitespace-separated"):
+        datasets.read_snap_ego(tmp_path, egos=("5",))
+    (tmp_path / "5.feat").write_text("1 0 1\n2 1 1\n")
+    d = datasets.read_snap_ego(tmp_path, egos=("5",))
+    assert d.num_nodes == 6 and d.edge_index.size(1) == 2 * 3  # 5-1, 5-2, 1-2
+    assert d.interests[[1, 2], 0].all() and d.x[5].tolist() == [1.0, 1.0]

@@ -15,6 +15,7 @@ from graphmeta.datasets.custom import from_edge_list, from_folder, from_networkx
 from graphmeta.datasets.gemsec import read_gemsec
 from graphmeta.datasets.matlab import read_mat
 from graphmeta.datasets.musae import read_musae
+from graphmeta.datasets.snap import read_snap_ego, read_snap_labelled
 
 _REGISTRY: dict[str, Callable[[Path], Data]] = {}
 _TASK_DEFAULTS: dict[str, dict] = {}
@@ -91,6 +92,17 @@ def _github(root: Path) -> Data:
     return read_musae(root / "github" / "raw_csv", "git", label_column="ml_target")
 
 
+@register("email-eu-core", kind="few-shot")
+def _email(root: Path) -> Data:
+    raw = root / "email_eu_core" / "raw"
+    return read_snap_labelled(raw / "email-Eu-core.txt", raw / "email-Eu-core-department-labels.txt")
+
+
+@register("ego-facebook", k_shot=1)  # 1.5 circles per member
+def _ego_facebook(root: Path) -> Data:
+    return read_snap_ego(root / "ego_facebook" / "ego-facebook" / "raw" / "facebook")
+
+
 def _twitch(lang: str) -> Callable[[Path], Data]:
     def load_twitch(root: Path) -> Data:  # SNAP twitch.zip layout: twitch/<LANG>/musae_<LANG>_*
         return read_musae(root / "twitch" / lang, f"musae_{lang}", label_column="mature",
@@ -103,4 +115,5 @@ for _lang in ("DE", "ENGB", "ES", "FR", "PTBR", "RU"):
 
 
 __all__ = ["read_musae", "from_edge_list", "from_folder", "from_networkx", "load", "names", "register",
-           "task_defaults", "read_gemsec", "read_mat", "resolve_root"]
+           "task_defaults", "read_gemsec", "read_mat", "read_snap_ego", "read_snap_labelled",
+           "resolve_root"]
