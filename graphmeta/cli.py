@@ -18,6 +18,8 @@ def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--dataset", help="dataset name (overrides dataset.name), e.g. deezer-hu")
+    p.add_argument("--task", choices=("auto", "user-interest", "few-shot"),
+                   help="task kind (overrides tasks.kind)")
     p.add_argument("--out", default=out_default, required=out_default is None,
                    help="run directory" + (f" (default: {out_default})" if out_default else ""))
     p.add_argument("--threads", type=int, default=None,
@@ -67,6 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             overrides.append(f"seed={args.seed}")
         if args.dataset:
             overrides.append(f"dataset.name={args.dataset}")
+        if args.task:
+            overrides.append(f"tasks.kind={args.task}")
         if args.command == "compare" and args.methods:
             overrides.append(f"methods=[{args.methods}]")
         if args.command == "train":
@@ -79,7 +83,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     print(f"graphmeta {args.command}: device={device}, out={out}")
-    res = runner.compare(cfg, out, device, progress=not args.quiet)
+    try:
+        res = runner.compare(cfg, out, device, progress=not args.quiet)
+    except (ValueError, FileNotFoundError) as e:  # bad dataset, task or method settings
+        print(f"graphmeta: error: {e}", file=sys.stderr)
+        return 2
     print(runner.format_table(res))
     print(f"wrote {out / 'results.json'}")
     return 0

@@ -11,8 +11,13 @@ from typing import Any, Optional, Sequence
 
 import yaml
 
-METHODS = ("maml", "fomaml", "maml-mlp", "finetune", "scratch",
-           "popularity", "neighbor-vote", "itemknn")
+INTEREST_METHODS = ("maml", "fomaml", "maml-mlp", "finetune", "scratch",
+                    "popularity", "neighbor-vote", "itemknn")
+FEWSHOT_METHODS = ("maml", "fomaml", "protonet", "gmeta", "finetune", "scratch")
+METHODS = tuple(dict.fromkeys(INTEREST_METHODS + FEWSHOT_METHODS))
+# What an empty ``methods`` list runs, per task kind.
+DEFAULT_METHODS = {"user-interest": ["maml", "maml-mlp", "finetune", "scratch"],
+                   "few-shot": list(FEWSHOT_METHODS)}
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -31,17 +36,19 @@ DEFAULTS: dict[str, Any] = {
         "ba_m": 4,
     },
     "tasks": {
-        "kind": "user-interest",
+        "kind": "auto",            # auto (user-interest when the graph has interests) | user-interest | few-shot
         "hops": 2,
         "max_nodes": 64,
-        "k_shot": "auto",          # int, or auto: the dataset's default (5; 1 on blogcatalog)
+        "k_shot": "auto",          # int, or auto: the dataset's default (user-interest 5, 1 on blogcatalog; few-shot 3)
+        "n_way": "auto",           # few-shot: int, or auto: 5, fewer when a class split has fewer
+        "class_split": [0.6, 0.2, 0.2],  # few-shot: fractions of classes for meta-train/val/test
         "n_query": 10,
         "split": [0.7, 0.1, 0.2],
         "n_val_tasks": 200,
         "n_test_tasks": 500,
         "test_seed": 12345,
         "negatives": "auto",       # auto (uniform on synthetic, popularity on real data) | uniform | popularity
-        "node_features": "auto",   # auto | x | interests | x+interests
+        "node_features": "auto",   # auto | x | interests | x+interests (user-interest); auto | x | structure | x+structure (few-shot)
         "prefetch": "auto",        # auto (thread on CUDA, in-line on CPU) | thread | off
     },
     "model": {
@@ -57,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "meta": {
         "inner_steps": 5,
         "inner_lr": 0.1,
-        "meta_batch": 32,
+        "meta_batch": "auto",      # int, or auto: 32 user-interest tasks, 4 few-shot episodes (each N*(K+Q) graphs)
         "meta_lr": 0.001,
         "iterations": 1000,
         "eval_every": 50,
@@ -69,12 +76,12 @@ DEFAULTS: dict[str, Any] = {
         "pretrain_iterations": 1000,
         "pretrain_lr": 0.001,
     },
-    "methods": ["maml", "maml-mlp", "finetune", "scratch"],
+    "methods": [],                 # empty: DEFAULT_METHODS of the task kind
 }
 
 
 # Keys whose value is "auto" or an int (every other key takes its default's type).
-AUTO_OR_INT = {"tasks.k_shot"}
+AUTO_OR_INT = {"tasks.k_shot", "tasks.n_way", "meta.meta_batch"}
 
 
 class ConfigError(ValueError):

@@ -10,6 +10,18 @@ Methods (all evaluated on the same seeded test tasks):
   fine-tuned on each support set with the same inner loop as MAML.
 - ``scratch``: a random initialisation trained on the support set only
   (Adam, ``baselines.scratch_steps``).
+
+On few-shot episodes (``tasks.kind: few-shot``, N-way K-shot classification
+of users by their ego-subgraphs, the G-Meta protocol):
+
+- ``maml`` / ``fomaml``: GNN encoder + MLP head with ``N`` logits.
+- ``protonet``: prototypical network, episodic training, no inner loop.
+- ``gmeta``: the prototypical loss inside MAML (G-Meta): the inner loop
+  adapts the encoder on the support prototypes' loss.
+- ``finetune``: encoder + head pre-trained to classify meta-train users into
+  all meta-train classes; at test a fresh ``N``-way output layer and the rest
+  are trained on the support set (Adam, ``baselines.scratch_steps``).
+- ``scratch``: a random initialisation trained on the support set only.
 """
 from __future__ import annotations
 
@@ -33,10 +45,11 @@ from tqdm.auto import tqdm
 from graphmeta import io as gio
 from graphmeta.baselines import BASELINES, InterestBaselines
 from graphmeta.eval import mean_ci, task_metrics
+from graphmeta.config import DEFAULT_METHODS, FEWSHOT_METHODS, INTEREST_METHODS
 from graphmeta.meta import MAML, adapt_adam, expand_params, task_ce
-from graphmeta.models import GNNEncoder, InterestModel
+from graphmeta.models import FewShotClassifier, GNNEncoder, InterestModel, PrototypeClassifier
 from graphmeta.synthetic import make_social_graph
-from graphmeta.tasks import Prefetcher, TaskBatch, UserInterestTasks
+from graphmeta.tasks import FewShotBatch, FewShotTasks, Prefetcher, TaskBatch, UserInterestTasks
 
 EVAL_CHUNK = 100
 
@@ -68,11 +81,50 @@ def build_data(cfg: dict) -> Data:
         seed=cfg["seed"])
 
 
-def build_tasks(cfg: dict, data: Data) -> UserInterestTasks:
+TASK_KINDS = ("auto", "user-interest", "few-shot")
+
+
+def task_kind(cfg: dict, data: Data) -> str:
+    """``tasks.kind``, with ``auto`` resolved: user-interest tasks when the
+    graph has ``interests``, few-shot episodes over ``y`` otherwise."""
+    kind = cfg["tasks"]["kind"]
+    if kind not in TASK_KINDS:
+        raise ValueError(f"tasks.kind: unknown task kind {kind!r} (known: {', '.join(TASK_KINDS)})")
+    if kind == "auto":
+        return "user-interest" if getattr(data, "interests", None) is not None else "few-shot"
+    return kind
+
+
+def resolve_methods(cfg: dict, kind: str, methods: Optional[list[str]] = None) -> list[str]:
+    """The methods to run: ``methods``, else ``cfg["methods"]``, else the
+    task kind's defaults; each must exist for the task kind."""
+    methods = list(methods or cfg["methods"] or DEFAULT_METHODS[kind])
+    known = FEWSHOT_METHODS if kind == "few-shot" else INTEREST_METHODS
+    for m in methods:
+        if m not in known:
+            raise ValueError(f"methods: {m!r} does not run on {kind} tasks "
+                             f"(known there: {', '.join(known)})")
+    return methods
+
+
+def meta_batch(cfg: dict, tasks) -> int:
+    mb = cfg["meta"]["meta_batch"]
+    if mb == "auto":
+        return 4 if isinstance(tasks, FewShotTasks) else 32
+    return mb
+
+
+def build_tasks(cfg: dict, data: Data) -> UserInterestTasks | FewShotTasks:
     t = cfg["tasks"]
-    if t["kind"] != "user-interest":
-        raise ValueError(f"tasks.kind: unknown task kind {t['kind']!r} (known: user-interest)")
     name = cfg["dataset"]["name"]
+    if task_kind(cfg, data) == "few-shot":
+        from graphmeta import datasets
+        defaults = datasets.task_defaults(name)
+        return FewShotTasks(data, n_way=defaults.get("n_way", "auto") if t["n_way"] == "auto" else t["n_way"],
+                            k_shot=3 if t["k_shot"] == "auto" else t["k_shot"],
+                            n_query=t["n_query"], hops=t["hops"], max_nodes=t["max_nodes"],
+                            class_split=t["class_split"], seed=cfg["seed"],
+                            node_features=t["node_features"])
     negatives = t["negatives"]
     if negatives == "auto":
         negatives = "uniform" if name == "synthetic" else "popularity"
@@ -86,10 +138,17 @@ def build_tasks(cfg: dict, data: Data) -> UserInterestTasks:
                              node_features=t["node_features"])
 
 
-def build_model(cfg: dict, tasks: UserInterestTasks, method: str) -> InterestModel:
+def build_model(cfg: dict, tasks: UserInterestTasks | FewShotTasks, method: str
+                ) -> InterestModel | FewShotClassifier | PrototypeClassifier:
     m = cfg["model"]
     data = tasks.data
     in_channels = tasks.node_x.size(1)
+    if isinstance(tasks, FewShotTasks):
+        encoder = GNNEncoder(in_channels, m["hidden"], m["layers"], m["conv"],
+                             m["dropout"], m["heads"])
+        if method in ("protonet", "gmeta"):
+            return PrototypeClassifier(encoder)
+        return FewShotClassifier(encoder, tasks.n_way, m["head_hidden"])
     encoder = None
     if method != "maml-mlp":
         encoder = GNNEncoder(in_channels, m["hidden"], m["layers"], m["conv"],
@@ -102,33 +161,65 @@ def build_model(cfg: dict, tasks: UserInterestTasks, method: str) -> InterestMod
                          head_hidden=m["head_hidden"], **kw)
 
 
-def make_maml(cfg: dict, model: InterestModel, method: str) -> MAML:
+def make_maml(cfg: dict, model, method: str) -> MAML:
     mc = cfg["meta"]
-    return MAML(model, inner_lr=mc["inner_lr"], inner_steps=mc["inner_steps"],
-                first_order=method == "fomaml", adapt=mc["adapt"])
+    adapt = mc["adapt"]
+    if adapt == "head" and isinstance(model, PrototypeClassifier):
+        raise ValueError(f"meta.adapt=head: {method} has no head (its logits are distances "
+                         f"to prototypes); use meta.adapt=all")
+    return MAML(model, inner_lr=mc["inner_lr"],
+                inner_steps=0 if method == "protonet" else mc["inner_steps"],
+                first_order=method == "fomaml", adapt=adapt)
 
 
-def predict(cfg: dict, method: str, model, batch: TaskBatch):
-    """Query probabilities ``[T, Q]`` after the method's own adaptation
+def predict(cfg: dict, method: str, model, batch: TaskBatch | FewShotBatch):
+    """After the method's own adaptation: query probabilities ``[T, Q]`` of
+    user-interest tasks, query logits ``[T, Q, N]`` of few-shot episodes
     (``model`` is an :class:`InterestBaselines` for the non-learned ones)."""
     if isinstance(model, InterestBaselines):
         return model.predict(method, batch)
     model.eval()
-    if method == "scratch":
+    logits = isinstance(batch, FewShotBatch)
+    if method == "scratch" or (logits and method == "finetune"):
         b = cfg["baselines"]
-        return adapt_adam(model, batch, steps=b["scratch_steps"], lr=b["scratch_lr"])
-    return make_maml(cfg, model, method).predict(batch)
+        return adapt_adam(model, batch, steps=b["scratch_steps"], lr=b["scratch_lr"], logits=logits)
+    maml = make_maml(cfg, model, method)
+    return maml.predict_logits(batch) if logits else maml.predict(batch)
 
 
 def evaluate(cfg: dict, method: str, model,
-             batches: Iterable[TaskBatch]) -> dict[str, np.ndarray]:
-    parts = [task_metrics(predict(cfg, method, model, b), b.query_y, b.query_mask)
-             for b in batches]
+             batches: Iterable[TaskBatch | FewShotBatch]) -> dict[str, np.ndarray]:
+    """Per-task metrics: accuracy and ROC-AUC on user-interest tasks,
+    accuracy on few-shot episodes."""
+    parts = []
+    for b in batches:
+        out = predict(cfg, method, model, b)
+        if isinstance(b, FewShotBatch):
+            acc = (out.argmax(-1) == b.query_y).double().mean(1)
+            parts.append({"accuracy": acc.cpu().numpy()})
+        else:
+            parts.append(task_metrics(out, b.query_y, b.query_mask))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def fixed_batches(tasks: UserInterestTasks, split: str, n: int, seed: int,
-                  device: torch.device) -> list[TaskBatch]:
+class _EpisodeBatches:
+    """Fixed episodes, collated chunk by chunk on each pass (a few-shot batch
+    holds ``N * (K + Q)`` dense subgraphs per episode; keeping every chunk
+    collated would hold hundreds of MB)."""
+
+    def __init__(self, tasks: FewShotTasks, episodes: list, device: torch.device) -> None:
+        self.tasks, self.episodes, self.device = tasks, episodes, device
+
+    def __iter__(self) -> Iterator[FewShotBatch]:
+        step = max(1, EVAL_CHUNK // 4)
+        for i in range(0, len(self.episodes), step):
+            yield self.tasks.collate(self.episodes[i:i + step]).to(self.device)
+
+
+def fixed_batches(tasks: UserInterestTasks | FewShotTasks, split: str, n: int, seed: int,
+                  device: torch.device) -> Iterable[TaskBatch | FewShotBatch]:
+    if isinstance(tasks, FewShotTasks):
+        return _EpisodeBatches(tasks, tasks.episodes(split, n, seed), device)
     ts = tasks.fixed_tasks(split, n, seed)
     return [tasks.collate(ts[i:i + EVAL_CHUNK]).to(device)
             for i in range(0, len(ts), EVAL_CHUNK)]
@@ -144,7 +235,7 @@ def batch_stream(cfg: dict, tasks: UserInterestTasks, device: torch.device
     mode = cfg["tasks"]["prefetch"]
     if mode not in ("auto", "thread", "off"):
         raise ValueError(f"tasks.prefetch must be auto, thread or off, got {mode!r}")
-    source = tasks.batches("train", cfg["meta"]["meta_batch"], seed=cfg["seed"])
+    source = tasks.batches("train", meta_batch(cfg, tasks), seed=cfg["seed"])
     if mode == "thread" or (mode == "auto" and device.type == "cuda"):
         return Prefetcher(source, depth=2, transform=lambda b: b.to(device))
     return contextlib.nullcontext(b.to(device) for b in source)
@@ -157,9 +248,8 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def train(cfg: dict, method: str, tasks: UserInterestTasks,
-          device: torch.device, val: list[TaskBatch], progress: bool = True
-          ) -> TrainResult:
+def train(cfg: dict, method: str, tasks: UserInterestTasks | FewShotTasks,
+          device: torch.device, val: Iterable, progress: bool = True) -> TrainResult:
     """Trains one method; keeps the parameters with the best meta-val accuracy."""
     start = time.perf_counter()
     if method in BASELINES:
@@ -171,26 +261,24 @@ def train(cfg: dict, method: str, tasks: UserInterestTasks,
     mc, bc = cfg["meta"], cfg["baselines"]
     meta = method != "finetune"
     iterations = mc["iterations"] if meta else bc["pretrain_iterations"]
-    opt = torch.optim.Adam(model.parameters(), lr=mc["meta_lr"] if meta else bc["pretrain_lr"])
     maml = make_maml(cfg, model, method)
+    if meta:
+        trained, stream_cm, step_loss = model, batch_stream(cfg, tasks, device), maml.meta_loss
+    elif isinstance(tasks, FewShotTasks):
+        trained, stream_cm, step_loss = _fewshot_pretraining(cfg, tasks, model, device)
+    else:
+        trained, stream_cm, step_loss = model, batch_stream(cfg, tasks, device), \
+            lambda batch: _interest_supervised_loss(model, batch)
+    opt = torch.optim.Adam(trained.parameters(), lr=mc["meta_lr"] if meta else bc["pretrain_lr"])
     history: list[dict] = []
     best = (-math.inf, copy.deepcopy(model.state_dict()))
     running = []
     bar = tqdm(range(1, iterations + 1), desc=method, disable=not progress,
                leave=False, dynamic_ncols=True)
-    with batch_stream(cfg, tasks, device) as stream:
+    with stream_cm as stream:
         for it in bar:
-            model.train()
-            batch = next(stream)
-            if meta:
-                loss = maml.meta_loss(batch)
-            else:  # plain supervised training on every known interest of the user
-                p = expand_params(dict(model.named_parameters()), batch.num_tasks)
-                items = torch.cat([batch.support_items, batch.query_items], 1)
-                y = torch.cat([batch.support_y, batch.query_y], 1)
-                mask = torch.cat([torch.ones_like(batch.support_y, dtype=torch.bool),
-                                  batch.query_mask], 1)
-                loss = task_ce(model.batched_logits(p, batch, items), y, mask).mean()
+            trained.train()
+            loss = step_loss(next(stream))
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{method}: training loss is {loss.item()} at iteration {it}; "
@@ -204,7 +292,7 @@ def train(cfg: dict, method: str, tasks: UserInterestTasks,
                 row = {"method": method, "iteration": it,
                        "train_loss": float(np.mean(running)),
                        "val_accuracy": float(np.nanmean(m["accuracy"])),
-                       "val_auc": float(np.nanmean(m["auc"])),
+                       "val_auc": float(np.nanmean(m["auc"])) if "auc" in m else float("nan"),
                        "seconds": round(time.perf_counter() - start, 3)}
                 running = []
                 history.append(row)
@@ -214,6 +302,42 @@ def train(cfg: dict, method: str, tasks: UserInterestTasks,
                     best = (row["val_accuracy"], copy.deepcopy(model.state_dict()))
     model.load_state_dict(best[1])
     return TrainResult(model, history, time.perf_counter() - start)
+
+
+def _interest_supervised_loss(model: InterestModel, batch: TaskBatch) -> torch.Tensor:
+    """``finetune`` pre-training: plain supervised loss on every sampled
+    interest of the user (support and query alike)."""
+    p = expand_params(dict(model.named_parameters()), batch.num_tasks)
+    items = torch.cat([batch.support_items, batch.query_items], 1)
+    y = torch.cat([batch.support_y, batch.query_y], 1)
+    mask = torch.cat([torch.ones_like(batch.support_y, dtype=torch.bool), batch.query_mask], 1)
+    return task_ce(model.batched_logits(p, batch, items), y, mask).mean()
+
+
+def _fewshot_pretraining(cfg: dict, tasks: FewShotTasks, model: FewShotClassifier,
+                         device: torch.device):
+    """``finetune`` on few-shot episodes: a classifier over all meta-train
+    classes that shares ``model``'s encoder and ``fc1`` (so ``model``, with
+    its own freshly initialised ``N``-way ``fc2``, is what gets validated and
+    saved). Cross-entropy when every user has one class, else one binary
+    loss per class."""
+    n_train = len(tasks.splits["train"])
+    pre = FewShotClassifier(model.encoder, n_train, cfg["model"]["head_hidden"]).to(device)
+    pre.head.fc1 = model.head.fc1
+    single = bool((tasks.member[:, tasks.splits["train"]].sum(1) <= 1).all())
+    one_task = type("OneTask", (), {"num_tasks": 1})()
+
+    def loss(item) -> torch.Tensor:
+        graphs, target = item
+        p = {k: v.unsqueeze(0) for k, v in pre.named_parameters()}
+        logits = pre.batched_logits(p, one_task, graphs)[0]
+        if single:
+            return torch.nn.functional.cross_entropy(logits, target.float().argmax(1))
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, target.float())
+
+    stream = ((g.to(device), t.to(device))
+              for g, t in tasks.pretrain_batches(4 * meta_batch(cfg, tasks) * tasks.n_way, cfg["seed"]))
+    return pre, contextlib.nullcontext(stream), loss
 
 
 METRIC_FIELDS = ["method", "iteration", "train_loss", "val_accuracy", "val_auc", "seconds"]
@@ -255,15 +379,21 @@ def plot_learning_curve(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def summarize(cfg: dict, metrics: dict[str, dict], seconds: dict[str, float]) -> dict:
-    return {
+def summarize(cfg: dict, tasks, metrics: dict[str, dict], seconds: dict[str, float]) -> dict:
+    out = {
         "dataset": cfg["dataset"]["name"],
-        "task_kind": cfg["tasks"]["kind"],
+        "task_kind": "few-shot" if isinstance(tasks, FewShotTasks) else "user-interest",
         "n_test_tasks": cfg["tasks"]["n_test_tasks"],
         "seed": cfg["seed"],
-        "methods": {m: {"accuracy": _ci(v["accuracy"]), "auc": _ci(v["auc"]),
-                        "seconds": round(seconds[m], 2)} for m, v in metrics.items()},
     }
+    if isinstance(tasks, FewShotTasks):
+        out.update(n_way=tasks.n_way, k_shot=tasks.k_shot, n_query=tasks.n_query,
+                   classes={k: len(v) for k, v in tasks.splits.items()})
+    else:
+        out.update(k_shot=tasks.k_shot, negatives=tasks.negatives)
+    out["methods"] = {m: {**{k: _ci(v[k]) for k in ("accuracy", "auc") if k in v},
+                          "seconds": round(seconds[m], 2)} for m, v in metrics.items()}
+    return out
 
 
 def _ci(values: np.ndarray) -> dict[str, float]:
@@ -275,8 +405,8 @@ def compare(cfg: dict, out: Path, device: torch.device,
             methods: Optional[list[str]] = None, progress: bool = True,
             log=print) -> dict:
     """Trains and evaluates every method on the same fixed test tasks."""
-    methods = methods or cfg["methods"]
     data = build_data(cfg)
+    methods = resolve_methods(cfg, task_kind(cfg, data), methods)
     tasks = build_tasks(cfg, data)
     t = cfg["tasks"]
     log(f"{tasks}")
@@ -294,7 +424,7 @@ def compare(cfg: dict, out: Path, device: torch.device,
         s = mean_ci(metrics[method]["accuracy"])
         log(f"  {method:<9} accuracy {s['mean']:.3f} ± {s['ci95']:.3f}  "
             f"({seconds[method]:.1f} s)")
-    results = summarize(cfg, metrics, seconds)
+    results = summarize(cfg, tasks, metrics, seconds)
     write_run(out, cfg, results, history, ckpts)
     return results
 
@@ -321,17 +451,20 @@ def evaluate_run(run: Path, device: torch.device, out: Optional[Path] = None) ->
         start = time.perf_counter()
         metrics[method] = evaluate(cfg, method, model, test)
         seconds[method] = time.perf_counter() - start
-    results = summarize(cfg, metrics, seconds)
+    results = summarize(cfg, tasks, metrics, seconds)
     gio.write_text((out or run) / "results.json", json.dumps(results, indent=2) + "\n")
     return results
 
 
 def format_table(results: dict) -> str:
-    lines = [f"{results['dataset']} / {results['task_kind']}: "
+    kind = results["task_kind"]
+    if kind == "few-shot":
+        kind += f" {results['n_way']}-way {results['k_shot']}-shot"
+    lines = [f"{results['dataset']} / {kind}: "
              f"{results['n_test_tasks']} test tasks, mean ± 95% CI",
              f"{'method':<10} {'accuracy':>17} {'ROC-AUC':>17} {'seconds':>8}"]
     for m, r in results["methods"].items():
-        a, u = r["accuracy"], r["auc"]
-        lines.append(f"{m:<10} {a['mean']:>9.3f} ± {a['ci95']:.3f} "
-                     f"{u['mean']:>9.3f} ± {u['ci95']:.3f} {r['seconds']:>8.1f}")
+        a, u = r["accuracy"], r.get("auc")
+        auc = f"{u['mean']:>9.3f} ± {u['ci95']:.3f}" if u else f"{'-':>17}"
+        lines.append(f"{m:<10} {a['mean']:>9.3f} ± {a['ci95']:.3f} {auc} {r['seconds']:>8.1f}")
     return "\n".join(lines)

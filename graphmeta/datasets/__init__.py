@@ -92,7 +92,7 @@ def _github(root: Path) -> Data:
     return read_musae(root / "github" / "raw_csv", "git", label_column="ml_target")
 
 
-@register("email-eu-core", kind="few-shot")
+@register("email-eu-core")
 def _email(root: Path) -> Data:
     raw = root / "email_eu_core" / "raw"
     return read_snap_labelled(raw / "email-Eu-core.txt", raw / "email-Eu-core-department-labels.txt")

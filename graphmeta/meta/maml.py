@@ -128,16 +128,21 @@ class MAML(nn.Module):
         return task_ce(logits, batch.query_y, batch.query_mask).mean()
 
     @torch.no_grad()
-    def predict(self, batch, steps: Optional[int] = None) -> Tensor:
-        """Query probabilities of class 1, ``[T, Q]``, after adaptation."""
+    def predict_logits(self, batch, steps: Optional[int] = None) -> Tensor:
+        """Query logits ``[T, Q, C]`` after adaptation."""
         fast = self.adapt(batch, steps=steps, detach=True)
         fast = {k: v.detach() for k, v in fast.items()}
-        return self.model.batched_logits(fast, batch, batch.query_items).softmax(-1)[..., 1]
+        return self.model.batched_logits(fast, batch, batch.query_items)
+
+    def predict(self, batch, steps: Optional[int] = None) -> Tensor:
+        """Query probabilities of class 1, ``[T, Q]``, after adaptation."""
+        return self.predict_logits(batch, steps).softmax(-1)[..., 1]
 
 
-def adapt_adam(model: nn.Module, batch, *, steps: int, lr: float) -> Tensor:
+def adapt_adam(model: nn.Module, batch, *, steps: int, lr: float, logits: bool = False) -> Tensor:
     """Trains per-task copies of ``model`` on their support sets with Adam
-    and returns query probabilities ``[T, Q]``. Adam is elementwise, so one
+    and returns query probabilities of class 1 ``[T, Q]`` (or, with
+    ``logits``, the query logits ``[T, Q, C]``). Adam is elementwise, so one
     optimiser over stacked ``[T, ...]`` weights is ``T`` independent ones."""
     fast = expand_params(dict(model.named_parameters()), batch.num_tasks, detach=True)
     opt = torch.optim.Adam(list(fast.values()), lr=lr)
@@ -149,7 +154,8 @@ def adapt_adam(model: nn.Module, batch, *, steps: int, lr: float) -> Tensor:
             loss.backward()
             opt.step()
     with torch.no_grad():
-        return model.batched_logits(fast, batch, batch.query_items).softmax(-1)[..., 1]
+        out = model.batched_logits(fast, batch, batch.query_items)
+    return out if logits else out.softmax(-1)[..., 1]
 
 
 def reference_meta_loss(model: nn.Module, batch, *, inner_lr: float, inner_steps: int,

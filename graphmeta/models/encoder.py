@@ -76,16 +76,23 @@ class GNNEncoder(nn.Module):
                 x = F.dropout(F.relu(x), self.dropout, self.training)
         return x
 
-    def batched(self, params: dict[str, Tensor], batch, x: Optional[Tensor] = None
-                ) -> Tensor:
-        r"""Ego embeddings ``[T, hidden]`` of a padded meta-batch.
+    def batched(self, params: dict[str, Tensor], batch, x: Optional[Tensor] = None,
+                graphs_per_task: int = 1) -> Tensor:
+        r"""Ego embeddings ``[T * G, hidden]`` of a padded batch of graphs.
 
         ``params`` maps this module's parameter names (``convs.0.lin.weight``
-        ...) to tensors with a leading task dimension ``T``. The last layer is
-        evaluated for the ego row only: aggregation is linear, so
-        :math:`(\hat A X)_0 W` costs one row instead of ``N``.
+        ...) to tensors with a leading task dimension ``T``; the batch holds
+        ``G = graphs_per_task`` consecutive graphs per task (1 for
+        user-interest tasks, ``N * K`` support graphs for few-shot ones).
+        Weight matrices stay per task (:func:`blinear` shares them across a
+        task's graphs); the small bias and attention vectors are repeated per
+        graph. The last layer is evaluated for the ego row only: aggregation
+        is linear, so :math:`(\hat A X)_0 W` costs one row instead of ``N``.
         """
         x = batch.x if x is None else x
+        if graphs_per_task > 1:
+            params = {k: v if k.endswith("weight") and v.dim() == 3
+                      else v.repeat_interleave(graphs_per_task, 0) for k, v in params.items()}
         for i in range(self.num_layers):
             last = i == self.num_layers - 1
             x = self._layer(i, params, batch, x, ego_only=last)

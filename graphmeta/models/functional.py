@@ -16,10 +16,15 @@ def blinear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """``x @ weight[t].T + bias[t]`` per task.
 
     ``x`` is ``[T, ..., in]``, ``weight`` ``[T, out, in]``, ``bias``
-    ``[T, out]`` (``torch.nn.Linear`` layout with a task dimension).
+    ``[T, out]`` (``torch.nn.Linear`` layout with a task dimension). ``x``
+    may also be ``[T * G, ..., in]``: ``G`` consecutive rows (e.g. the
+    graphs of one few-shot task) share task ``t``'s weights.
     """
+    if bias is not None and bias.size(0) != weight.size(0):  # bias per graph, weight per task
+        out = blinear(x, weight)
+        return out + bias.view(bias.size(0), *([1] * (out.dim() - 2)), bias.size(-1))
     shape = x.shape
-    x3 = x.reshape(shape[0], -1, shape[-1])
+    x3 = x.reshape(weight.size(0), -1, shape[-1])
     if bias is None:
         out = x3.bmm(weight.transpose(1, 2))
     else:

@@ -32,8 +32,45 @@ class Task:
     query_y: Tensor          # [Q] int64
 
 
+class DenseGraphs:
+    """What a padded batch of ego-subgraphs offers the encoders: cached
+    propagation matrices and the same graphs as PyG ``Data``. Needs ``x``,
+    ``adj``, ``node_mask``, ``edge_indices`` and ``_cache`` fields."""
+
+    @property
+    def graphs(self) -> list[Data]:
+        if "graphs" not in self._cache:
+            n = self.node_mask.sum(1).tolist()
+            self._cache["graphs"] = [Data(x=self.x[t, :k], edge_index=ei)
+                                     for t, (k, ei) in enumerate(zip(n, self.edge_indices))]
+        return self._cache["graphs"]
+
+    def normalized_adj(self, kind: str) -> Tensor:
+        r"""Propagation matrices, computed once per batch.
+
+        ``"gcn"``: :math:`D^{-1/2}(A + I)D^{-1/2}` (as PyG's ``gcn_norm``);
+        ``"mean"``: :math:`D^{-1}A` with isolated rows left at zero (as PyG's
+        mean aggregation); ``"self"``: :math:`A + I` as a 0/1 mask.
+        """
+        if kind not in self._cache:
+            eye = torch.eye(self.adj.size(-1), dtype=self.adj.dtype,
+                            device=self.adj.device)
+            if kind == "gcn":
+                a = self.adj + eye
+                d = a.sum(-1).pow(-0.5)
+                out = d.unsqueeze(-1) * a * d.unsqueeze(-2)
+            elif kind == "mean":
+                out = self.adj / self.adj.sum(-1, keepdim=True).clamp_min(1)
+            elif kind == "self":
+                out = (self.adj + eye) > 0
+            else:
+                raise KeyError(f"unknown adjacency kind {kind!r}")
+            self._cache[kind] = out
+        return self._cache[kind]
+
+
 @dataclass
-class TaskBatch:
+class TaskBatch(DenseGraphs):
     r"""A meta-batch of ``T`` tasks as padded dense tensors.
 
     Attributes:
@@ -65,39 +102,8 @@ class TaskBatch:
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
-    def graphs(self) -> list[Data]:
-        if "graphs" not in self._cache:
-            n = self.node_mask.sum(1).tolist()
-            self._cache["graphs"] = [Data(x=self.x[t, :k], edge_index=ei)
-                                     for t, (k, ei) in enumerate(zip(n, self.edge_indices))]
-        return self._cache["graphs"]
-
-    @property
     def num_tasks(self) -> int:
         return self.x.size(0)
-
-    def normalized_adj(self, kind: str) -> Tensor:
-        r"""Propagation matrices, computed once per batch.
-
-        ``"gcn"``: :math:`D^{-1/2}(A + I)D^{-1/2}` (as PyG's ``gcn_norm``);
-        ``"mean"``: :math:`D^{-1}A` with isolated rows left at zero (as PyG's
-        mean aggregation); ``"self"``: :math:`A + I` as a 0/1 mask.
-        """
-        if kind not in self._cache:
-            eye = torch.eye(self.adj.size(-1), dtype=self.adj.dtype,
-                            device=self.adj.device)
-            if kind == "gcn":
-                a = self.adj + eye
-                d = a.sum(-1).pow(-0.5)
-                out = d.unsqueeze(-1) * a * d.unsqueeze(-2)
-            elif kind == "mean":
-                out = self.adj / self.adj.sum(-1, keepdim=True).clamp_min(1)
-            elif kind == "self":
-                out = (self.adj + eye) > 0
-            else:
-                raise KeyError(f"unknown adjacency kind {kind!r}")
-            self._cache[kind] = out
-        return self._cache[kind]
 
     def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None
            ) -> "TaskBatch":
@@ -285,24 +291,35 @@ def _pad(seqs: Sequence[Tensor], value: int = 0) -> tuple[Tensor, Tensor]:
     return out, mask
 
 
-def collate_tasks(tasks: Sequence[Task], node_x: Tensor) -> TaskBatch:
-    """Pads a list of tasks into one :class:`TaskBatch`. PyG's
-    :func:`to_dense_batch` / :func:`to_dense_adj` do the graph part, fed
-    directly (``Batch.from_data_list`` costs more than the rest together)."""
-    sizes = torch.tensor([len(t.nodes) for t in tasks])
+def dense_graphs(nodes: Sequence[Tensor], edge_indices: Sequence[Tensor], node_x: Tensor
+                 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Pads subgraphs (global ``nodes`` per graph, local ``edge_indices``) into
+    dense ``x [B, N, F]``, ``adj [B, N, N]`` (rows are targets), ``node_mask``
+    and ``node_ids`` (``-1`` for padding). PyG's :func:`to_dense_batch` /
+    :func:`to_dense_adj` do the work, fed directly (``Batch.from_data_list``
+    costs more than the rest together)."""
+    B = len(nodes)
+    sizes = torch.tensor([len(n) for n in nodes])
     offsets = torch.cumsum(sizes, 0) - sizes
-    batch_vec = torch.repeat_interleave(torch.arange(len(tasks)), sizes)
-    nodes = torch.cat([t.nodes for t in tasks])
-    x, node_mask = to_dense_batch(node_x[nodes], batch_vec, batch_size=len(tasks))
-    node_ids, _ = to_dense_batch(nodes, batch_vec, fill_value=-1, batch_size=len(tasks))
-    edges = torch.cat([t.edge_index + o for t, o in zip(tasks, offsets.tolist())], 1)
+    batch_vec = torch.repeat_interleave(torch.arange(B), sizes)
+    flat = torch.cat(list(nodes))
+    x, node_mask = to_dense_batch(node_x[flat], batch_vec, batch_size=B)
+    node_ids, _ = to_dense_batch(flat, batch_vec, fill_value=-1, batch_size=B)
+    edges = torch.cat([e + o for e, o in zip(edge_indices, offsets.tolist())], 1)
     # to_dense_adj puts edge (src, dst) at [src, dst]; rows must be targets.
     adj = to_dense_adj(edges, batch_vec, max_num_nodes=x.size(1),
-                       batch_size=len(tasks)).transpose(1, 2).contiguous()
+                       batch_size=B).transpose(1, 2).contiguous()
+    return x, adj.to(x.dtype), node_mask, node_ids
+
+
+def collate_tasks(tasks: Sequence[Task], node_x: Tensor) -> TaskBatch:
+    """Pads a list of tasks into one :class:`TaskBatch`."""
+    x, adj, node_mask, node_ids = dense_graphs([t.nodes for t in tasks],
+                                               [t.edge_index for t in tasks], node_x)
     s_items = torch.stack([t.support_items for t in tasks])
     s_y = torch.stack([t.support_y for t in tasks])
     q_items, q_mask = _pad([t.query_items for t in tasks])
     q_y, _ = _pad([t.query_y for t in tasks])
     users = torch.tensor([t.user for t in tasks])
-    return TaskBatch(x, adj.to(x.dtype), node_mask, s_items, s_y, q_items, q_y,
+    return TaskBatch(x, adj, node_mask, s_items, s_y, q_items, q_y,
                      q_mask, users, node_ids, edge_indices=[t.edge_index for t in tasks])

@@ -1,0 +1,69 @@
+"""Models for N-way K-shot episodes: each example is one user's
+ego-subgraph, embedded by the :class:`GNNEncoder` (centre node's output).
+
+- :class:`FewShotClassifier`: the classic MLP head (``fc1 -> ReLU -> fc2``)
+  with ``N`` logits, for MAML, first-order MAML, fine-tuning and scratch.
+- :class:`PrototypeClassifier`: logits are negative squared distances to
+  the class means of the support embeddings (Snell et al., 2017), for
+  ProtoNet and, with an inner loop on this loss, G-Meta (Huang & Zitnik,
+  2020).
+
+Both score ``items`` (a :class:`~graphmeta.tasks.fewshot.GraphBatch` with
+the same number of graphs per task) with per-task parameters, the interface
+:class:`~graphmeta.meta.MAML` drives.
+"""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphmeta.models.encoder import GNNEncoder
+from graphmeta.models.model import MLPHead
+
+
+def _embed(encoder: GNNEncoder, p: dict[str, Tensor], graphs, num_tasks: int) -> Tensor:
+    """Centre-node embeddings ``[T, G, d]`` of ``T * G`` graphs, with task
+    ``t``'s encoder parameters for its ``G`` graphs."""
+    enc = {k[8:]: v for k, v in p.items() if k.startswith("encoder.")}
+    per_task = graphs.x.size(0) // num_tasks
+    return encoder.batched(enc, graphs, graphs_per_task=per_task).view(num_tasks, per_task, -1)
+
+
+class FewShotClassifier(nn.Module):
+    """GNN encoder + MLP head with ``n_way`` logits."""
+
+    def __init__(self, encoder: GNNEncoder, n_way: int, head_hidden: int = 64) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = MLPHead(encoder.out_channels, head_hidden, n_way)
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """Logits ``[n_way]`` of one ego-subgraph (PyG message passing)."""
+        return self.head(self.encoder(x, edge_index)[0])
+
+    def batched_logits(self, p: dict[str, Tensor], batch, items) -> Tensor:
+        """Logits ``[T, G, n_way]`` of the ``G`` graphs per task in ``items``."""
+        return MLPHead.batched(p, _embed(self.encoder, p, items, batch.num_tasks), prefix="head.")
+
+
+class PrototypeClassifier(nn.Module):
+    """GNN encoder; logits are ``-||z - c_k||^2`` for the support class means ``c_k``."""
+
+    def __init__(self, encoder: GNNEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def batched_logits(self, p: dict[str, Tensor], batch, items) -> Tensor:
+        """Logits ``[T, G, N]``; the prototypes come from ``batch.support``
+        under the same per-task parameters ``p``."""
+        T = batch.num_tasks
+        zs = _embed(self.encoder, p, batch.support, T)                        # [T, NK, d]
+        onehot = F.one_hot(batch.support_y, batch.n_way).to(zs.dtype)        # [T, NK, N]
+        protos = onehot.transpose(1, 2).bmm(zs) / onehot.sum(1).unsqueeze(-1)  # [T, N, d]
+        z = zs if items is batch.support else _embed(self.encoder, p, items, T)
+        # Written out rather than torch.cdist, whose double backward the
+        # second-order meta-gradient would need.
+        return -(z.unsqueeze(2) - protos.unsqueeze(1)).pow(2).sum(-1)
+
+
+__all__ = ["FewShotClassifier", "PrototypeClassifier"]
