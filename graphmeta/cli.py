@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run directory written by train or compare")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", help="where to write results.json (default: the run directory)")
+    p = sub.add_parser("datasets", help="list the registered datasets, their counts and "
+                                        "whether their files are present locally")
+    p.add_argument("--root", help="local mirror (default: $GRAPHMETA_DATA)")
     from graphmeta.bench import add_arguments
     p = sub.add_parser("bench", help="meta-step, sampler, memory and throughput benchmarks "
                                      "against in-run references")
@@ -56,6 +59,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from graphmeta import bench
         return bench.main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "datasets":
+        return _list_datasets(args.root)
     from graphmeta import runner
     try:
         device = runner.resolve_device(args.device)
@@ -90,6 +95,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     print(runner.format_table(res))
     print(f"wrote {out / 'results.json'}")
+    return 0
+
+
+def _list_datasets(root: Optional[str]) -> int:
+    import os
+
+    from graphmeta import datasets
+    from graphmeta.datasets.download import cache_dir
+    root = root or os.environ.get("GRAPHMETA_DATA")
+    print(f"{'name':<20} {'format':<14} {'nodes':>7} {'edges':>8} {'targets':<16} local")
+    for name in datasets.names():
+        card = datasets.card(name)
+        if card is None:
+            print(f"{name:<20} {'(user loader)':<14}")
+            continue
+        c = card.counts
+        targets = (f"{c['interests']} interests" if "interests" in c
+                   else f"{c['classes']} classes" if "classes" in c else "-")
+        where = datasets.locate(name, root)
+        local = ("absent" if where is None
+                 else "cache" if where == cache_dir() / "raw" else f"mirror {where}")
+        print(f"{name:<20} {card.meta.get('format', '?'):<14} {c['nodes']:>7} {c['edges']:>8} "
+              f"{targets:<16} {local}")
     return 0
 
 

@@ -30,3 +30,7 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def save_torch(path: str | Path, obj: Any) -> Path:
     return _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return _atomic(path, lambda tmp: Path(tmp).write_bytes(data))

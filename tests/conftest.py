@@ -14,6 +14,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_dataset_cache(tmp_path_factory):
+    """Downloads and processed graphs go to a per-session folder, not ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRAPHMETA_CACHE", str(tmp_path_factory.mktemp("graphmeta-cache")))
+    mp.delenv("GRAPHMETA_MIRROR_URL", raising=False)
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def small_tasks():
     """A small synthetic graph in float64 and its task sampler."""

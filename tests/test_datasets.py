@@ -62,12 +62,15 @@ def test_small_gemsec_file(tmp_path):
     assert d.interests.tolist() == [[True, False], [True, True], [False, False]]
 
 
-def test_unknown_dataset_and_missing_mirror(monkeypatch):
+def test_unknown_dataset_and_missing_mirror(monkeypatch, tmp_path):
     with pytest.raises(KeyError, match="unknown dataset 'nope'"):
         datasets.load("nope")
     monkeypatch.delenv("GRAPHMETA_DATA", raising=False)
-    with pytest.raises(FileNotFoundError, match="GRAPHMETA_DATA"):
-        datasets.load("deezer-hu")
+    with pytest.raises(FileNotFoundError, match="GRAPHMETA_DATA unset"):
+        datasets.load("deezer-hu", download=False, cache=tmp_path)
+    with pytest.raises(FileNotFoundError, match="GRAPHMETA_DATA"):  # no card: no download either
+        datasets.register("no-card-test")(lambda root: None)
+        datasets.load("no-card-test")
 
 
 @needs_mirror

@@ -2,6 +2,10 @@
 
 ``root`` (or the environment variable ``GRAPHMETA_DATA``) points at a local
 mirror laid out like ``shared/datasets`` (``deezer_gemsec/raw_csv/...``).
+Datasets with a card (``datasets/<name>.yaml``) that are absent from the
+mirror are downloaded from their canonical address into the cache
+(``$GRAPHMETA_CACHE``, default ``~/.cache/graphmeta``), checked against the
+card's sha256, and their processed graph is cached there.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Callable, Optional
 from torch_geometric.data import Data
 
 from graphmeta.datasets.custom import from_edge_list, from_folder, from_networkx
+from graphmeta.datasets.download import Card, cache_dir, cached_load, card, fetch
 from graphmeta.datasets.gemsec import read_gemsec
 from graphmeta.datasets.matlab import read_mat
 from graphmeta.datasets.musae import read_musae
@@ -54,11 +59,50 @@ def resolve_root(root: Optional[str | Path] = None) -> Path:
     return Path(root)
 
 
-def load(name: str, root: Optional[str | Path] = None) -> Data:
-    """Loads a registered dataset from the mirror at ``root``."""
+def locate(name: str, root: Optional[str | Path] = None,
+           cache: Optional[str | Path] = None) -> Optional[Path]:
+    """The mirror root that holds every file of ``name``'s card: ``root`` (or
+    ``$GRAPHMETA_DATA``), else the download cache; ``None`` when neither does."""
+    c = card(name)
+    if c is None:
+        return None
+    root = root or os.environ.get("GRAPHMETA_DATA")
+    for base in ([Path(root)] if root else []) + [cache_dir(cache) / "raw"]:
+        if c.present(base):
+            return base
+    return None
+
+
+def load(name: str, root: Optional[str | Path] = None, *, download: bool = True,
+         cache: Optional[str | Path] = None) -> Data:
+    """Loads a registered dataset.
+
+    Args:
+        name: A name from :func:`names`.
+        root: Local mirror laid out like ``shared/datasets`` (default:
+            ``$GRAPHMETA_DATA``).
+        download: When the files are in neither the mirror nor the cache,
+            download them from the canonical address in the dataset's card
+            (sha256-checked) into ``cache``.
+        cache: Download and processed-graph cache (default:
+            ``$GRAPHMETA_CACHE`` or ``~/.cache/graphmeta``).
+    """
     if name not in _REGISTRY:
         raise KeyError(f"unknown dataset {name!r} (known: {', '.join(names())})")
-    return _REGISTRY[name](resolve_root(root))
+    c = card(name)
+    if c is None:  # a user-registered loader: it reads its own files from root
+        return _REGISTRY[name](resolve_root(root))
+    base = locate(name, root, cache)
+    if base is None:
+        where = root or os.environ.get("GRAPHMETA_DATA")
+        if not download:
+            raise FileNotFoundError(
+                f"{name}: files not found under {where or 'no mirror (GRAPHMETA_DATA unset)'} or "
+                f"in the cache {cache_dir(cache) / 'raw'}; pass root=... or set GRAPHMETA_DATA, "
+                f"or allow download")
+        base = cache_dir(cache) / "raw"
+        fetch(c, base)
+    return cached_load(name, _REGISTRY[name], base, c, cache_dir(cache))
 
 
 @register("deezer-hu")
@@ -114,6 +158,6 @@ for _lang in ("DE", "ENGB", "ES", "FR", "PTBR", "RU"):
     register(f"twitch-{_lang.lower()}")(_twitch(_lang))
 
 
-__all__ = ["read_musae", "from_edge_list", "from_folder", "from_networkx", "load", "names", "register",
+__all__ = ["Card", "card", "fetch", "locate", "read_musae", "from_edge_list", "from_folder", "from_networkx", "load", "names", "register",
            "task_defaults", "read_gemsec", "read_mat", "read_snap_ego", "read_snap_labelled",
            "resolve_root"]
