@@ -2,8 +2,6 @@
 processed-graph cache."""
 import gzip
 import hashlib
-import io
-import shutil
 import tarfile
 import threading
 from functools import partial
