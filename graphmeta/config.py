@@ -63,7 +63,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "meta": {
         "inner_steps": 5,
-        "inner_lr": 0.1,
+        "inner_lr": "auto",        # float, or auto: 0.1 user-interest, 0.01 few-shot (G-Meta's default)
+        "learn_inner_lr": False,   # meta-learn one inner rate per parameter tensor and step (MAML++ LSLR)
         "meta_batch": "auto",      # int, or auto: 32 user-interest tasks, 4 few-shot episodes (each N*(K+Q) graphs)
         "meta_lr": 0.001,
         "iterations": 1000,
@@ -80,8 +81,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-# Keys whose value is "auto" or an int (every other key takes its default's type).
-AUTO_OR_INT = {"tasks.k_shot", "tasks.n_way", "meta.meta_batch"}
+# Keys whose value is "auto" or a number of the given type (every other key
+# takes its default's type).
+AUTO_OR = {"tasks.k_shot": int, "tasks.n_way": int, "meta.meta_batch": int, "meta.inner_lr": float}
 
 
 class ConfigError(ValueError):
@@ -100,8 +102,10 @@ def _check(value: Any, default: Any, key: str, source: str) -> Any:
                                   f"(known: {', '.join(sorted(default))})")
             out[k] = _check(v, default[k], full, source)
         return out
-    if key in AUTO_OR_INT:
-        ok = value == "auto" or (isinstance(value, int) and not isinstance(value, bool))
+    if key in AUTO_OR:
+        kinds = (int, float) if AUTO_OR[key] is float else (int,)
+        ok = value == "auto" or (isinstance(value, kinds) and not isinstance(value, bool))
+        value = float(value) if ok and value != "auto" and AUTO_OR[key] is float else value
     elif isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
@@ -114,7 +118,8 @@ def _check(value: Any, default: Any, key: str, source: str) -> Any:
     else:
         ok = isinstance(value, type(default))
     if not ok:
-        expected = "auto or an int" if key in AUTO_OR_INT else type(default).__name__
+        expected = (f"auto or {'a number' if AUTO_OR[key] is float else 'an int'}" if key in AUTO_OR
+                    else type(default).__name__)
         raise ConfigError(f"{source}: '{key}' expects {expected} "
                           f"(like {default!r}), got {value!r}")
     return value

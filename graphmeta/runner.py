@@ -46,7 +46,7 @@ from graphmeta import io as gio
 from graphmeta.baselines import BASELINES, InterestBaselines
 from graphmeta.eval import mean_ci, task_metrics
 from graphmeta.config import DEFAULT_METHODS, FEWSHOT_METHODS, INTEREST_METHODS
-from graphmeta.meta import MAML, adapt_adam, expand_params, task_ce
+from graphmeta.meta import MAML, adapt_adam, expand_params, learn_inner_lrs, task_ce
 from graphmeta.models import FewShotClassifier, GNNEncoder, InterestModel, PrototypeClassifier
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import FewShotBatch, FewShotTasks, Prefetcher, TaskBatch, UserInterestTasks
@@ -107,6 +107,16 @@ def resolve_methods(cfg: dict, kind: str, methods: Optional[list[str]] = None) -
     return methods
 
 
+def inner_lr(cfg: dict, tasks) -> float:
+    """``meta.inner_lr`` for ``tasks`` (a task sampler or a batch); ``auto``
+    is 0.1 on user-interest tasks and G-Meta's 0.01 on few-shot episodes,
+    whose prototype distances are unbounded."""
+    lr = cfg["meta"]["inner_lr"]
+    if lr == "auto":
+        return 0.01 if isinstance(tasks, (FewShotTasks, FewShotBatch)) else 0.1
+    return lr
+
+
 def meta_batch(cfg: dict, tasks) -> int:
     mb = cfg["meta"]["meta_batch"]
     if mb == "auto":
@@ -140,6 +150,16 @@ def build_tasks(cfg: dict, data: Data) -> UserInterestTasks | FewShotTasks:
 
 def build_model(cfg: dict, tasks: UserInterestTasks | FewShotTasks, method: str
                 ) -> InterestModel | FewShotClassifier | PrototypeClassifier:
+    """The method's model; MAML-trained ones get learned inner rates when
+    ``meta.learn_inner_lr`` is set."""
+    model = _build_model(cfg, tasks, method)
+    if cfg["meta"]["learn_inner_lr"] and method in ("maml", "fomaml", "gmeta", "maml-mlp"):
+        learn_inner_lrs(model, inner_lr(cfg, tasks), cfg["meta"]["inner_steps"])
+    return model
+
+
+def _build_model(cfg: dict, tasks: UserInterestTasks | FewShotTasks, method: str
+                 ) -> InterestModel | FewShotClassifier | PrototypeClassifier:
     m = cfg["model"]
     data = tasks.data
     in_channels = tasks.node_x.size(1)
@@ -161,13 +181,13 @@ def build_model(cfg: dict, tasks: UserInterestTasks | FewShotTasks, method: str
                          head_hidden=m["head_hidden"], **kw)
 
 
-def make_maml(cfg: dict, model, method: str) -> MAML:
+def make_maml(cfg: dict, model, method: str, tasks) -> MAML:
     mc = cfg["meta"]
     adapt = mc["adapt"]
     if adapt == "head" and isinstance(model, PrototypeClassifier):
         raise ValueError(f"meta.adapt=head: {method} has no head (its logits are distances "
                          f"to prototypes); use meta.adapt=all")
-    return MAML(model, inner_lr=mc["inner_lr"],
+    return MAML(model, inner_lr=inner_lr(cfg, tasks),
                 inner_steps=0 if method == "protonet" else mc["inner_steps"],
                 first_order=method == "fomaml", adapt=adapt)
 
@@ -183,7 +203,7 @@ def predict(cfg: dict, method: str, model, batch: TaskBatch | FewShotBatch):
     if method == "scratch" or (logits and method == "finetune"):
         b = cfg["baselines"]
         return adapt_adam(model, batch, steps=b["scratch_steps"], lr=b["scratch_lr"], logits=logits)
-    maml = make_maml(cfg, model, method)
+    maml = make_maml(cfg, model, method, batch)
     return maml.predict_logits(batch) if logits else maml.predict(batch)
 
 
@@ -261,7 +281,7 @@ def train(cfg: dict, method: str, tasks: UserInterestTasks | FewShotTasks,
     mc, bc = cfg["meta"], cfg["baselines"]
     meta = method != "finetune"
     iterations = mc["iterations"] if meta else bc["pretrain_iterations"]
-    maml = make_maml(cfg, model, method)
+    maml = make_maml(cfg, model, method, tasks)
     if meta:
         trained, stream_cm, step_loss = model, batch_stream(cfg, tasks, device), maml.meta_loss
     elif isinstance(tasks, FewShotTasks):
@@ -282,7 +302,7 @@ def train(cfg: dict, method: str, tasks: UserInterestTasks | FewShotTasks,
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{method}: training loss is {loss.item()} at iteration {it}; "
-                    f"lower meta.inner_lr (now {mc['inner_lr']}) or meta.meta_lr")
+                    f"lower meta.inner_lr (now {inner_lr(cfg, tasks)}) or meta.meta_lr")
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -386,6 +406,7 @@ def summarize(cfg: dict, tasks, metrics: dict[str, dict], seconds: dict[str, flo
         "n_test_tasks": cfg["tasks"]["n_test_tasks"],
         "seed": cfg["seed"],
     }
+    out["inner_lr"] = inner_lr(cfg, tasks)
     if isinstance(tasks, FewShotTasks):
         out.update(n_way=tasks.n_way, k_shot=tasks.k_shot, n_query=tasks.n_query,
                    classes={k: len(v) for k, v in tasks.splits.items()})

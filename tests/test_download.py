@@ -149,8 +149,13 @@ def test_card_matches_mirror_files_and_loaded_counts(name):
         assert c.counts["features"] == d.x.size(1)
 
 
-def test_every_registered_dataset_has_a_card():
-    assert all(datasets.card(n) is not None for n in datasets.names())
+def test_every_built_in_dataset_has_a_card():
+    built_in = ["blogcatalog", "deezer-europe", "deezer-hu", "ego-facebook", "email-eu-core",
+                "facebook-page-page", "github", "lastfm-asia"] + [
+        f"twitch-{lang}" for lang in ("de", "engb", "es", "fr", "ptbr", "ru")]
+    assert set(built_in) <= set(datasets.names())
+    assert sorted(p.stem for p in CARDS_DIR.glob("*.yaml")) == sorted(built_in)
+    assert all(datasets.card(n).name == n for n in built_in)
 
 
 @needs_mirror

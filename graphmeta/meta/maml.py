@@ -43,15 +43,18 @@ def expand_params(params: Params, num_tasks: int, *, detach: bool = False) -> Pa
 
 def inner_loop(fast: Params, support_loss: Callable[[Params], Tensor], *,
                steps: int, lr: float | Params, first_order: bool = False,
-               adapt: Optional[Iterable[str]] = None, create_graph: bool = True
-               ) -> Params:
+               adapt: Optional[Iterable[str]] = None, create_graph: bool = True,
+               per_step: bool = False) -> Params:
     r"""Runs ``steps`` SGD steps on every task at once.
 
     Args:
         fast: Per-task parameters ``[T, ...]``.
         support_loss: Maps per-task parameters to per-task losses ``[T]``.
-        lr: Inner learning rate, a float or one tensor per adapted parameter
-            (Meta-SGD style, broadcastable to ``[T, ...]``).
+        lr: Inner learning rate: a float, or one tensor per adapted
+            parameter, broadcastable to ``[T, ...]`` (Meta-SGD style) or,
+            with ``per_step``, of shape ``[steps]`` (one rate per step, as
+            MAML++'s learned per-layer per-step rates; later steps reuse the
+            last).
         first_order: Drop second derivatives (FOMAML).
         adapt: Names of the parameters to adapt (default: all), e.g. the
             head only for ANIL.
@@ -59,14 +62,36 @@ def inner_loop(fast: Params, support_loss: Callable[[Params], Tensor], *,
     """
     keys = list(fast) if adapt is None else [k for k in fast if k in set(adapt)]
     keep_graph = create_graph and not first_order
-    for _ in range(steps):
+
+    def rate(k: str, i: int):
+        if not isinstance(lr, dict):
+            return lr
+        return lr[k][min(i, lr[k].numel() - 1)] if per_step else lr[k]
+
+    for i in range(steps):
         loss = support_loss(fast).sum()
         grads = torch.autograd.grad(loss, [fast[k] for k in keys],
                                     create_graph=keep_graph)
-        step = {k: (lr[k] if isinstance(lr, dict) else lr) * g
-                for k, g in zip(keys, grads)}
+        step = {k: rate(k, i) * g for k, g in zip(keys, grads)}
         fast = {k: (v - step[k] if k in step else v) for k, v in fast.items()}
     return fast
+
+
+def weights(model: nn.Module) -> Params:
+    """The parameters the inner loop adapts: all but learned inner rates."""
+    return {k: v for k, v in model.named_parameters() if not k.startswith("inner_lrs.")}
+
+
+def learn_inner_lrs(model: nn.Module, inner_lr: float, steps: int) -> nn.Module:
+    """Gives ``model`` one learned inner-loop rate per parameter tensor and
+    step, initialised to ``inner_lr`` (MAML++'s "LSLR", Antoniou et al.,
+    2019). :class:`MAML` uses them instead of its ``inner_lr``, and the outer
+    optimiser trains them with the weights; they live on the model so its
+    checkpoint keeps them."""
+    model.inner_lrs = nn.ParameterDict({
+        k.replace(".", "__"): nn.Parameter(torch.full((max(steps, 1),), float(inner_lr)))
+        for k in weights(model)})
+    return model
 
 
 class MAML(nn.Module):
@@ -79,6 +104,9 @@ class MAML(nn.Module):
         inner_steps (int): Inner SGD steps.
         first_order (bool): First-order MAML.
         adapt (str): ``"all"`` parameters or ``"head"`` only (ANIL).
+
+    A model given learned rates by :func:`learn_inner_lrs` is adapted with
+    those instead of ``inner_lr``.
 
     Example:
         >>> maml = MAML(model, inner_lr=0.5, inner_steps=5)
@@ -103,13 +131,20 @@ class MAML(nn.Module):
     def _adapt_keys(self) -> Optional[list[str]]:
         if self.adapt_mode == "all":
             return None
-        return [k for k, _ in self.model.named_parameters() if k.startswith("head.")]
+        return [k for k in weights(self.model) if k.startswith("head.")]
+
+    def _rates(self, detach: bool) -> tuple[float | Params, bool]:
+        """The model's learned per-step rates if it has them, else ``inner_lr``."""
+        rates = getattr(self.model, "inner_lrs", None)
+        if rates is None:
+            return self.inner_lr, False
+        return {k.replace("__", "."): (v.detach() if detach else v) for k, v in rates.items()}, True
 
     def adapt(self, batch, *, steps: Optional[int] = None, detach: bool = False
               ) -> Params:
         """Per-task fast weights after the inner loop on the support sets."""
-        params = dict(self.model.named_parameters())
-        fast = expand_params(params, batch.num_tasks, detach=detach)
+        fast = expand_params(weights(self.model), batch.num_tasks, detach=detach)
+        lr, per_step = self._rates(detach)
 
         def support_loss(p: Params) -> Tensor:
             return task_ce(self.model.batched_logits(p, batch, batch.support_items),
@@ -118,7 +153,7 @@ class MAML(nn.Module):
         with torch.enable_grad():
             return inner_loop(fast, support_loss,
                               steps=self.inner_steps if steps is None else steps,
-                              lr=self.inner_lr, first_order=self.first_order,
+                              lr=lr, per_step=per_step, first_order=self.first_order,
                               adapt=self._adapt_keys(), create_graph=not detach)
 
     def meta_loss(self, batch) -> Tensor:
@@ -144,7 +179,7 @@ def adapt_adam(model: nn.Module, batch, *, steps: int, lr: float, logits: bool =
     and returns query probabilities of class 1 ``[T, Q]`` (or, with
     ``logits``, the query logits ``[T, Q, C]``). Adam is elementwise, so one
     optimiser over stacked ``[T, ...]`` weights is ``T`` independent ones."""
-    fast = expand_params(dict(model.named_parameters()), batch.num_tasks, detach=True)
+    fast = expand_params(weights(model), batch.num_tasks, detach=True)
     opt = torch.optim.Adam(list(fast.values()), lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
@@ -163,7 +198,7 @@ def reference_meta_loss(model: nn.Module, batch, *, inner_lr: float, inner_steps
     """The per-task reference: a Python loop over tasks, PyG message passing on
     each task's ``edge_index`` and one ``torch.autograd.grad`` per task and
     step. Same result as :meth:`MAML.meta_loss`, task by task."""
-    params = dict(model.named_parameters())
+    params = weights(model)
     losses = []
     for t, g in enumerate(batch.graphs):
         fast = dict(params)
