@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from graphmeta.meta import MAML, adapt_adam, expand_params, reference_meta_loss
+from graphmeta.meta import MAML, adapt_adam, expand_params, learn_inner_lrs, reference_meta_loss, weights
 from graphmeta.models import GNNEncoder, InterestModel
 
 
@@ -109,3 +109,34 @@ def test_expand_params_shapes():
     assert e["w"].shape == (4, 3, 2) and e["w"].grad_fn is not None
     d = expand_params(p, 4, detach=True)
     assert d["w"].is_leaf and d["w"].requires_grad
+
+
+def test_learned_inner_rates_start_at_inner_lr_and_get_a_gradient(small_tasks):
+    batch = _batch(small_tasks)
+    plain = _model(small_tasks, "sage")
+    lslr = learn_inner_lrs(_model(small_tasks, "sage"), 0.3, steps=2).double()
+    a = MAML(plain, inner_lr=0.3, inner_steps=2).meta_loss(batch)
+    b = MAML(lslr, inner_lr=99.0, inner_steps=2).meta_loss(batch)   # inner_lr ignored
+    assert torch.allclose(a, b, rtol=1e-12)
+    b.backward()
+    rates = dict(lslr.inner_lrs.named_parameters())
+    assert set(rates) == {k.replace(".", "__") for k in weights(lslr)}
+    assert all(r.grad is not None and r.grad.abs().sum() > 0 for r in rates.values())
+    # The analytic gradient of one rate matches a central difference.
+    key = "head__fc2__weight"
+    r = lslr.inner_lrs[key]
+    g = r.grad[1].item()
+    eps = 1e-6
+    with torch.no_grad():
+        r[1] += eps
+    up = MAML(lslr, inner_steps=2).meta_loss(batch).item()
+    with torch.no_grad():
+        r[1] -= 2 * eps
+    down = MAML(lslr, inner_steps=2).meta_loss(batch).item()
+    assert g == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
+    # Zero rates: no adaptation at all.
+    with torch.no_grad():
+        for v in lslr.inner_lrs.values():
+            v.zero_()
+    fast = MAML(lslr, inner_steps=2).adapt(batch, detach=True)
+    assert all(torch.equal(fast[k], p.expand_as(fast[k])) for k, p in weights(lslr).items())
