@@ -129,8 +129,13 @@ def _check(value: Any, default: Any, key: str, source: str) -> Any:
 def load_config(path: Optional[str | Path] = None,
                 overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Defaults, updated by the YAML file at ``path``, then by ``KEY=VALUE``
-    overrides whose values are parsed as YAML (``meta.first_order=true``)."""
+    overrides whose values are parsed as YAML (``meta.first_order=true``).
+
+    A registered dataset may carry recommended settings
+    (``graphmeta.datasets.config_defaults``); they fill every key that the
+    file and the overrides leave unset."""
     cfg = copy.deepcopy(DEFAULTS)
+    explicit: set[str] = set()
     if path is not None:
         text = Path(path).read_text()
         try:
@@ -138,6 +143,7 @@ def load_config(path: Optional[str | Path] = None,
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
         cfg = _check(loaded, DEFAULTS, "", str(path))
+        explicit |= set(_leaves(loaded))
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. meta.inner_steps=10")
@@ -149,10 +155,30 @@ def load_config(path: Optional[str | Path] = None,
             node = node.setdefault(p, {})
         node[parts[-1]] = yaml.safe_load(raw)
         cfg = _check(_merge(cfg, patch), DEFAULTS, "", f"--set {item}")
+        explicit |= set(_leaves(patch))
+    from graphmeta import datasets
+    for key, value in datasets.config_defaults(cfg["dataset"]["name"]).items():
+        if key not in explicit:
+            patch = {}
+            node = patch
+            parts = key.split(".")
+            for p in parts[:-1]:
+                node = node.setdefault(p, {})
+            node[parts[-1]] = value
+            cfg = _check(_merge(cfg, patch), DEFAULTS, "",
+                         f"settings registered for dataset {cfg['dataset']['name']!r}")
     for m in cfg["methods"]:
         if m not in METHODS:
             raise ConfigError(f"methods: unknown method {m!r} (known: {', '.join(METHODS)})")
     return cfg
+
+
+def _leaves(d: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out += _leaves(v, key + ".") if isinstance(v, dict) else [key]
+    return out
 
 
 def _merge(base: dict, patch: dict) -> dict:

@@ -42,3 +42,18 @@ def test_bad_file_names_the_file(tmp_path):
     p.write_text("model:\n  depth: 3\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'model.depth'"):
         load_config(p)
+
+
+def test_dataset_settings_fill_only_unset_keys(tmp_path):
+    from graphmeta import datasets
+    cfg = load_config(None, ["dataset.name=blogcatalog"])
+    assert cfg["meta"]["iterations"] == 3000 and cfg["meta"]["learn_inner_lr"] is True
+    cfg = load_config(None, ["dataset.name=blogcatalog", "meta.learn_inner_lr=false"])
+    assert cfg["meta"]["learn_inner_lr"] is False and cfg["meta"]["iterations"] == 3000
+    p = tmp_path / "c.yaml"
+    p.write_text("dataset:\n  name: blogcatalog\nmeta:\n  iterations: 10\n")
+    assert load_config(p)["meta"]["iterations"] == 10
+    assert load_config()["meta"]["iterations"] == DEFAULTS["meta"]["iterations"]
+    datasets.register("bad-settings-test", config={"meta.iterations": "many"})(lambda root: None)
+    with pytest.raises(ConfigError, match="registered for dataset 'bad-settings-test'.*'meta.iterations'"):
+        load_config(None, ["dataset.name=bad-settings-test"])
