@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
         "inner_steps": 5,
         "inner_lr": "auto",        # float, or auto: 0.1; 0.01 for gmeta (G-Meta's default)
         "learn_inner_lr": False,
+        "balanced_query": False,   # weigh the query loss's positives and negatives equally
         "select": "auto",          # checkpoint score: auto (auc on real-data user-interest tasks, else accuracy) | accuracy | auc   # meta-learn one inner rate per parameter tensor and step (MAML++ LSLR)
         "meta_batch": "auto",      # int, or auto: 32 user-interest tasks, 4 few-shot episodes (each N*(K+Q) graphs)
         "meta_lr": 0.001,

@@ -208,7 +208,8 @@ def make_maml(cfg: dict, model, method: str) -> MAML:
                          f"to prototypes); use meta.adapt=all")
     return MAML(model, inner_lr=inner_lr(cfg, method),
                 inner_steps=0 if method == "protonet" else mc["inner_steps"],
-                first_order=method == "fomaml", adapt=adapt)
+                first_order=method == "fomaml", adapt=adapt,
+                balanced_query=mc["balanced_query"])
 
 
 def predict(cfg: dict, method: str, model, batch: TaskBatch | FewShotBatch):

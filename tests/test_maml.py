@@ -140,3 +140,20 @@ def test_learned_inner_rates_start_at_inner_lr_and_get_a_gradient(small_tasks):
             v.zero_()
     fast = MAML(lslr, inner_steps=2).adapt(batch, detach=True)
     assert all(torch.equal(fast[k], p.expand_as(fast[k])) for k, p in weights(lslr).items())
+
+
+def test_balanced_task_ce_weighs_each_class_equally():
+    import torch.nn.functional as F
+    from graphmeta.meta import task_ce
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 2)
+    y = torch.tensor([[1, 0, 0, 0, 0], [1, 1, 0, 0, 0]])
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    mask[1, 4] = False                                    # a padded query entry
+    ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(2, 5)
+    got = task_ce(logits, y, mask, balanced=True)
+    assert torch.allclose(got[0], (ce[0, 0] + ce[0, 1:].mean()) / 2)
+    assert torch.allclose(got[1], (ce[1, :2].mean() + ce[1, 2:4].mean()) / 2)
+    # One class only: the plain mean.
+    assert torch.allclose(task_ce(logits, torch.zeros_like(y), balanced=True),
+                          task_ce(logits, torch.zeros_like(y)))

@@ -23,12 +23,20 @@ from torch.func import functional_call
 Params = dict[str, Tensor]
 
 
-def task_ce(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-    """Per-task mean cross-entropy: ``logits [T, S, C]``, ``y [T, S]`` -> ``[T]``."""
+def task_ce(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None,
+            balanced: bool = False) -> Tensor:
+    """Per-task mean cross-entropy: ``logits [T, S, C]``, ``y [T, S]`` -> ``[T]``.
+
+    With ``balanced``, each class present in a task weighs the same, however
+    many examples it has (a query set of 1 positive and 10 negatives).
+    """
     ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
-    if mask is None:
-        return ce.mean(1)
-    m = mask.to(ce.dtype)
+    m = torch.ones_like(ce) if mask is None else mask.to(ce.dtype)
+    if balanced:
+        onehot = F.one_hot(y, logits.size(-1)).to(ce.dtype) * m.unsqueeze(-1)   # [T, S, C]
+        count = onehot.sum(1)                                                  # [T, C]
+        w = (onehot / count.clamp_min(1).unsqueeze(1)).sum(-1)                 # 1 / n_class
+        return (ce * w).sum(1) / (count > 0).sum(1).clamp_min(1)
     return (ce * m).sum(1) / m.sum(1).clamp_min(1)
 
 
@@ -104,6 +112,9 @@ class MAML(nn.Module):
         inner_steps (int): Inner SGD steps.
         first_order (bool): First-order MAML.
         adapt (str): ``"all"`` parameters or ``"head"`` only (ANIL).
+        balanced_query (bool): Weigh the query loss's classes equally
+            (:func:`task_ce`), for query sets of few positives and many
+            negatives scored by a ranking metric.
 
     A model given learned rates by :func:`learn_inner_lrs` is adapted with
     those instead of ``inner_lr``.
@@ -115,11 +126,13 @@ class MAML(nn.Module):
     """
 
     def __init__(self, model: nn.Module, inner_lr: float = 0.5, inner_steps: int = 5,
-                 first_order: bool = False, adapt: str = "all") -> None:
+                 first_order: bool = False, adapt: str = "all",
+                 balanced_query: bool = False) -> None:
         super().__init__()
         if adapt not in ("all", "head"):
             raise ValueError(f"adapt must be 'all' or 'head', got {adapt!r}")
         self.model = model
+        self.balanced_query = balanced_query
         self.inner_lr, self.inner_steps = inner_lr, inner_steps
         self.first_order, self.adapt_mode = first_order, adapt
 
@@ -160,7 +173,8 @@ class MAML(nn.Module):
         """Mean query loss over the meta-batch after adaptation."""
         fast = self.adapt(batch)
         logits = self.model.batched_logits(fast, batch, batch.query_items)
-        return task_ce(logits, batch.query_y, batch.query_mask).mean()
+        return task_ce(logits, batch.query_y, batch.query_mask,
+                       balanced=self.balanced_query).mean()
 
     @torch.no_grad()
     def predict_logits(self, batch, steps: Optional[int] = None) -> Tensor:
