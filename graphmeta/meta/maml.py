@@ -31,6 +31,8 @@ def task_ce(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None,
     many examples it has (a query set of 1 positive and 10 negatives).
     """
     ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+    if mask is None and not balanced:
+        return ce.mean(1)
     m = torch.ones_like(ce) if mask is None else mask.to(ce.dtype)
     if balanced:
         onehot = F.one_hot(y, logits.size(-1)).to(ce.dtype) * m.unsqueeze(-1)   # [T, S, C]
