@@ -262,12 +262,14 @@ class FewShotTasks:
         rng = np.random.default_rng(seed)
         return [self.episode(split, rng) for _ in range(n)]
 
+    def graph_batch(self, parts: Sequence[tuple[Tensor, Tensor]]) -> GraphBatch:
+        """Pads sampled ``(nodes, edge_index)`` subgraphs into a :class:`GraphBatch`."""
+        x, adj, mask, ids = dense_graphs([n for n, _ in parts], [e for _, e in parts], self.node_x)
+        return GraphBatch(x, adj, mask, ids, [e for _, e in parts])
+
     def collate(self, episodes: Sequence[Episode]) -> FewShotBatch:
-        def graphs(parts: list[tuple[Tensor, Tensor]]) -> GraphBatch:
-            x, adj, mask, ids = dense_graphs([n for n, _ in parts], [e for _, e in parts], self.node_x)
-            return GraphBatch(x, adj, mask, ids, [e for _, e in parts])
-        return FewShotBatch(graphs([g for e in episodes for g in e.support_graphs]),
-                            graphs([g for e in episodes for g in e.query_graphs]),
+        return FewShotBatch(self.graph_batch([g for e in episodes for g in e.support_graphs]),
+                            self.graph_batch([g for e in episodes for g in e.query_graphs]),
                             torch.stack([e.support_y for e in episodes]),
                             torch.stack([e.query_y for e in episodes]),
                             torch.stack([e.classes for e in episodes]), self.n_way)
@@ -287,6 +289,4 @@ class FewShotTasks:
         rng = np.random.default_rng(seed)
         while True:
             picked = rng.choice(users, batch_size, replace=len(users) < batch_size)
-            parts = self.sampler.sample_many(picked.tolist(), rng)
-            x, adj, mask, ids = dense_graphs([n for n, _ in parts], [e for _, e in parts], self.node_x)
-            yield GraphBatch(x, adj, mask, ids, [e for _, e in parts]), target[picked]
+            yield self.graph_batch(self.sampler.sample_many(picked.tolist(), rng)), target[picked]
