@@ -7,21 +7,23 @@ classic MLP ``Linear(10, 10) -> ReLU -> Linear(10, 2)``.
 How this differs from the original script: the original fine-tuned one model
 in place task after task, applied softmax before ``CrossEntropyLoss`` and
 took its "meta" step on the task's own data. Here every task is split into
-support and query, the inner loop adapts per-task copies of the parameters
-functionally (all tasks of a meta-batch at once), and the outer step
-differentiates through the inner loop (second order) on the query loss.
+support and query, ``graphmeta.meta.MAML`` adapts per-task copies of the
+parameters functionally (all tasks of a meta-batch at once, given per-task
+loss closures), and the outer step differentiates through the inner loop
+(second order) on the query loss.
 
 Run:  python examples/classic_maml.py            (about a minute on 2 CPU cores)
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import torch
 
 from graphmeta.eval import mean_ci
-from graphmeta.meta import expand_params, inner_loop, task_ce
+from graphmeta.meta import MAML, task_ce
 from graphmeta.models import MLPHead
 from graphmeta.synthetic import generate_task
 
@@ -32,17 +34,14 @@ def sample_tasks(n_tasks: int, n_support: int, gen: torch.Generator):
     return (X[:, :n_support], y[:, :n_support]), (X[:, n_support:], y[:, n_support:])
 
 
-def adapt(params, support, steps, lr, create_graph):
-    sx, sy = support
-    fast = expand_params(params, sx.size(0), detach=not create_graph)
-    return inner_loop(fast, lambda p: task_ce(MLPHead.batched(p, sx), sy),
-                      steps=steps, lr=lr, create_graph=create_graph)
+def loss_on(x, y):
+    """Per-task cross-entropy of the MLP on ``x [T, n, 10]`` (raw logits, no softmax)."""
+    return lambda params: task_ce(MLPHead.batched(params, x), y)
 
 
-def query_accuracy(params, tasks, steps, lr):
-    support, (qx, qy) = tasks
-    with torch.enable_grad():
-        fast = adapt(params, support, steps, lr, create_graph=False)
+def query_accuracy(maml: MAML, tasks, steps: int):
+    (sx, sy), (qx, qy) = tasks
+    fast = maml.adapt(loss_on(sx, sy), num_tasks=sx.size(0), steps=steps, detach=True)
     with torch.no_grad():
         pred = MLPHead.batched({k: v.detach() for k, v in fast.items()}, qx).argmax(-1)
     return (pred == qy).double().mean(1).numpy()
@@ -63,14 +62,13 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
 
     model = MLPHead(10, 10, 2)  # Linear(10, 10) -> ReLU -> Linear(10, 2)
-    random_init = {k: v.detach().clone() for k, v in model.named_parameters()}
+    random_init = MAML(copy.deepcopy(model), inner_lr=args.inner_lr, inner_steps=args.inner_steps)
+    maml = MAML(model, inner_lr=args.inner_lr, inner_steps=args.inner_steps)  # second order
     opt = torch.optim.Adam(model.parameters(), lr=args.meta_lr)
     start = time.perf_counter()
     for it in range(1, args.iterations + 1):
-        support, (qx, qy) = sample_tasks(args.meta_batch, args.support, gen)
-        fast = adapt(dict(model.named_parameters()), support, args.inner_steps,
-                     args.inner_lr, create_graph=True)
-        loss = task_ce(MLPHead.batched(fast, qx), qy).mean()
+        (sx, sy), (qx, qy) = sample_tasks(args.meta_batch, args.support, gen)
+        loss = maml.meta_loss(loss_on(sx, sy), loss_on(qx, qy), num_tasks=args.meta_batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -80,14 +78,13 @@ def main() -> None:
 
     test = sample_tasks(args.test_tasks, args.support,
                         torch.Generator().manual_seed(10_000 + args.seed))
-    learned = {k: v.detach() for k, v in model.named_parameters()}
     print(f"\n{args.test_tasks} held-out tasks, {args.support} support / "
           f"{100 - args.support} query points, inner lr {args.inner_lr}: "
           f"query accuracy, mean ± 95% CI")
     print(f"{'inner steps':>11} {'meta-learned init':>20} {'random init':>20}")
     for steps in sorted({0, 1, args.inner_steps, 2 * args.inner_steps}):
-        a = mean_ci(query_accuracy(learned, test, steps, args.inner_lr))
-        b = mean_ci(query_accuracy(random_init, test, steps, args.inner_lr))
+        a = mean_ci(query_accuracy(maml, test, steps))
+        b = mean_ci(query_accuracy(random_init, test, steps))
         print(f"{steps:>11} {a['mean']:>12.3f} ± {a['ci95']:.3f} "
               f"{b['mean']:>12.3f} ± {b['ci95']:.3f}")
 

@@ -3,7 +3,8 @@
 1. Files you already have: ``from_edge_list(edges, interests, features, labels)``.
 2. A networkx graph with node attributes: ``from_networkx``.
 3. Your own loader function: ``@graphmeta.datasets.register("name")``, after
-   which ``load("name")`` and ``graphmeta compare --dataset name`` work.
+   which ``load("name")`` works, and ``graphmeta compare --plugin
+   my_loaders.py --dataset name`` from the command line.
 4. No code: ``graphmeta compare --dataset PATH`` on a folder holding
    ``edges.csv`` and ``interests.json`` (optionally ``features.*`` and
    ``labels.csv``).
@@ -41,7 +42,7 @@ print("from_networkx:", datasets.from_networkx(G, interests_attr="interests"))
 
 
 # 3. A registered loader; `root` is the mirror folder (GRAPHMETA_DATA).
-@datasets.register("mygraph", k_shot=3)
+@datasets.register("mygraph", config={"tasks.k_shot": 3})  # settings it recommends
 def load_mygraph(root: Path):
     return datasets.from_folder(root / "mygraph")
 

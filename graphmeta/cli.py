@@ -1,23 +1,27 @@
-"""``graphmeta`` command line: demo, train, evaluate, compare, bench."""
+"""``graphmeta`` command line: demo, train, evaluate, compare, bench, datasets."""
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
-from graphmeta.config import METHODS, ConfigError, load_config
+from graphmeta.config import ConfigError, load_config
+from graphmeta.rundir import format_table
 
 
 def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
-    p.add_argument("--config", help="YAML config file (defaults: graphmeta.config.DEFAULTS)")
+    p.add_argument("--config", help="YAML config file (keys and defaults: graphmeta/config.py)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted override, e.g. --set meta.inner_steps=10 (repeatable)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
-    p.add_argument("--dataset", help="dataset name (overrides dataset.name), e.g. deezer-hu")
+    p.add_argument("--dataset", help="dataset name or folder (overrides dataset.name), "
+                                     "e.g. deezer-hu")
     p.add_argument("--task", choices=("auto", "user-interest", "few-shot"),
                    help="task kind (overrides tasks.kind)")
     p.add_argument("--out", default=out_default, required=out_default is None,
@@ -27,38 +31,85 @@ def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _plugin_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
+                   help="import a module or a .py file first, e.g. one that registers "
+                        "methods or datasets (repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
+    from graphmeta import bench
+    from graphmeta.methods import method_names
     ap = argparse.ArgumentParser(prog="graphmeta", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="compare maml, maml-mlp, finetune and scratch "
                                     "on the synthetic social graph")
     _common(p, "runs/demo")
+    _plugin_arg(p)
     p = sub.add_parser("compare", help="train and evaluate several methods on the same test tasks")
     _common(p, None)
-    p.add_argument("--methods", help=f"comma-separated, from {', '.join(METHODS)}")
+    _plugin_arg(p)
+    p.add_argument("--methods", help=f"comma-separated, from {', '.join(method_names())}")
     p = sub.add_parser("train", help="train one method and save its checkpoint")
     _common(p, None)
-    p.add_argument("--method", default="maml", choices=METHODS)
-    p = sub.add_parser("evaluate", help="evaluate a run directory's checkpoints on its test tasks")
+    _plugin_arg(p)
+    p.add_argument("--method", default="maml", help="one of " + ", ".join(method_names()))
+    p = sub.add_parser("evaluate", help="evaluate a run directory's methods on its test tasks")
     p.add_argument("run", help="run directory written by train or compare")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", help="where to write results.json (default: the run directory)")
+    _plugin_arg(p)
     p = sub.add_parser("datasets", help="list the registered datasets, their counts and "
                                         "whether their files are present locally")
     p.add_argument("--root", help="local mirror (default: $GRAPHMETA_DATA)")
-    from graphmeta.bench import add_arguments
+    _plugin_arg(p)
     p = sub.add_parser("bench", help="meta-step, sampler, memory and throughput benchmarks "
                                      "against in-run references")
-    add_arguments(p)
+    bench.add_arguments(p)
     return ap
+
+
+def load_plugin(spec: str) -> None:
+    """Imports a module by name, or a ``.py`` file by path."""
+    path = Path(spec)
+    if spec.endswith(".py"):
+        if not path.is_file():
+            raise FileNotFoundError(f"--plugin {spec}: no such file")
+        name = f"graphmeta_plugin_{path.stem}"
+        if name in sys.modules:
+            return
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+        sys.modules[name] = module
+        module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    else:
+        importlib.import_module(spec)
+
+
+def _plugins(argv: Sequence[str]) -> list[str]:
+    """``--plugin`` values, read before the parser is built (its help lists
+    the registered methods, plugins' included)."""
+    out = []
+    for i, a in enumerate(argv):
+        if a == "--plugin" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif a.startswith("--plugin="):
+            out.append(a.split("=", 1)[1])
+    return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        from graphmeta import bench
-        return bench.main(argv[1:])
+    try:
+        for plugin in _plugins(argv):
+            load_plugin(plugin)
+    except (ImportError, FileNotFoundError) as e:
+        print(f"graphmeta: error: --plugin: {e}", file=sys.stderr)
+        return 2
     args = _parser().parse_args(argv)
+    if args.command == "bench":
+        from graphmeta import bench
+        return bench.run(args)
     if args.command == "datasets":
         return _list_datasets(args.root)
     from graphmeta import runner
@@ -67,7 +118,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "evaluate":
             res = runner.evaluate_run(Path(args.run), device,
                                       Path(args.out) if args.out else None)
-            print(runner.format_table(res))
+            print(format_table(res))
             return 0
         overrides = list(args.overrides)
         if args.seed is not None:
@@ -93,7 +144,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileNotFoundError) as e:  # bad dataset, task or method settings
         print(f"graphmeta: error: {e}", file=sys.stderr)
         return 2
-    print(runner.format_table(res))
+    print(format_table(res))
     print(f"wrote {out / 'results.json'}")
     return 0
 

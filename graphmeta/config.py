@@ -1,189 +1,235 @@
-"""Run configuration: YAML files plus dotted overrides (``meta.inner_steps=10``).
+"""Run configuration: the schema, YAML files and dotted overrides.
 
-Every key has a default in :data:`DEFAULTS`; an unknown key or a value of the
-wrong type is an error that names the key and what was expected.
+Every key is declared once, in :mod:`graphmeta.schema`, with its default,
+its type, and its choices or range. A config is built in layers, each filling only what the
+layers above leave unset:
+
+1. ``--set KEY=VALUE`` overrides (values parsed as YAML),
+2. the YAML file given with ``--config``,
+3. the settings a dataset registers for itself
+   (``graphmeta.datasets.register(name, config={...})``),
+4. the defaults below.
+
+``method_settings`` holds per-method settings (``{gmeta: {meta.inner_lr:
+0.01}}``); a method's own registered defaults fill the keys that no layer
+sets. :func:`graphmeta.spec.resolve` turns the result into the run's frozen
+:class:`~graphmeta.spec.RunSpec`, with every ``auto`` resolved.
+
+An unknown key, a value of the wrong type, outside its range or not among
+its choices is a :class:`ConfigError` that names the key and what was
+expected.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
+import difflib
+import re
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import yaml
 
-INTEREST_METHODS = ("maml", "fomaml", "maml-mlp", "finetune", "scratch",
-                    "popularity", "neighbor-vote", "itemknn")
-FEWSHOT_METHODS = ("maml", "fomaml", "protonet", "gmeta", "finetune", "scratch")
-METHODS = tuple(dict.fromkeys(INTEREST_METHODS + FEWSHOT_METHODS))
-# What an empty ``methods`` list runs, per task kind.
-DEFAULT_METHODS = {"user-interest": ["maml", "maml-mlp", "finetune", "scratch"],
-                   "few-shot": list(FEWSHOT_METHODS)}
-
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "dataset": {
-        "name": "synthetic",       # synthetic | a registered dataset (graphmeta.datasets.names())
-        "root": "",                # local mirror (default: $GRAPHMETA_DATA)
-        "graph": "sbm",            # sbm | ba | none
-        "n_users": 2000,
-        "n_items": 100,
-        "n_features": 10,
-        "homophily": 0.9,
-        "feature_noise": 2.0,
-        "n_blocks": 20,
-        "p_in": 0.05,
-        "p_out": 0.0005,
-        "ba_m": 4,
-    },
-    "tasks": {
-        "kind": "auto",            # auto (user-interest when the graph has interests) | user-interest | few-shot
-        "hops": 2,
-        "max_nodes": 64,
-        "k_shot": "auto",          # int, or auto: the dataset's default (user-interest 5, 1 on blogcatalog; few-shot 3)
-        "n_way": "auto",           # few-shot: int, or auto: 5, fewer when a class split has fewer
-        "class_split": [0.6, 0.2, 0.2],  # few-shot: fractions of classes for meta-train/val/test
-        "n_query": 10,
-        "split": [0.7, 0.1, 0.2],
-        "n_val_tasks": 200,
-        "n_test_tasks": 500,
-        "test_seed": 12345,
-        "negatives": "auto",       # auto (uniform on synthetic, popularity on real data) | uniform | popularity
-        "node_features": "auto",   # auto | x | interests | x+interests (user-interest); auto | x | structure | x+structure (few-shot)
-        "prefetch": "auto",        # auto (thread on CUDA, in-line on CPU) | thread | off
-    },
-    "model": {
-        "conv": "sage",            # gcn | sage | gin | gat
-        "layers": 2,
-        "hidden": 64,
-        "dropout": 0.0,
-        "heads": 4,
-        "combine": "concat-product",
-        "head_hidden": 64,
-        "interest_dim": 32,
-    },
-    "meta": {
-        "inner_steps": 5,
-        "inner_lr": "auto",        # float, or auto: 0.1; 0.01 for gmeta (G-Meta's default)
-        "learn_inner_lr": False,
-        "balanced_query": False,   # weigh the query loss's positives and negatives equally
-        "select": "auto",          # checkpoint score: auto (auc on real-data user-interest tasks, else accuracy) | accuracy | auc   # meta-learn one inner rate per parameter tensor and step (MAML++ LSLR)
-        "meta_batch": "auto",      # int, or auto: 32 user-interest tasks, 4 few-shot episodes (each N*(K+Q) graphs)
-        "meta_lr": 0.001,
-        "iterations": 1000,
-        "eval_every": 50,
-        "adapt": "all",            # all | head (ANIL)
-    },
-    "baselines": {
-        "scratch_steps": 100,
-        "scratch_lr": 0.01,
-        "pretrain_iterations": 1000,
-        "pretrain_lr": 0.001,
-    },
-    "methods": [],                 # empty: DEFAULT_METHODS of the task kind
-}
-
-
-# Keys whose value is "auto" or a number of the given type (every other key
-# takes its default's type).
-AUTO_OR = {"tasks.k_shot": int, "tasks.n_way": int, "meta.meta_batch": int, "meta.inner_lr": float}
+from graphmeta.schema import (DEFAULTS, SECTIONS, BaselinesConfig, DatasetConfig, MetaConfig,
+                              ModelConfig, TasksConfig)
 
 
 class ConfigError(ValueError):
     """A configuration key or value is wrong."""
 
 
-def _check(value: Any, default: Any, key: str, source: str) -> Any:
-    if isinstance(default, dict):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: '{key}' must be a mapping, got {value!r}")
-        out = copy.deepcopy(default)
-        for k, v in value.items():
-            full = f"{key}.{k}" if key else str(k)
-            if k not in default:
-                raise ConfigError(f"{source}: unknown key '{full}' "
-                                  f"(known: {', '.join(sorted(default))})")
-            out[k] = _check(v, default[k], full, source)
-        return out
-    if key in AUTO_OR:
-        kinds = (int, float) if AUTO_OR[key] is float else (int,)
-        ok = value == "auto" or (isinstance(value, kinds) and not isinstance(value, bool))
-        value = float(value) if ok and value != "auto" and AUTO_OR[key] is float else value
-    elif isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, list):
-        ok = isinstance(value, list)
-    else:
-        ok = isinstance(value, type(default))
+def _field(key: str) -> Optional[dataclasses.Field]:
+    section, _, name = key.partition(".")
+    cls = SECTIONS.get(section)
+    if cls is None or not name:
+        return None
+    return next((f for f in dataclasses.fields(cls) if f.name == name), None)
+
+
+def known_keys() -> list[str]:
+    return ["seed", "methods", "method_settings"] + [
+        f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def _unknown(key: str, source: str) -> ConfigError:
+    near = difflib.get_close_matches(key, known_keys(), n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    section = key.partition(".")[0]
+    if section in SECTIONS and not near:
+        hint = f" (known: {', '.join(f.name for f in dataclasses.fields(SECTIONS[section]))})"
+    return ConfigError(f"{source}: unknown key '{key}'{hint}")
+
+
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def check_value(key: str, value: Any, source: str) -> Any:
+    """``value`` for the dotted ``key``, checked (and coerced: an int where a
+    float is expected, and a string like ``1e-4``, which YAML reads as a
+    string)."""
+    if key == "seed":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: 'seed' expects an int, got {value!r}")
+        return value
+    if key == "methods":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+            raise ConfigError(f"{source}: 'methods' expects a list of method names, got {value!r}")
+        return list(value)
+    f = _field(key)
+    if f is None:
+        raise _unknown(key, source)
+    m = f.metadata
+    kind = m["kind"]
+    if m["auto"] and value == "auto":
+        return value
+    if kind is float and isinstance(value, str) and _FLOAT.match(value.strip()):
+        value = float(value)
+    ok = {bool: lambda v: isinstance(v, bool),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          list: lambda v: isinstance(v, list)}[kind](value)
     if not ok:
-        expected = (f"auto or {'a number' if AUTO_OR[key] is float else 'an int'}" if key in AUTO_OR
-                    else type(default).__name__)
+        name = {int: "an int", float: "a number", bool: "true or false", str: "a string",
+                list: "a list"}[kind]
+        expected = f"auto or {name}" if m["auto"] else name
         raise ConfigError(f"{source}: '{key}' expects {expected} "
-                          f"(like {default!r}), got {value!r}")
+                          f"(like {f.default if f.default is not dataclasses.MISSING else []!r}), "
+                          f"got {value!r}")
+    if kind is float:
+        value = float(value)
+    if m["choices"] and value not in m["choices"]:
+        raise ConfigError(f"{source}: '{key}' must be one of {', '.join(m['choices'])}, "
+                          f"got {value!r}")
+    if kind in (int, float):
+        if m["low"] is not None and value < m["low"]:
+            raise ConfigError(f"{source}: '{key}' must be >= {m['low']}, got {value!r}")
+        if m["high"] is not None and value > m["high"]:
+            raise ConfigError(f"{source}: '{key}' must be <= {m['high']}, got {value!r}")
+        if m["positive"] and not value > 0:
+            raise ConfigError(f"{source}: '{key}' must be > 0, got {value!r}")
     return value
+
+
+def _leaves(d: dict, prefix: str = "") -> dict[str, Any]:
+    """``{dotted key: value}`` of a nested mapping (``method_settings`` is a leaf)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and key != "method_settings":
+            out.update(_leaves(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _check_method_settings(value: Any, source: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: 'method_settings' expects a mapping "
+                          f"{{method: {{dotted.key: value}}}}, got {value!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for method, settings in value.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{source}: 'method_settings.{method}' expects a mapping of "
+                              f"dotted keys to values, got {settings!r}")
+        flat = _leaves(settings)
+        for k in flat:
+            if k in ("seed", "methods", "method_settings") or k.startswith("dataset."):
+                raise ConfigError(f"{source}: 'method_settings.{method}.{k}': a method cannot "
+                                  f"change the data, the seed or the method list")
+        out[str(method)] = {k: check_value(k, v, f"{source}: method_settings.{method}")
+                            for k, v in flat.items()}
+    return out
+
+
+def set_key(cfg: dict, key: str, value: Any) -> None:
+    """Sets the dotted ``key`` of the nested ``cfg`` in place."""
+    *parents, last = key.split(".")
+    node = cfg
+    for p in parents:
+        node = node[p]
+    node[last] = value
+
+
+def get_key(cfg: dict, key: str) -> Any:
+    node = cfg
+    for p in key.split("."):
+        node = node[p]
+    return node
 
 
 def load_config(path: Optional[str | Path] = None,
                 overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Defaults, updated by the YAML file at ``path``, then by ``KEY=VALUE``
-    overrides whose values are parsed as YAML (``meta.first_order=true``).
-
-    A registered dataset may carry recommended settings
-    (``graphmeta.datasets.config_defaults``); they fill every key that the
-    file and the overrides leave unset."""
-    cfg = copy.deepcopy(DEFAULTS)
-    explicit: set[str] = set()
+    """The validated config as a nested dict: defaults, then the dataset's
+    registered settings, the YAML file at ``path`` and the ``KEY=VALUE``
+    ``overrides`` (see the module docstring for the order). The keys set by
+    the file or the overrides are listed under ``"_explicit"``."""
+    layers: list[tuple[str, dict[str, Any]]] = []
     if path is not None:
-        text = Path(path).read_text()
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
         try:
-            loaded = yaml.safe_load(text) or {}
+            loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        cfg = _check(loaded, DEFAULTS, "", str(path))
-        explicit |= set(_leaves(loaded))
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of config keys, got {loaded!r}")
+        layers.append((str(path), loaded))
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. meta.inner_steps=10")
         key, raw = item.split("=", 1)
+        key = key.strip()
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item}: the value is not valid YAML: {e}") from None
+        if key.startswith("method_settings."):
+            _, method, sub = key.split(".", 2) if key.count(".") >= 2 else (key, "", "")
+            if not method or not sub:
+                raise ConfigError(f"--set {item}: expected method_settings.METHOD.KEY=VALUE")
+            layers.append((f"--set {item}", {"method_settings": {method: {sub: value}}}))
+            continue
         patch: dict[str, Any] = {}
         node = patch
-        parts = key.strip().split(".")
+        parts = key.split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(raw)
-        cfg = _check(_merge(cfg, patch), DEFAULTS, "", f"--set {item}")
-        explicit |= set(_leaves(patch))
+        node[parts[-1]] = value
+        layers.append((f"--set {item}", patch))
+
+    cfg = copy.deepcopy(DEFAULTS)
+    explicit: set[str] = set()
+    for source, layer in layers:
+        for key, value in _leaves(layer).items():
+            if key == "method_settings":
+                for m, s in _check_method_settings(value, source).items():
+                    cfg["method_settings"].setdefault(m, {}).update(s)
+                continue
+            if key in SECTIONS:
+                raise ConfigError(f"{source}: '{key}' expects a mapping of its keys, got {value!r}")
+            set_key(cfg, key, check_value(key, value, source))
+            explicit.add(key)
     from graphmeta import datasets
-    for key, value in datasets.config_defaults(cfg["dataset"]["name"]).items():
+    name = cfg["dataset"]["name"]
+    for key, value in datasets.recommended(name).items():
         if key not in explicit:
-            patch = {}
-            node = patch
-            parts = key.split(".")
-            for p in parts[:-1]:
-                node = node.setdefault(p, {})
-            node[parts[-1]] = value
-            cfg = _check(_merge(cfg, patch), DEFAULTS, "",
-                         f"settings registered for dataset {cfg['dataset']['name']!r}")
+            set_key(cfg, key, check_value(key, value, f"settings registered for dataset {name!r}"))
+    cfg["_explicit"] = sorted(explicit | set(datasets.recommended(name)))
+    from graphmeta.methods import method_names
     for m in cfg["methods"]:
-        if m not in METHODS:
-            raise ConfigError(f"methods: unknown method {m!r} (known: {', '.join(METHODS)})")
+        if m not in method_names():
+            raise ConfigError(f"methods: unknown method {m!r} (known: {', '.join(method_names())})")
+    for m in cfg["method_settings"]:
+        if m not in method_names():
+            raise ConfigError(f"method_settings: unknown method {m!r} "
+                              f"(known: {', '.join(method_names())})")
     return cfg
 
 
-def _leaves(d: dict, prefix: str = "") -> list[str]:
-    out = []
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out += _leaves(v, key + ".") if isinstance(v, dict) else [key]
-    return out
-
-
-def _merge(base: dict, patch: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in patch.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+__all__ = ["DEFAULTS", "SECTIONS", "BaselinesConfig", "ConfigError", "DatasetConfig",
+           "MetaConfig", "ModelConfig", "TasksConfig", "check_value", "get_key", "load_config",
+           "set_key"]

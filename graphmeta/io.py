@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 
 
-def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+def atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -25,12 +25,12 @@ def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    return _atomic(path, lambda tmp: Path(tmp).write_text(text))
+    return atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def save_torch(path: str | Path, obj: Any) -> Path:
-    return _atomic(path, lambda tmp: torch.save(obj, tmp))
+    return atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
-    return _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+    return atomic(path, lambda tmp: Path(tmp).write_bytes(data))

@@ -20,14 +20,14 @@ def test_batched_matches_reference_on_cuda(small_tasks, conv):
                           interest_x=d.interest_x, head_hidden=5).double().cuda()
     batch = small_tasks.collate(small_tasks.fixed_tasks("train", 5, 0)).to("cuda")
     params = list(model.parameters())
-    g = torch.autograd.grad(MAML(model, 0.4, 3).meta_loss(batch), params)
+    g = torch.autograd.grad(MAML(model, inner_lr=0.4, inner_steps=3).meta_loss(batch), params)
     r = torch.autograd.grad(reference_meta_loss(model, batch, inner_lr=0.4, inner_steps=3), params)
     for a, b in zip(g, r):
         assert a.is_cuda and ((a - b).norm() / b.norm()).item() < 1e-5
 
 
 def test_cli_runs_on_cuda(tmp_path):
-    from tests.test_cli import TINY
+    from tests.helpers import TINY
     args = [a if a != "cpu" else "cuda" for a in TINY]
     p = subprocess.run([sys.executable, "-m", "graphmeta.cli", "compare", "--out",
                         str(tmp_path), *args], capture_output=True, text=True, timeout=600)

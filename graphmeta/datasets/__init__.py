@@ -23,37 +23,39 @@ from graphmeta.datasets.musae import read_musae
 from graphmeta.datasets.snap import read_snap_ego, read_snap_labelled
 
 _REGISTRY: dict[str, Callable[[Path], Data]] = {}
-_TASK_DEFAULTS: dict[str, dict] = {}
-_CONFIG_DEFAULTS: dict[str, dict] = {}
+_RECOMMENDED: dict[str, dict] = {}
 
 
-def register(name: str, *, config: Optional[dict] = None, **task_defaults
+def register(name: str, *, config: Optional[dict] = None
              ) -> Callable[[Callable[[Path], Data]], Callable[[Path], Data]]:
     """Registers ``fn(root) -> Data`` under ``name`` for :func:`load`.
 
-    ``task_defaults`` (e.g. ``k_shot=1``) are what ``auto`` task settings
-    resolve to on this dataset. ``config`` maps dotted config keys to the
-    settings recommended for it (``{"meta.iterations": 3000}``); they apply
+    ``config`` maps dotted config keys to the settings recommended for this
+    dataset (``{"tasks.k_shot": 1, "meta.iterations": 3000}``); they apply
     wherever the user's config file and ``--set`` leave the key unset.
+    Registering the same function again (a re-run notebook cell) replaces
+    it; another function under a taken name is an error.
     """
     def deco(fn: Callable[[Path], Data]) -> Callable[[Path], Data]:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset {name!r} is already registered")
+        old = _REGISTRY.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"dataset {name!r} is already registered "
+                             f"(by {old.__module__}.{old.__qualname__})")
         _REGISTRY[name] = fn
-        _TASK_DEFAULTS[name] = dict(task_defaults)
-        _CONFIG_DEFAULTS[name] = dict(config or {})
+        _RECOMMENDED[name] = dict(config or {})
         return fn
     return deco
 
 
-def config_defaults(name: str) -> dict:
+def unregister(name: str) -> None:
+    """Removes a registered dataset (no error if it is absent)."""
+    _REGISTRY.pop(name, None)
+    _RECOMMENDED.pop(name, None)
+
+
+def recommended(name: str) -> dict:
     """Config settings registered for ``name`` (dotted keys; may be empty)."""
-    return dict(_CONFIG_DEFAULTS.get(name, {}))
-
-
-def task_defaults(name: str) -> dict:
-    """Task settings that ``auto`` resolves to for ``name`` (may be empty)."""
-    return dict(_TASK_DEFAULTS.get(name, {}))
+    return dict(_RECOMMENDED.get(name, {}))
 
 
 def names() -> list[str]:
@@ -122,8 +124,8 @@ def _deezer_hu(root: Path) -> Data:
 # 1.4 groups per user: K=1 leaves 2,852 eligible users. With one support
 # positive, fixed-rate inner steps hurt and 1,000 meta-iterations stop while
 # meta-val ROC-AUC still climbs (docs/RESULTS.md, blogcatalog).
-@register("blogcatalog", k_shot=1,
-          config={"meta.iterations": 3000, "meta.learn_inner_lr": True})
+@register("blogcatalog", config={"tasks.k_shot": 1, "meta.iterations": 3000,
+                                 "meta.inner_rule": "lslr"})
 def _blogcatalog(root: Path) -> Data:
     return read_mat(root / "blogcatalog" / "blogcatalog.mat")
 
@@ -155,7 +157,7 @@ def _email(root: Path) -> Data:
     return read_snap_labelled(raw / "email-Eu-core.txt", raw / "email-Eu-core-department-labels.txt")
 
 
-@register("ego-facebook", k_shot=1)  # 1.5 circles per member
+@register("ego-facebook", config={"tasks.k_shot": 1})  # 1.5 circles per member
 def _ego_facebook(root: Path) -> Data:
     return read_snap_ego(root / "ego_facebook" / "ego-facebook" / "raw" / "facebook")
 
@@ -171,6 +173,6 @@ for _lang in ("DE", "ENGB", "ES", "FR", "PTBR", "RU"):
     register(f"twitch-{_lang.lower()}")(_twitch(_lang))
 
 
-__all__ = ["Card", "card", "config_defaults", "fetch", "locate", "read_musae", "from_edge_list", "from_folder", "from_networkx", "load", "names", "register",
-           "task_defaults", "read_gemsec", "read_mat", "read_snap_ego", "read_snap_labelled",
-           "resolve_root"]
+__all__ = ["Card", "card", "fetch", "from_edge_list", "from_folder", "from_networkx", "load",
+           "locate", "names", "read_gemsec", "read_mat", "read_musae", "read_snap_ego",
+           "read_snap_labelled", "recommended", "register", "resolve_root", "unregister"]

@@ -1,5 +1,5 @@
-from graphmeta.meta.maml import (MAML, adapt_adam, expand_params, inner_loop, learn_inner_lrs,
-                                 reference_meta_loss, task_ce, weights)
+from graphmeta.meta.maml import MAML, expand_params, inner_loop, reference_meta_loss, task_ce
+from graphmeta.meta.rules import RULES, SGD, Adam, InnerRule, LearnedLR, Momentum, make_rule
 
-__all__ = ["MAML", "adapt_adam", "expand_params", "inner_loop", "learn_inner_lrs",
-           "reference_meta_loss", "task_ce", "weights"]
+__all__ = ["MAML", "RULES", "SGD", "Adam", "InnerRule", "LearnedLR", "Momentum",
+           "expand_params", "inner_loop", "make_rule", "reference_meta_loss", "task_ce"]

@@ -6,19 +6,24 @@ loss :math:`\sum_t L_t(\theta_t)` separates by task, one
 ``torch.autograd.grad`` call returns every task's own gradient
 :math:`\nabla_{\theta_t} L_t`. With ``create_graph=True`` the outer step
 differentiates through the whole inner loop (exact second order); the
-first-order variant drops those second derivatives.
+first-order variant drops those second derivatives. The update itself is a
+rule object (:mod:`graphmeta.meta.rules`: SGD, learned rates, momentum,
+Adam) that the meta-learner owns.
 
 :func:`reference_meta_loss` does the same work the usual way, one task at a
 time with PyG message passing, and is the oracle for tests and benchmarks.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
+
+from graphmeta.meta.rules import SGD, InnerRule
+from graphmeta.tasks.batch import MetaBatch, TaskBatch
 
 Params = dict[str, Tensor]
 
@@ -52,171 +57,151 @@ def expand_params(params: Params, num_tasks: int, *, detach: bool = False) -> Pa
 
 
 def inner_loop(fast: Params, support_loss: Callable[[Params], Tensor], *,
-               steps: int, lr: float | Params, first_order: bool = False,
-               adapt: Optional[Iterable[str]] = None, create_graph: bool = True,
-               per_step: bool = False) -> Params:
-    r"""Runs ``steps`` SGD steps on every task at once.
+               steps: int, rule: InnerRule, keys: Optional[Sequence[str]] = None,
+               first_order: bool = False, create_graph: bool = True) -> Params:
+    r"""Runs ``steps`` steps of ``rule`` on every task at once.
 
     Args:
         fast: Per-task parameters ``[T, ...]``.
         support_loss: Maps per-task parameters to per-task losses ``[T]``.
-        lr: Inner learning rate: a float, or one tensor per adapted
-            parameter, broadcastable to ``[T, ...]`` (Meta-SGD style) or,
-            with ``per_step``, of shape ``[steps]`` (one rate per step, as
-            MAML++'s learned per-layer per-step rates; later steps reuse the
-            last).
-        first_order: Drop second derivatives (FOMAML).
-        adapt: Names of the parameters to adapt (default: all), e.g. the
+        rule: The update rule (:mod:`graphmeta.meta.rules`).
+        keys: Names of the parameters to adapt (default: all), e.g. the
             head only for ANIL.
+        first_order: Drop second derivatives (FOMAML).
         create_graph: Keep the graph of the inner loop for an outer step.
     """
-    keys = list(fast) if adapt is None else [k for k in fast if k in set(adapt)]
+    keys = list(fast) if keys is None else list(keys)
     keep_graph = create_graph and not first_order
-
-    def rate(k: str, i: int):
-        if not isinstance(lr, dict):
-            return lr
-        return lr[k][min(i, lr[k].numel() - 1)] if per_step else lr[k]
-
+    state = rule.init({k: fast[k] for k in keys})
     for i in range(steps):
         loss = support_loss(fast).sum()
-        grads = torch.autograd.grad(loss, [fast[k] for k in keys],
-                                    create_graph=keep_graph)
-        step = {k: rate(k, i) * g for k, g in zip(keys, grads)}
-        fast = {k: (v - step[k] if k in step else v) for k, v in fast.items()}
+        # A parameter the support loss does not use gets a zero gradient.
+        grads = torch.autograd.grad(loss, [fast[k] for k in keys], create_graph=keep_graph,
+                                    allow_unused=True, materialize_grads=True)
+        new, state = rule.update(i, {k: fast[k] for k in keys}, dict(zip(keys, grads)), state)
+        fast = {k: new.get(k, v) for k, v in fast.items()}
     return fast
 
 
-def weights(model: nn.Module) -> Params:
-    """The parameters the inner loop adapts: all but learned inner rates."""
-    return {k: v for k, v in model.named_parameters() if not k.startswith("inner_lrs.")}
-
-
-def learn_inner_lrs(model: nn.Module, inner_lr: float, steps: int) -> nn.Module:
-    """Gives ``model`` one learned inner-loop rate per parameter tensor and
-    step, initialised to ``inner_lr`` (MAML++'s "LSLR", Antoniou et al.,
-    2019). :class:`MAML` uses them instead of its ``inner_lr``, and the outer
-    optimiser trains them with the weights; they live on the model so its
-    checkpoint keeps them."""
-    model.inner_lrs = nn.ParameterDict({
-        k.replace(".", "__"): nn.Parameter(torch.full((max(steps, 1),), float(inner_lr)))
-        for k in weights(model)})
-    return model
+INNER_PARAMS = ("all", "head")
 
 
 class MAML(nn.Module):
-    r"""Batched MAML around a model with a ``batched_logits`` method.
+    r"""Batched MAML: adapts every task of a meta-batch at once.
 
     Args:
-        model: An :class:`~graphmeta.models.InterestModel` (or any module with
-            ``batched_logits(params, batch, items)``).
-        inner_lr (float): Inner-loop step size :math:`\alpha`.
-        inner_steps (int): Inner SGD steps.
+        model: The model whose parameters are the initialisation. With a
+            meta-batch (:class:`~graphmeta.tasks.MetaBatch`), the model needs
+            ``batched_logits(params, batch, items)``; with loss closures any
+            module works.
+        inner_lr (float): Step size of the default rule, :class:`SGD`
+            (0.1 when neither this nor ``rule`` is given).
+        inner_steps (int): Inner steps.
+        rule (InnerRule): The inner-loop rule (:mod:`graphmeta.meta.rules`);
+            exclusive with ``inner_lr``. Learned rules get their parameters
+            here, so the rule is part of this module's ``state_dict``.
         first_order (bool): First-order MAML.
-        adapt (str): ``"all"`` parameters or ``"head"`` only (ANIL).
+        inner_params (str): ``"all"`` parameters, or ``"head"`` only (ANIL).
         balanced_query (bool): Weigh the query loss's classes equally
             (:func:`task_ce`), for query sets of few positives and many
             negatives scored by a ranking metric.
-
-    A model given learned rates by :func:`learn_inner_lrs` is adapted with
-    those instead of ``inner_lr``.
 
     Example:
         >>> maml = MAML(model, inner_lr=0.5, inner_steps=5)
         >>> loss = maml.meta_loss(batch)   # mean query loss after adaptation
         >>> loss.backward()                # meta-gradient through the inner loop
+        >>> # any model, with per-task loss closures over its parameters:
+        >>> loss = maml.meta_loss(support_loss, query_loss, num_tasks=32)
     """
 
-    def __init__(self, model: nn.Module, inner_lr: float = 0.5, inner_steps: int = 5,
-                 first_order: bool = False, adapt: str = "all",
+    def __init__(self, model: nn.Module, inner_lr: Optional[float] = None,
+                 inner_steps: int = 5, *, rule: Optional[InnerRule] = None,
+                 first_order: bool = False, inner_params: str = "all",
                  balanced_query: bool = False) -> None:
         super().__init__()
-        if adapt not in ("all", "head"):
-            raise ValueError(f"adapt must be 'all' or 'head', got {adapt!r}")
+        if inner_params not in INNER_PARAMS:
+            raise ValueError(f"inner_params must be one of {INNER_PARAMS}, got {inner_params!r}")
+        if rule is not None and inner_lr is not None:
+            raise ValueError("give inner_lr (plain SGD) or rule, not both")
+        if inner_steps < 0:
+            raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
         self.model = model
-        self.balanced_query = balanced_query
-        self.inner_lr, self.inner_steps = inner_lr, inner_steps
-        self.first_order, self.adapt_mode = first_order, adapt
+        self.inner_steps, self.first_order = inner_steps, first_order
+        self.inner_params, self.balanced_query = inner_params, balanced_query
+        self.rule = rule if rule is not None else SGD(0.1 if inner_lr is None else inner_lr)
+        weights = dict(model.named_parameters())
+        self.rule.bind({k: weights[k].shape for k in self.adapted_keys()}, inner_steps)
 
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}(inner_lr={self.inner_lr}, "
-                f"inner_steps={self.inner_steps}, first_order={self.first_order}, "
-                f"adapt={self.adapt_mode!r}, model={self.model!r})")
+    def extra_repr(self) -> str:
+        return (f"inner_steps={self.inner_steps}, first_order={self.first_order}, "
+                f"inner_params={self.inner_params!r}, balanced_query={self.balanced_query}")
 
-    def _adapt_keys(self) -> Optional[list[str]]:
-        if self.adapt_mode == "all":
-            return None
-        return [k for k in weights(self.model) if k.startswith("head.")]
+    def adapted_keys(self) -> list[str]:
+        """The names of the parameters the inner loop adapts."""
+        names = [k for k, _ in self.model.named_parameters()]
+        return names if self.inner_params == "all" else [k for k in names if k.startswith("head.")]
 
-    def _rates(self, detach: bool) -> tuple[float | Params, bool]:
-        """The model's learned per-step rates if it has them, else ``inner_lr``."""
-        rates = getattr(self.model, "inner_lrs", None)
-        if rates is None:
-            return self.inner_lr, False
-        return {k.replace("__", "."): (v.detach() if detach else v) for k, v in rates.items()}, True
+    def adapt(self, task: MetaBatch | Callable[[Params], Tensor], *,
+              num_tasks: Optional[int] = None, steps: Optional[int] = None,
+              detach: bool = False) -> Params:
+        """Per-task fast weights after the inner loop.
 
-    def adapt(self, batch, *, steps: Optional[int] = None, detach: bool = False
-              ) -> Params:
-        """Per-task fast weights after the inner loop on the support sets."""
-        fast = expand_params(weights(self.model), batch.num_tasks, detach=detach)
-        lr, per_step = self._rates(detach)
+        ``task`` is a meta-batch (the support loss is the model's
+        cross-entropy on its support sets) or a closure mapping per-task
+        parameters ``[T, ...]`` to per-task support losses ``[T]``, with
+        ``num_tasks``. ``detach`` adapts copies cut from the meta-parameters
+        (for evaluation)."""
+        if callable(task):
+            if num_tasks is None:
+                raise ValueError("adapt(closure) needs num_tasks")
+            support_loss = task
+        else:
+            batch, num_tasks = task, task.num_tasks
 
-        def support_loss(p: Params) -> Tensor:
-            return task_ce(self.model.batched_logits(p, batch, batch.support_items),
-                           batch.support_y)
-
+            def support_loss(p: Params) -> Tensor:
+                return task_ce(self.model.batched_logits(p, batch, batch.support_items),
+                               batch.support_y)
+        fast = expand_params(dict(self.model.named_parameters()), num_tasks, detach=detach)
         with torch.enable_grad():
             return inner_loop(fast, support_loss,
                               steps=self.inner_steps if steps is None else steps,
-                              lr=lr, per_step=per_step, first_order=self.first_order,
-                              adapt=self._adapt_keys(), create_graph=not detach)
+                              rule=self.rule, keys=self.adapted_keys(),
+                              first_order=self.first_order, create_graph=not detach)
 
-    def meta_loss(self, batch) -> Tensor:
-        """Mean query loss over the meta-batch after adaptation."""
-        fast = self.adapt(batch)
-        logits = self.model.batched_logits(fast, batch, batch.query_items)
-        return task_ce(logits, batch.query_y, batch.query_mask,
+    def meta_loss(self, task: MetaBatch | Callable[[Params], Tensor],
+                  query_loss: Optional[Callable[[Params], Tensor]] = None, *,
+                  num_tasks: Optional[int] = None) -> Tensor:
+        """Mean query loss over the meta-batch after adaptation: of a
+        meta-batch, or of the closures ``task`` (support) and ``query_loss``."""
+        fast = self.adapt(task, num_tasks=num_tasks)
+        if callable(task):
+            if query_loss is None:
+                raise ValueError("meta_loss(closure) needs a query_loss closure too")
+            return query_loss(fast).mean()
+        logits = self.model.batched_logits(fast, task, task.query_items)
+        return task_ce(logits, task.query_y, task.query_mask,
                        balanced=self.balanced_query).mean()
 
     @torch.no_grad()
-    def predict_logits(self, batch, steps: Optional[int] = None) -> Tensor:
+    def predict_logits(self, batch: MetaBatch, steps: Optional[int] = None) -> Tensor:
         """Query logits ``[T, Q, C]`` after adaptation."""
         fast = self.adapt(batch, steps=steps, detach=True)
         fast = {k: v.detach() for k, v in fast.items()}
         return self.model.batched_logits(fast, batch, batch.query_items)
 
-    def predict(self, batch, steps: Optional[int] = None) -> Tensor:
+    def predict(self, batch: MetaBatch, steps: Optional[int] = None) -> Tensor:
         """Query probabilities of class 1, ``[T, Q]``, after adaptation."""
         return self.predict_logits(batch, steps).softmax(-1)[..., 1]
 
 
-def adapt_adam(model: nn.Module, batch, *, steps: int, lr: float, logits: bool = False) -> Tensor:
-    """Trains per-task copies of ``model`` on their support sets with Adam
-    and returns query probabilities of class 1 ``[T, Q]`` (or, with
-    ``logits``, the query logits ``[T, Q, C]``). Adam is elementwise, so one
-    optimiser over stacked ``[T, ...]`` weights is ``T`` independent ones."""
-    fast = expand_params(weights(model), batch.num_tasks, detach=True)
-    opt = torch.optim.Adam(list(fast.values()), lr=lr)
-    with torch.enable_grad():
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = task_ce(model.batched_logits(fast, batch, batch.support_items),
-                           batch.support_y).sum()
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        out = model.batched_logits(fast, batch, batch.query_items)
-    return out if logits else out.softmax(-1)[..., 1]
-
-
-def reference_meta_loss(model: nn.Module, batch, *, inner_lr: float, inner_steps: int,
-                        first_order: bool = False) -> Tensor:
+def reference_meta_loss(model: nn.Module, batch: TaskBatch, *, inner_lr: float,
+                        inner_steps: int, first_order: bool = False) -> Tensor:
     """The per-task reference: a Python loop over tasks, PyG message passing on
     each task's ``edge_index`` and one ``torch.autograd.grad`` per task and
     step. Same result as :meth:`MAML.meta_loss`, task by task."""
-    params = weights(model)
+    params = dict(model.named_parameters())
     losses = []
-    for t, g in enumerate(batch.graphs):
+    for t, g in enumerate(batch.graphs.data_list):
         fast = dict(params)
         for _ in range(inner_steps):
             logits = functional_call(model, fast, (g.x, g.edge_index, batch.support_items[t]))

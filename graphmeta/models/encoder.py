@@ -9,14 +9,13 @@ given per task, to a padded dense meta-batch. Tests check that the two agree
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 
 from graphmeta.models.functional import blinear
+from graphmeta.tasks.batch import GraphBatch
 
 CONVS = ("gcn", "sage", "gin", "gat")
 
@@ -76,7 +75,7 @@ class GNNEncoder(nn.Module):
                 x = F.dropout(F.relu(x), self.dropout, self.training)
         return x
 
-    def batched(self, params: dict[str, Tensor], batch, x: Optional[Tensor] = None,
+    def batched(self, params: dict[str, Tensor], graphs: GraphBatch,
                 graphs_per_task: int = 1) -> Tensor:
         r"""Ego embeddings ``[T * G, hidden]`` of a padded batch of graphs.
 
@@ -89,18 +88,18 @@ class GNNEncoder(nn.Module):
         graph. The last layer is evaluated for the ego row only: aggregation
         is linear, so :math:`(\hat A X)_0 W` costs one row instead of ``N``.
         """
-        x = batch.x if x is None else x
+        x = graphs.x
         if graphs_per_task > 1:
             params = {k: v if k.endswith("weight") and v.dim() == 3
                       else v.repeat_interleave(graphs_per_task, 0) for k, v in params.items()}
         for i in range(self.num_layers):
             last = i == self.num_layers - 1
-            x = self._layer(i, params, batch, x, ego_only=last)
+            x = self._layer(i, params, graphs, x, ego_only=last)
             if not last:
                 x = F.dropout(F.relu(x), self.dropout, self.training)
         return x[:, 0]
 
-    def _layer(self, i: int, p: dict[str, Tensor], batch, x: Tensor,
+    def _layer(self, i: int, p: dict[str, Tensor], batch: GraphBatch, x: Tensor,
                ego_only: bool) -> Tensor:
         pre = f"convs.{i}."
         rows = slice(0, 1) if ego_only else slice(None)

@@ -18,13 +18,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphmeta.models.encoder import GNNEncoder
+from graphmeta.models.functional import sub_params
+from graphmeta.tasks.batch import FewShotBatch, GraphBatch, MetaBatch
 from graphmeta.models.model import MLPHead
 
 
-def _embed(encoder: GNNEncoder, p: dict[str, Tensor], graphs, num_tasks: int) -> Tensor:
+def _embed(encoder: GNNEncoder, p: dict[str, Tensor], graphs: GraphBatch, num_tasks: int
+           ) -> Tensor:
     """Centre-node embeddings ``[T, G, d]`` of ``T * G`` graphs, with task
     ``t``'s encoder parameters for its ``G`` graphs."""
-    enc = {k[8:]: v for k, v in p.items() if k.startswith("encoder.")}
+    enc = sub_params(p, "encoder.")
     per_task = graphs.x.size(0) // num_tasks
     return encoder.batched(enc, graphs, graphs_per_task=per_task).view(num_tasks, per_task, -1)
 
@@ -41,9 +44,13 @@ class FewShotClassifier(nn.Module):
         """Logits ``[n_way]`` of one ego-subgraph (PyG message passing)."""
         return self.head(self.encoder(x, edge_index)[0])
 
-    def batched_logits(self, p: dict[str, Tensor], batch, items) -> Tensor:
+    def graph_logits(self, p: dict[str, Tensor], graphs: GraphBatch, num_tasks: int) -> Tensor:
+        """Logits ``[T, G, n_way]`` of ``T * G`` graphs, ``G`` per task."""
+        return MLPHead.batched(p, _embed(self.encoder, p, graphs, num_tasks), prefix="head.")
+
+    def batched_logits(self, p: dict[str, Tensor], batch: MetaBatch, items: GraphBatch) -> Tensor:
         """Logits ``[T, G, n_way]`` of the ``G`` graphs per task in ``items``."""
-        return MLPHead.batched(p, _embed(self.encoder, p, items, batch.num_tasks), prefix="head.")
+        return self.graph_logits(p, items, batch.num_tasks)
 
 
 class PrototypeClassifier(nn.Module):
@@ -53,7 +60,8 @@ class PrototypeClassifier(nn.Module):
         super().__init__()
         self.encoder = encoder
 
-    def batched_logits(self, p: dict[str, Tensor], batch, items) -> Tensor:
+    def batched_logits(self, p: dict[str, Tensor], batch: FewShotBatch, items: GraphBatch
+                       ) -> Tensor:
         """Logits ``[T, G, N]``; the prototypes come from ``batch.support``
         under the same per-task parameters ``p``."""
         T = batch.num_tasks

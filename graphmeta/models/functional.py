@@ -11,6 +11,14 @@ from typing import Optional
 
 from torch import Tensor
 
+Params = dict[str, Tensor]
+
+
+def sub_params(params: Params, prefix: str) -> Params:
+    """The entries of ``params`` under ``prefix`` (``"encoder."``), with the
+    prefix stripped: the parameter dict of that submodule."""
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
 
 def blinear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """``x @ weight[t].T + bias[t]`` per task.

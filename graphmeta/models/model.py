@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphmeta.models.encoder import GNNEncoder
-from graphmeta.models.functional import blinear
+from graphmeta.models.functional import blinear, sub_params
+from graphmeta.tasks.batch import TaskBatch
 
 COMBINES = ("concat", "concat-product")
 
@@ -91,13 +92,12 @@ class InterestModel(nn.Module):
         return self.head(torch.cat(parts, dim=-1))
 
     # -- batched path (one weight set per task) -------------------------------
-    def batched_logits(self, p: dict[str, Tensor], batch, items: Tensor) -> Tensor:
+    def batched_logits(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
         """Logits ``[T, S, 2]`` for ``items`` ``[T, S]`` with per-task params."""
         if self.encoder is None:
-            h = batch.x[:, 0]
+            h = batch.graphs.x[:, 0]
         else:
-            enc = {k[8:]: v for k, v in p.items() if k.startswith("encoder.")}
-            h = self.encoder.batched(enc, batch)
+            h = self.encoder.batched(sub_params(p, "encoder."), batch.graphs)
         if self.interest_emb is None:
             e = self.interest_x[items]
         else:

@@ -11,35 +11,16 @@ among the episode's ``N``: no example carries two of the episode's labels.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Optional, Sequence
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphmeta.tasks.interest import DenseGraphs, dense_graphs
-from graphmeta.tasks.sampler import EgoSampler
-
-
-@dataclass
-class GraphBatch(DenseGraphs):
-    """Padded ego-subgraphs, ego at index 0 (``x [B, N, F]``, ``adj [B, N, N]``
-    with rows as targets, ``node_mask``, ``node_ids``)."""
-    x: Tensor
-    adj: Tensor
-    node_mask: Tensor
-    node_ids: Tensor
-    edge_indices: list[Tensor] = field(default_factory=list)
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None) -> "GraphBatch":
-        def mv(t: Tensor) -> Tensor:
-            t = t.to(device, non_blocking=True)
-            return t.to(dtype) if dtype is not None and t.is_floating_point() else t
-        return GraphBatch(mv(self.x), mv(self.adj), mv(self.node_mask), mv(self.node_ids),
-                          [mv(e) for e in self.edge_indices])
+from graphmeta.tasks.base import EgoTasks, split_ids
+from graphmeta.tasks.batch import FewShotBatch, GraphBatch
 
 
 @dataclass
@@ -52,46 +33,6 @@ class Episode:
     query_y: Tensor          # [N*Q]
     support_graphs: list[tuple[Tensor, Tensor]]
     query_graphs: list[tuple[Tensor, Tensor]]
-
-
-@dataclass
-class FewShotBatch:
-    r"""``T`` episodes. ``support`` holds the ``T * N * K`` support
-    ego-subgraphs task by task, ``query`` the ``T * N * Q`` query ones.
-
-    ``support_items`` / ``query_items`` are the graph batches themselves:
-    what :class:`~graphmeta.meta.MAML` asks the model to score.
-    """
-    support: GraphBatch
-    query: GraphBatch
-    support_y: Tensor        # [T, N*K]
-    query_y: Tensor          # [T, N*Q]
-    classes: Tensor          # [T, N]
-    n_way: int
-
-    @property
-    def num_tasks(self) -> int:
-        return self.support_y.size(0)
-
-    @property
-    def support_items(self) -> GraphBatch:
-        return self.support
-
-    @property
-    def query_items(self) -> GraphBatch:
-        return self.query
-
-    @property
-    def query_mask(self) -> Tensor:
-        return torch.ones_like(self.query_y, dtype=torch.bool)
-
-    def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None) -> "FewShotBatch":
-        return FewShotBatch(self.support.to(device, dtype), self.query.to(device, dtype),
-                            self.support_y.to(device), self.query_y.to(device),
-                            self.classes.to(device), self.n_way)
-
-
-FEWSHOT_FEATURES = ("auto", "x", "structure", "x+structure")
 
 
 def structural_features(data: Data, k: int = 16) -> Tensor:
@@ -122,7 +63,7 @@ def structural_features(data: Data, k: int = 16) -> Tensor:
     return torch.cat([deg.unsqueeze(1), pe], 1).float()
 
 
-class FewShotTasks:
+class FewShotTasks(EgoTasks):
     r"""Samples N-way K-shot episodes of users from disjoint class splits.
 
     Args:
@@ -145,29 +86,22 @@ class FewShotTasks:
             targets.
     """
 
+    kind = "few-shot"
+    FEATURES = {"x": "_x_features", "structure": "_structure_features"}
+    DEFAULT_FEATURES = ("x", "structure")
+
     def __init__(self, data: Data, *, n_way: int | str = "auto", k_shot: int = 3,
                  n_query: int = 10, hops: int = 2, max_nodes: int = 64,
                  class_split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0,
                  labels: str = "auto", node_features: str = "auto") -> None:
         if k_shot < 1 or n_query < 1:
             raise ValueError(f"k_shot and n_query must be >= 1, got {k_shot}, {n_query}")
-        if len(class_split) != 3 or any(f < 0 for f in class_split) or sum(class_split) > 1 + 1e-9:
-            raise ValueError(f"class_split must be three non-negative fractions summing to at "
-                             f"most 1, got {list(class_split)}")
-        self.data = data
+        super().__init__(data, hops, max_nodes)
         self.member, self.class_names = self._membership(data, labels)
         self.k_shot, self.n_query = k_shot, n_query
-        self.hops, self.max_nodes = hops, max_nodes
-        self.sampler = EgoSampler(data.edge_index, data.num_nodes, hops, max_nodes)
         sizes = self.member.sum(0)
         eligible = (sizes >= k_shot + n_query).nonzero().view(-1)
-        perm = eligible[torch.randperm(len(eligible), generator=torch.Generator().manual_seed(seed))]
-        n_tr = int(round(class_split[0] * len(perm)))
-        n_va = int(round(class_split[1] * len(perm)))
-        n_te = min(int(round(class_split[2] * len(perm))), len(perm) - n_tr - n_va)
-        self.splits = {"train": perm[:n_tr].sort().values,
-                       "val": perm[n_tr:n_tr + n_va].sort().values,
-                       "test": perm[n_tr + n_va:n_tr + n_va + n_te].sort().values}
+        self.splits = split_ids(eligible, class_split, seed, what="class_split")
         smallest = min(len(v) for v in self.splits.values())
         if n_way == "auto":
             n_way = min(5, smallest)
@@ -207,28 +141,12 @@ class FewShotTasks:
         names = list(names) if names is not None else [str(c) for c in range(member.size(1))]
         return member, names
 
-    def _set_node_features(self, mode: str) -> None:
-        if mode not in FEWSHOT_FEATURES:
-            raise ValueError(f"node_features must be one of {FEWSHOT_FEATURES}, got {mode!r}")
-        x = getattr(self.data, "x", None)
-        if mode == "auto":
-            mode = "x" if x is not None else "structure"
-        if "x" in mode.split("+") and x is None:
-            raise ValueError(f"node_features={mode!r} needs data.x, which this graph lacks")
-        parts = []
-        if "x" in mode.split("+"):
-            parts.append(x if x.is_floating_point() else x.float())
-        if "structure" in mode.split("+"):
-            dtype = parts[0].dtype if parts else torch.get_default_dtype()
-            parts.append(structural_features(self.data).to(dtype))
-        self.node_features = mode
-        self.node_x = torch.cat(parts, 1)
+    def _structure_features(self, dtype: torch.dtype | None) -> Tensor:
+        return structural_features(self.data).to(dtype or torch.get_default_dtype())
 
-    def __repr__(self) -> str:
-        sizes = {k: len(v) for k, v in self.splits.items()}
-        return (f"{self.__class__.__name__}(classes={sizes}, n_way={self.n_way}, "
-                f"k_shot={self.k_shot}, n_query={self.n_query}, hops={self.hops}, "
-                f"max_nodes={self.max_nodes}, node_features={self.node_features!r})")
+    def _settings(self) -> dict[str, object]:
+        return {"n_way": self.n_way, "k_shot": self.k_shot, "n_query": self.n_query,
+                **super()._settings()}
 
     def episode(self, split: str, rng: np.random.Generator) -> Episode:
         """Draws one episode from the classes of ``split``."""
@@ -262,17 +180,23 @@ class FewShotTasks:
         rng = np.random.default_rng(seed)
         return [self.episode(split, rng) for _ in range(n)]
 
-    def graph_batch(self, parts: Sequence[tuple[Tensor, Tensor]]) -> GraphBatch:
-        """Pads sampled ``(nodes, edge_index)`` subgraphs into a :class:`GraphBatch`."""
-        x, adj, mask, ids = dense_graphs([n for n, _ in parts], [e for _, e in parts], self.node_x)
-        return GraphBatch(x, adj, mask, ids, [e for _, e in parts])
-
     def collate(self, episodes: Sequence[Episode]) -> FewShotBatch:
         return FewShotBatch(self.graph_batch([g for e in episodes for g in e.support_graphs]),
                             self.graph_batch([g for e in episodes for g in e.query_graphs]),
                             torch.stack([e.support_y for e in episodes]),
                             torch.stack([e.query_y for e in episodes]),
                             torch.stack([e.classes for e in episodes]), self.n_way)
+
+    def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
+                      chunk: int = 100) -> "_EpisodeBatches":
+        """:meth:`episodes`, collated ``chunk // 4`` episodes at a time on each
+        pass (a batch holds ``N * (K + Q)`` dense subgraphs per episode;
+        keeping every chunk collated would hold hundreds of MB)."""
+        return _EpisodeBatches(self, self.episodes(split, n, seed), device, max(1, chunk // 4))
+
+    def score(self, pred: Tensor, batch: FewShotBatch) -> dict[str, np.ndarray]:
+        """Accuracy of query logits ``pred`` ``[T, Q, N]``."""
+        return {"accuracy": (pred.argmax(-1) == batch.query_y).double().mean(1).cpu().numpy()}
 
     def batches(self, split: str, batch_size: int, seed: int) -> Iterator[FewShotBatch]:
         """Endless stream of meta-batches of fresh episodes from ``split``."""
@@ -290,3 +214,15 @@ class FewShotTasks:
         while True:
             picked = rng.choice(users, batch_size, replace=len(users) < batch_size)
             yield self.graph_batch(self.sampler.sample_many(picked.tolist(), rng)), target[picked]
+
+
+class _EpisodeBatches:
+    """Fixed episodes, collated chunk by chunk on each pass."""
+
+    def __init__(self, tasks: FewShotTasks, episodes: list[Episode], device: torch.device,
+                 step: int) -> None:
+        self.tasks, self.episodes, self.device, self.step = tasks, episodes, device, step
+
+    def __iter__(self) -> Iterator[FewShotBatch]:
+        for i in range(0, len(self.episodes), self.step):
+            yield self.tasks.collate(self.episodes[i:i + self.step]).to(self.device)

@@ -64,13 +64,6 @@ class EgoSampler:
         # every call so that a call costs O(subgraph) and not O(num_nodes).
         self._tls = threading.local()
 
-    def __getstate__(self) -> dict:  # worker processes make their own scratch
-        return {k: v for k, v in self.__dict__.items() if k != "_tls"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._tls = threading.local()
-
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_nodes={self.num_nodes}, "
                 f"hops={self.hops}, max_nodes={self.max_nodes})")

@@ -16,7 +16,7 @@ from graphmeta import datasets
 from graphmeta.cli import main
 from graphmeta.datasets.download import CARDS_DIR
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+from tests.helpers import SHARED
 needs_mirror = pytest.mark.skipif(not (SHARED / "email_eu_core").exists(),
                                   reason="shared dataset mirror not present")
 EMAIL = SHARED / "email_eu_core" / "raw"

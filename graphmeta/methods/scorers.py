@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.tasks import TaskBatch, UserInterestTasks
 
-BASELINES = ("popularity", "neighbor-vote", "itemknn")
+SCORERS = ("popularity", "neighbor-vote", "itemknn")
 
 
-class InterestBaselines:
-    """Precomputes the statistics once per task sampler."""
+class InterestScorers:
+    """The scorers' statistics, computed once per task sampler."""
 
     def __init__(self, tasks: UserInterestTasks) -> None:
         self.tasks = tasks
@@ -46,13 +47,13 @@ class InterestBaselines:
             sim = self.similarity[items.unsqueeze(-1), batch.support_items.cpu().unsqueeze(1)]
             return (sim * pos.unsqueeze(1)).sum(-1)
         if method == "neighbor-vote":
-            ids = batch.node_ids.cpu()
-            nbr = (batch.adj[:, 0].cpu() > 0) & (ids >= 0)             # ego's neighbours
+            ids = batch.graphs.node_ids.cpu()
+            nbr = (batch.graphs.adj[:, 0].cpu() > 0) & (ids >= 0)      # ego's neighbours
             nbr &= self.tasks.known[ids.clamp_min(0)]
             votes = self.known[ids.clamp_min(0)] * nbr.unsqueeze(-1)   # [T, N, C]
             freq = votes.sum(1) / nbr.sum(1, keepdim=True).clamp_min(1)
             return freq.gather(1, items)
-        raise KeyError(f"unknown baseline {method!r} (known: {', '.join(BASELINES)})")
+        raise KeyError(f"unknown scorer {method!r} (known: {', '.join(SCORERS)})")
 
     def predict(self, method: str, batch: TaskBatch) -> Tensor:
         """Query "probabilities" ``[T, Q]``: monotone in the score, above 0.5
@@ -64,3 +65,20 @@ class InterestBaselines:
         q = self.scores(method, batch, batch.query_items) - thr[:, None]
         scale = q.abs().amax(1, keepdim=True).clamp_min(1e-12)
         return 0.5 + 0.5 * q / scale
+
+
+class Scorer(Learner):
+    """One of :data:`SCORERS` as a learner: nothing to train or save."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.scorers = InterestScorers(ctx.tasks)
+
+    def predict(self, batch: TaskBatch) -> Tensor:
+        return self.scorers.predict(self.ctx.method, batch)
+
+
+for _name, _what in zip(SCORERS, ("an interest's frequency among meta-train users",
+                                  "its frequency among the ego's neighbours' known interests",
+                                  "item co-occurrence with the support positives")):
+    register_method(_name, kinds=("user-interest",), training="none", description=_what)(Scorer)

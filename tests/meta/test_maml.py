@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from graphmeta.meta import MAML, adapt_adam, expand_params, learn_inner_lrs, reference_meta_loss, weights
-from graphmeta.models import GNNEncoder, InterestModel
+from graphmeta.meta import MAML, LearnedLR, expand_params, reference_meta_loss, task_ce
+from graphmeta.models import GNNEncoder, InterestModel, MLPHead
 
 
 def _model(tasks, conv="gcn", hidden=6, layers=2):
@@ -25,7 +25,7 @@ def _rel(a, b):
 def test_batched_equals_per_task_reference(small_tasks, conv, first_order):
     model = _model(small_tasks, conv)
     batch = _batch(small_tasks)
-    assert len({g.num_nodes for g in batch.graphs}) > 1  # padding is exercised
+    assert len({g.num_nodes for g in batch.graphs.data_list}) > 1  # padding is exercised
     maml = MAML(model, inner_lr=0.4, inner_steps=3, first_order=first_order)
     params = list(model.parameters())
     loss = maml.meta_loss(batch)
@@ -78,20 +78,10 @@ def test_first_order_differs_from_finite_differences(small_tasks):
 def test_anil_adapts_the_head_only(small_tasks):
     model = _model(small_tasks, "gcn")
     batch = _batch(small_tasks)
-    fast = MAML(model, inner_lr=0.5, inner_steps=2, adapt="head").adapt(batch, detach=True)
+    fast = MAML(model, inner_lr=0.5, inner_steps=2, inner_params="head").adapt(batch, detach=True)
     for k, p in model.named_parameters():
         moved = not torch.allclose(fast[k], p.expand_as(fast[k]))
         assert moved == k.startswith("head."), k
-
-
-def test_adapt_adam_is_independent_per_task(small_tasks):
-    """One Adam over stacked [T, ...] weights equals T separate runs."""
-    model = _model(small_tasks, "sage")
-    tasks = small_tasks.fixed_tasks("train", 4, 0)
-    together = adapt_adam(model, small_tasks.collate(tasks), steps=5, lr=0.05)
-    apart = [adapt_adam(model, small_tasks.collate([t]), steps=5, lr=0.05)[0] for t in tasks]
-    for a, b in zip(together, apart):
-        assert torch.allclose(a[: len(b)], b, atol=1e-10)
 
 
 def test_predict_leaves_meta_parameters_alone(small_tasks):
@@ -113,33 +103,71 @@ def test_expand_params_shapes():
 
 def test_learned_inner_rates_start_at_inner_lr_and_get_a_gradient(small_tasks):
     batch = _batch(small_tasks)
-    plain = _model(small_tasks, "sage")
-    lslr = learn_inner_lrs(_model(small_tasks, "sage"), 0.3, steps=2).double()
-    a = MAML(plain, inner_lr=0.3, inner_steps=2).meta_loss(batch)
-    b = MAML(lslr, inner_lr=99.0, inner_steps=2).meta_loss(batch)   # inner_lr ignored
+    a = MAML(_model(small_tasks, "sage"), inner_lr=0.3, inner_steps=2).meta_loss(batch)
+    lslr = MAML(_model(small_tasks, "sage"), rule=LearnedLR(0.3), inner_steps=2).double()
+    b = lslr.meta_loss(batch)
     assert torch.allclose(a, b, rtol=1e-12)
     b.backward()
-    rates = dict(lslr.inner_lrs.named_parameters())
-    assert set(rates) == {k.replace(".", "__") for k in weights(lslr)}
-    assert all(r.grad is not None and r.grad.abs().sum() > 0 for r in rates.values())
+    rates = lslr.rule.rates()
+    assert set(rates) == {k for k, _ in lslr.model.named_parameters()}
+    assert all(r.shape == (2,) and r.grad is not None and r.grad.abs().sum() > 0
+               for r in rates.values())
+    # The rates are the meta-learner's state, under the rule's own names.
+    assert {k for k in lslr.state_dict() if k.startswith("rule.")} == \
+        {f"rule.values.{i}" for i in range(len(rates))}
     # The analytic gradient of one rate matches a central difference.
-    key = "head__fc2__weight"
-    r = lslr.inner_lrs[key]
+    r = rates["head.fc2.weight"]
     g = r.grad[1].item()
     eps = 1e-6
     with torch.no_grad():
         r[1] += eps
-    up = MAML(lslr, inner_steps=2).meta_loss(batch).item()
+    up = lslr.meta_loss(batch).item()
     with torch.no_grad():
         r[1] -= 2 * eps
-    down = MAML(lslr, inner_steps=2).meta_loss(batch).item()
+    down = lslr.meta_loss(batch).item()
     assert g == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
     # Zero rates: no adaptation at all.
     with torch.no_grad():
-        for v in lslr.inner_lrs.values():
+        for v in rates.values():
             v.zero_()
-    fast = MAML(lslr, inner_steps=2).adapt(batch, detach=True)
-    assert all(torch.equal(fast[k], p.expand_as(fast[k])) for k, p in weights(lslr).items())
+    fast = lslr.adapt(batch, detach=True)
+    assert all(torch.equal(fast[k], p.expand_as(fast[k])) for k, p in lslr.model.named_parameters())
+
+
+def test_inner_lr_and_rule_are_exclusive(small_tasks):
+    with pytest.raises(ValueError, match="inner_lr .* or rule, not both"):
+        MAML(_model(small_tasks), inner_lr=0.1, rule=LearnedLR(0.1))
+    with pytest.raises(ValueError, match="inner_params must be one of"):
+        MAML(_model(small_tasks), inner_params="encoder")
+
+
+def test_loss_closures_equal_the_batch_form():
+    """Any module, with per-task support and query loss closures (the classic
+    example's use), gives the batched form's loss and gradient."""
+    torch.manual_seed(0)
+    model = MLPHead(4, 5, 2).double()
+    sx, qx = torch.randn(3, 6, 4, dtype=torch.float64), torch.randn(3, 7, 4, dtype=torch.float64)
+    sy, qy = torch.randint(0, 2, (3, 6)), torch.randint(0, 2, (3, 7))
+    maml = MAML(model, inner_lr=0.4, inner_steps=3)
+    loss = maml.meta_loss(lambda p: task_ce(MLPHead.batched(p, sx), sy),
+                          lambda p: task_ce(MLPHead.batched(p, qx), qy), num_tasks=3)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    # The same by hand: three tasks, one at a time, plain SGD.
+    ref = 0
+    for t in range(3):
+        fast = dict(model.named_parameters())
+        for _ in range(3):
+            inner = task_ce(MLPHead.batched({k: v[None] for k, v in fast.items()}, sx[t:t + 1]),
+                            sy[t:t + 1]).sum()
+            g = torch.autograd.grad(inner, list(fast.values()), create_graph=True)
+            fast = {k: v - 0.4 * gi for (k, v), gi in zip(fast.items(), g)}
+        ref = ref + task_ce(MLPHead.batched({k: v[None] for k, v in fast.items()}, qx[t:t + 1]),
+                            qy[t:t + 1]).sum() / 3
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-12)
+    for a, b in zip(grads, torch.autograd.grad(ref, list(model.parameters()))):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="needs num_tasks"):
+        maml.adapt(lambda p: task_ce(MLPHead.batched(p, sx), sy))
 
 
 def test_balanced_task_ce_weighs_each_class_equally():

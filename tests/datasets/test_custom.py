@@ -87,15 +87,23 @@ def test_from_networkx():
         datasets.from_networkx(G, features_attr="age")
 
 
-def test_register_a_loader(tmp_path):
-    @datasets.register("toy-test-graph", k_shot=1)
+@pytest.fixture
+def toy_registered(tmp_path):
+    @datasets.register("toy-test-graph", config={"tasks.k_shot": 1})
     def _toy(root):
         return datasets.from_edge_list(_files(tmp_path) / "edges.csv", tmp_path / "interests.json")
+    yield _toy
+    datasets.unregister("toy-test-graph")
+    assert "toy-test-graph" not in datasets.names()
+
+
+def test_register_a_loader(tmp_path, toy_registered):
     assert "toy-test-graph" in datasets.names()
     assert datasets.load("toy-test-graph", root=tmp_path).num_nodes == 5
-    assert datasets.task_defaults("toy-test-graph") == {"k_shot": 1}
+    assert datasets.recommended("toy-test-graph") == {"tasks.k_shot": 1}
+    datasets.register("toy-test-graph", config={"tasks.k_shot": 1})(toy_registered)  # re-run cell
     with pytest.raises(ValueError, match="already registered"):
-        datasets.register("toy-test-graph")(_toy)
+        datasets.register("toy-test-graph")(lambda root: None)
 
 
 def test_cli_dataset_folder_needs_no_code(tmp_path):

@@ -1,0 +1,5 @@
+import sys
+
+from graphmeta.bench import main
+
+sys.exit(main())

@@ -1,0 +1,110 @@
+"""Trained baselines: ``finetune`` (pre-train one model on meta-train users,
+adapt it to each support set) and ``scratch`` (adapt a random initialisation)."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphmeta.build import fewshot_model, interest_model
+from graphmeta.meta import MAML, Adam, expand_params, make_rule, task_ce
+from graphmeta.methods.registry import Context, Learner, register_method
+from graphmeta.models import FewShotClassifier
+from graphmeta.tasks import MetaBatch, TaskBatch
+
+BOTH = ("user-interest", "few-shot")
+
+
+def _adam(model: nn.Module, ctx: Context) -> MAML:
+    """Support-set training with Adam (``baselines.scratch_steps``, ``scratch_lr``)."""
+    b = ctx.spec.baselines
+    return MAML(model, rule=Adam(b.scratch_lr), inner_steps=b.scratch_steps)
+
+
+def _scores(maml: MAML, ctx: Context, batch: MetaBatch) -> Tensor:
+    return maml.predict_logits(batch) if ctx.spec.kind == "few-shot" else maml.predict(batch)
+
+
+class Scratch(Learner):
+    """A random initialisation trained on each support set alone."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        model = (fewshot_model(ctx.spec, ctx.tasks) if ctx.spec.kind == "few-shot"
+                 else interest_model(ctx.spec, ctx.tasks))
+        self.adapter = _adam(model, ctx)
+
+    def predict(self, batch: MetaBatch) -> Tensor:
+        return _scores(self.adapter, self.ctx, batch)
+
+
+class FinetuneInterests(Learner):
+    """User-interest ``finetune``: one model trained on every sampled interest
+    of meta-train users (support and query alike), then adapted to each
+    support set by the inner rule of ``maml`` (``meta.inner_*``)."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        m = ctx.spec.meta
+        self.adapter = MAML(interest_model(ctx.spec, ctx.tasks),
+                            rule=make_rule(m.inner_rule, m.inner_lr), inner_steps=m.inner_steps)
+
+    def training_loss(self, batch: TaskBatch) -> Tensor:
+        model = self.adapter.model
+        p = expand_params(dict(model.named_parameters()), batch.num_tasks)
+        items = torch.cat([batch.support_items, batch.query_items], 1)
+        y = torch.cat([batch.support_y, batch.query_y], 1)
+        mask = torch.cat([torch.ones_like(batch.support_y, dtype=torch.bool), batch.query_mask], 1)
+        return task_ce(model.batched_logits(p, batch, items), y, mask).mean()
+
+    def predict(self, batch: MetaBatch) -> Tensor:
+        return self.adapter.predict(batch)
+
+
+class FinetuneEpisodes(Learner):
+    """Few-shot ``finetune``: a classifier over all meta-train classes that
+    shares the model's encoder and ``fc1`` is pre-trained; at test the model,
+    with its own fresh ``N``-way ``fc2``, is trained on the support set with
+    Adam (``baselines.scratch_*``). Cross-entropy when every meta-train user
+    has one class, else one binary loss per class."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        tasks = ctx.tasks
+        model = fewshot_model(ctx.spec, tasks)
+        self.adapter = _adam(model, ctx)
+        train = tasks.splits["train"]
+        self.pre = FewShotClassifier(model.encoder, len(train), ctx.spec.model.head_hidden)
+        self.pre.head.fc1 = model.head.fc1
+        self.single = bool((tasks.member[:, train].sum(1) <= 1).all())
+
+    def train_batches(self, seed: int) -> Iterator[Any]:
+        size = 4 * self.spec.meta.meta_batch * self.ctx.tasks.n_way
+        return self.ctx.tasks.pretrain_batches(size, seed)
+
+    def training_loss(self, batch: tuple) -> Tensor:
+        graphs, target = batch
+        p = {k: v.unsqueeze(0) for k, v in self.pre.named_parameters()}
+        logits = self.pre.graph_logits(p, graphs, 1)[0]
+        if self.single:
+            return F.cross_entropy(logits, target.float().argmax(1))
+        return F.binary_cross_entropy_with_logits(logits, target.float())
+
+    def predict(self, batch: MetaBatch) -> Tensor:
+        return self.adapter.predict_logits(batch)
+
+
+@register_method("finetune", kinds=BOTH, training="pretrain", default_for=BOTH,
+                 description="one model trained on all meta-train users, fine-tuned on "
+                             "the support set")
+def build_finetune(ctx: Context) -> Learner:
+    return FinetuneEpisodes(ctx) if ctx.spec.kind == "few-shot" else FinetuneInterests(ctx)
+
+
+@register_method("scratch", kinds=BOTH, training="none", default_for=BOTH,
+                 description="random initialisation trained on the support set only "
+                             "(Adam, baselines.scratch_steps)")
+def build_scratch(ctx: Context) -> Learner:
+    return Scratch(ctx)

@@ -1,0 +1,152 @@
+"""The run spec: a config with every ``auto`` resolved, frozen and typed.
+
+:func:`resolve` runs once at start-up, when the graph is loaded: it decides
+the task kind, ``k_shot``, negatives, node features, meta-batch size,
+checkpoint score and prefetching from the data and the device, the methods
+to run, and each method's own settings (its registered defaults, filling the
+keys no config layer sets, then ``method_settings``). Everything downstream
+reads the :class:`RunSpec`; ``config.yaml`` and ``results.json`` record it,
+and loading that ``config.yaml`` again gives the same spec.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+
+from graphmeta.config import (SECTIONS, BaselinesConfig, ConfigError, DatasetConfig,
+                              MetaConfig, ModelConfig, TasksConfig, check_value, get_key,
+                              set_key)
+
+# What "auto" is, per task kind.
+K_SHOT = {"user-interest": 5, "few-shot": 3}
+META_BATCH = {"user-interest": 32, "few-shot": 4}
+FEATURES = {"user-interest": ("x", "interests"), "few-shot": ("x", "structure")}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A resolved run configuration (see :mod:`graphmeta.config` for the keys).
+
+    ``method_settings`` holds, per method, the keys whose resolved value for
+    that method differs from the common one; :meth:`for_method` applies them.
+    """
+    seed: int
+    dataset: DatasetConfig
+    tasks: TasksConfig
+    model: ModelConfig
+    meta: MetaConfig
+    baselines: BaselinesConfig
+    methods: tuple[str, ...]
+    method_settings: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def kind(self) -> str:
+        return self.tasks.kind
+
+    @property
+    def real_data(self) -> bool:
+        return self.dataset.name != "synthetic"
+
+    def for_method(self, name: str) -> "RunSpec":
+        """This spec as ``name`` runs it."""
+        d = self.to_dict()
+        for key, value in self.method_settings.get(name, {}).items():
+            set_key(d, key, value)
+        return _from_dict(d, self.methods, self.method_settings)
+
+    def settings(self, name: str) -> dict[str, Any]:
+        """``name``'s settings that differ from the common ones."""
+        return dict(self.method_settings.get(name, {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A config mapping (``config.yaml``) that loads back to this spec."""
+        out: dict[str, Any] = {"seed": self.seed}
+        for section in SECTIONS:
+            out[section] = copy.deepcopy(dataclasses.asdict(getattr(self, section)))
+        out["methods"] = list(self.methods)
+        out["method_settings"] = {m: dict(s) for m, s in self.method_settings.items() if s}
+        return out
+
+
+def _from_dict(d: dict, methods: tuple[str, ...], settings: Mapping) -> RunSpec:
+    return RunSpec(seed=d["seed"], methods=tuple(methods),
+                   method_settings={m: dict(s) for m, s in settings.items()},
+                   **{s: cls(**d[s]) for s, cls in SECTIONS.items()})
+
+
+def _resolve_autos(cfg: dict, *, has_interests: bool, has_x: bool,
+                   device: torch.device) -> dict:
+    """Resolves every ``auto`` of a nested config (in a copy)."""
+    cfg = copy.deepcopy(cfg)
+    t, m = cfg["tasks"], cfg["meta"]
+    if t["kind"] == "auto":
+        t["kind"] = "user-interest" if has_interests else "few-shot"
+    kind = t["kind"]
+    if kind == "user-interest" and not has_interests:
+        raise ConfigError("tasks.kind=user-interest: the graph has no interests "
+                          "(use tasks.kind=few-shot over its labels)")
+    if t["k_shot"] == "auto":
+        t["k_shot"] = K_SHOT[kind]
+    if t["negatives"] == "auto":
+        t["negatives"] = "uniform" if cfg["dataset"]["name"] == "synthetic" else "popularity"
+    allowed = FEATURES[kind]
+    if t["node_features"] == "auto":
+        t["node_features"] = allowed[0] if has_x else allowed[1]
+    parts = t["node_features"].split("+")
+    if not set(parts) <= set(allowed):
+        raise ConfigError(f"tasks.node_features={t['node_features']!r} does not apply to {kind} "
+                          f"tasks (choose from {', '.join(allowed)}, or {allowed[0]}+{allowed[1]})")
+    if "x" in parts and not has_x:
+        raise ConfigError(f"tasks.node_features={t['node_features']!r} needs node features x, "
+                          f"which this graph lacks")
+    if t["prefetch"] == "auto":
+        t["prefetch"] = "thread" if device.type == "cuda" else "off"
+    if m["meta_batch"] == "auto":
+        m["meta_batch"] = META_BATCH[kind]
+    if m["select"] == "auto":
+        real = cfg["dataset"]["name"] != "synthetic"
+        m["select"] = "auc" if real and kind == "user-interest" else "accuracy"
+    if m["select"] == "auc" and kind == "few-shot":
+        raise ConfigError("meta.select=auc: few-shot episodes are scored by accuracy only")
+    return cfg
+
+
+def resolve(cfg: dict, data: Any, device: torch.device | str = "cpu") -> RunSpec:
+    """The :class:`RunSpec` of a loaded config (:func:`~graphmeta.config.load_config`)
+    on ``data`` and ``device``."""
+    from graphmeta.methods import get_method, default_methods
+    device = torch.device(device)
+    facts = {"has_interests": getattr(data, "interests", None) is not None,
+             "has_x": getattr(data, "x", None) is not None, "device": device}
+    plain = {k: v for k, v in cfg.items() if k not in ("method_settings", "_explicit")}
+    common = _resolve_autos(plain, **facts)
+    kind = common["tasks"]["kind"]
+    methods = tuple(cfg["methods"]) or tuple(default_methods(kind))
+    explicit = set(cfg.get("_explicit", ()))
+    settings: dict[str, dict[str, Any]] = {}
+    for name in methods:
+        method = get_method(name)
+        if kind not in method.kinds:
+            raise ConfigError(f"methods: {name!r} does not run on {kind} tasks "
+                              f"(known there: {', '.join(default_methods(kind, every=True))})")
+        own = {k: v for k, v in method.defaults.items() if k not in explicit}
+        own.update(cfg["method_settings"].get(name, {}))
+        mine = copy.deepcopy(plain)
+        for key, value in own.items():
+            set_key(mine, key, check_value(key, value, f"settings of method {name!r}"))
+        mine = _resolve_autos(mine, **facts)
+        settings[name] = {k: get_key(mine, k) for k in own
+                          if get_key(mine, k) != get_key(common, k)}
+    return _from_dict(common, methods, settings)
+
+
+def with_n_way(spec: RunSpec, n_way: int) -> RunSpec:
+    """``spec`` with the few-shot ``n_way`` that the class splits allow."""
+    return dataclasses.replace(spec, tasks=dataclasses.replace(spec.tasks, n_way=n_way))
+
+
+__all__ = ["RunSpec", "resolve", "with_n_way"]

@@ -1,0 +1,117 @@
+"""What both task kinds share: the graph, its CSR ego sampler, seeded splits,
+node features built from named parts, and padding sampled subgraphs."""
+from __future__ import annotations
+
+from typing import ClassVar, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from graphmeta.tasks.batch import GraphBatch
+from graphmeta.tasks.sampler import EgoSampler
+
+SPLITS = ("train", "val", "test")
+
+
+def split_ids(ids: Sequence[int] | Tensor, fractions: Sequence[float], seed: int,
+              what: str = "split") -> dict[str, Tensor]:
+    """Disjoint random ``train``/``val``/``test`` subsets of ``ids`` (users, or
+    classes for few-shot episodes), each sorted; ``fractions`` of ``len(ids)``,
+    rounded."""
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or sum(fractions) > 1 + 1e-9:
+        raise ValueError(f"{what} fractions must be three non-negative numbers "
+                         f"summing to at most 1, got {list(fractions)}")
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    perm = ids[torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed))]
+    n_train = int(round(fractions[0] * len(ids)))
+    n_val = int(round(fractions[1] * len(ids)))
+    n_test = int(round(fractions[2] * len(ids)))
+    return {"train": perm[:n_train].sort().values,
+            "val": perm[n_train:n_train + n_val].sort().values,
+            "test": perm[n_train + n_val:n_train + n_val + n_test].sort().values}
+
+
+def split_users(users: Sequence[int] | Tensor, fractions: Sequence[float],
+                seed: int) -> dict[str, Tensor]:
+    """Disjoint random ``train``/``val``/``test`` user splits."""
+    return split_ids(users, fractions, seed)
+
+
+class EgoTasks:
+    """Base of :class:`~graphmeta.tasks.UserInterestTasks` and
+    :class:`~graphmeta.tasks.FewShotTasks`.
+
+    Subclasses set ``kind`` and ``FEATURES`` (the parts ``node_features``
+    may combine with ``+``, each mapped to a method returning ``[N, F]``),
+    and list their settings in :meth:`_settings` for ``repr``.
+    """
+    kind: ClassVar[str]
+    FEATURES: ClassVar[dict[str, str]]
+    DEFAULT_FEATURES: ClassVar[tuple[str, str]]   # (with data.x, without)
+
+    def __init__(self, data: Data, hops: int, max_nodes: int) -> None:
+        self.data = data
+        self.hops, self.max_nodes = hops, max_nodes
+        self.sampler = EgoSampler(data.edge_index, data.num_nodes, hops, max_nodes)
+        self.splits: dict[str, Tensor] = {}
+
+    # -- node features --------------------------------------------------------
+    def _set_node_features(self, mode: str) -> None:
+        """``node_x`` from ``mode``: ``"auto"`` or parts of ``FEATURES``
+        joined by ``+`` (``"x+interests"``), concatenated in that order."""
+        choices = ("auto", *self._feature_modes())
+        if mode not in choices:
+            raise ValueError(f"node_features must be one of {choices}, got {mode!r}")
+        x = getattr(self.data, "x", None)
+        if mode == "auto":
+            mode = self.DEFAULT_FEATURES[0 if x is not None else 1]
+        parts = mode.split("+")
+        if "x" in parts and x is None:
+            raise ValueError(f"node_features={mode!r} needs data.x, which this graph lacks")
+        self.node_features = mode
+        self._feature_offsets: dict[str, int] = {}
+        blocks: list[Tensor] = []
+        for part in parts:
+            self._feature_offsets[part] = sum(b.size(1) for b in blocks)
+            blocks.append(getattr(self, self.FEATURES[part])(blocks[0].dtype if blocks else None))
+        self.node_x = torch.cat(blocks, 1) if len(blocks) > 1 else blocks[0]
+
+    def _feature_modes(self) -> list[str]:
+        names = list(self.FEATURES)
+        return [names[0]] + names[1:] + [f"{names[0]}+{n}" for n in names[1:]]
+
+    def _x_features(self, dtype: torch.dtype | None) -> Tensor:
+        x = self.data.x
+        return x if x.is_floating_point() else x.float()
+
+    # -- sampling ---------------------------------------------------------------
+    def graph_batch(self, parts: Sequence[tuple[Tensor, Tensor]]) -> GraphBatch:
+        """Pads sampled ``(nodes, edge_index)`` subgraphs into a :class:`GraphBatch`."""
+        return GraphBatch.from_subgraphs(parts, self.node_x)
+
+    def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
+                      chunk: int = 100) -> Iterable:
+        """``n`` fixed, seeded tasks of ``split`` as batches on ``device``."""
+        raise NotImplementedError
+
+    def batches(self, split: str, batch_size: int, seed: int) -> Iterator:
+        """Endless stream of meta-batches from ``split``."""
+        raise NotImplementedError
+
+    def score(self, pred: Tensor, batch) -> dict[str, np.ndarray]:
+        """Per-task metrics of predictions ``pred`` on ``batch``."""
+        raise NotImplementedError
+
+    # -- description ------------------------------------------------------------
+    def _settings(self) -> dict[str, object]:
+        return {"hops": self.hops, "max_nodes": self.max_nodes,
+                "node_features": self.node_features}
+
+    def __repr__(self) -> str:
+        sizes = {k: len(v) for k, v in self.splits.items()}
+        what = "users" if self.kind == "user-interest" else "classes"
+        args = ", ".join(f"{k}={v!r}" for k, v in self._settings().items())
+        return f"{self.__class__.__name__}({what}={sizes}, {args})"
+

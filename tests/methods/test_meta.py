@@ -1,0 +1,52 @@
+"""Meta-learner methods: built from the spec, trained through MAML with the
+spec's inner rule, the rule's state in the checkpoint."""
+import pytest
+import torch
+
+from graphmeta.config import ConfigError, load_config
+from graphmeta.meta import LearnedLR
+from graphmeta.methods import Context, get_method
+from graphmeta.runner import prepare
+from tests.helpers import TINY_SETTINGS
+
+
+def _ctx(method, *settings, few_shot=False):
+    extra = ["tasks.kind=few-shot", "dataset.n_items=12", "tasks.k_shot=2", "tasks.n_query=3"] \
+        if few_shot else []
+    run = prepare(load_config(None, TINY_SETTINGS + extra + list(settings)), torch.device("cpu"))
+    return run.context(method)
+
+
+def test_maml_uses_the_spec_rule_and_checkpoints_it():
+    ctx = _ctx("maml", "meta.inner_rule=lslr", "meta.inner_steps=3", "meta.inner_lr=0.2")
+    learner = get_method("maml").build(ctx)
+    assert isinstance(learner.maml.rule, LearnedLR) and learner.maml.inner_steps == 3
+    assert all(torch.equal(r, torch.full((3,), 0.2)) for r in learner.maml.rule.rates().values())
+    state = learner.state_dict()
+    assert any(k.startswith("maml.model.encoder.convs.0") for k in state)
+    assert any(k.startswith("maml.rule.values.") for k in state)
+    batch = next(learner.train_batches(seed=0))
+    assert learner.training_loss(batch).requires_grad
+    pred = learner.predict(batch)
+    assert pred.shape == batch.query_y.shape and ((pred >= 0) & (pred <= 1)).all()
+
+
+def test_maml_mlp_has_no_encoder_and_fomaml_is_first_order():
+    assert get_method("maml-mlp").build(_ctx("maml-mlp")).model.encoder is None
+    assert get_method("fomaml").build(_ctx("fomaml")).maml.first_order
+
+
+def test_few_shot_meta_learners():
+    ctx = _ctx("gmeta", few_shot=True)
+    assert ctx.spec.meta.inner_lr == 0.01            # gmeta's registered default
+    gmeta = get_method("gmeta").build(ctx)
+    batch = next(gmeta.train_batches(seed=0))
+    assert gmeta.predict(batch).shape == (*batch.query_y.shape, ctx.tasks.n_way)
+    assert get_method("protonet").build(_ctx("protonet", few_shot=True)).maml.inner_steps == 0
+    with pytest.raises(ConfigError, match="protonet has no head"):
+        get_method("protonet").build(_ctx("protonet", "meta.adapt=head", few_shot=True))
+
+
+def test_context_carries_the_method_spec():
+    ctx = _ctx("gmeta", few_shot=True)
+    assert isinstance(ctx, Context) and ctx.method == "gmeta" and ctx.device.type == "cpu"

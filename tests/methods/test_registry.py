@@ -1,0 +1,56 @@
+"""The method registry: built-ins declared once, methods registered from
+outside, idempotent re-registration, clear errors."""
+import pytest
+import torch
+
+from graphmeta.methods import (Learner, default_methods, get_method, method_names,
+                               register_method, unregister_method)
+
+
+def test_built_ins_are_declared_once_with_kinds_and_training():
+    assert method_names("few-shot") == ["maml", "fomaml", "protonet", "gmeta", "finetune",
+                                        "scratch"]
+    assert method_names("user-interest") == ["maml", "fomaml", "maml-mlp", "finetune", "scratch",
+                                             "popularity", "neighbor-vote", "itemknn"]
+    assert default_methods("user-interest") == ["maml", "maml-mlp", "finetune", "scratch"]
+    assert get_method("finetune").training == "pretrain" and get_method("maml").checkpointed
+    assert not get_method("itemknn").checkpointed and get_method("gmeta").defaults == \
+        {"meta.inner_lr": 0.01}
+    with pytest.raises(KeyError, match="unknown method 'nope'"):
+        get_method("nope")
+
+
+class _Constant(Learner):
+    def predict(self, batch):
+        return torch.full(batch.query_y.shape, 0.5)
+
+
+@pytest.fixture
+def constant():
+    @register_method("constant-test", kinds=("user-interest",), training="none")
+    def build(ctx):
+        return _Constant(ctx)
+    yield build
+    unregister_method("constant-test")
+    assert "constant-test" not in method_names()
+
+
+def test_register_from_outside_is_idempotent_and_names_conflicts(constant):
+    assert "constant-test" in method_names("user-interest")
+    assert "constant-test" not in default_methods("user-interest")
+    register_method("constant-test", kinds=("user-interest",), training="none")(constant)
+    with pytest.raises(ValueError, match="'constant-test' is already registered"):
+        register_method("constant-test", kinds=("user-interest",), training="none")(
+            lambda ctx: _Constant(ctx))
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"kinds": ("graph",), "training": "meta"}, "kinds must be some of"),
+    ({"kinds": ("few-shot",), "training": "twice"}, "training must be one of"),
+    ({"kinds": ("few-shot",), "training": "meta", "default_for": ("user-interest",)},
+     "default_for"),
+])
+def test_bad_declarations(kw, match):
+    with pytest.raises(ValueError, match=match):
+        register_method("bad-test", **kw)
+    assert "bad-test" not in method_names()

@@ -1,0 +1,150 @@
+"""User-interest tasks: splits, task content, interest features without
+leakage, negative sampling, collation."""
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from graphmeta.models import GNNEncoder, InterestModel
+from graphmeta.meta import MAML
+from graphmeta.synthetic import make_social_graph
+from graphmeta.tasks import UserInterestTasks, split_users
+
+
+@pytest.fixture(scope="module")
+def named():
+    """Named interests with skewed popularity and no node features (the
+    shape of the real datasets)."""
+    g = make_social_graph(400, 40, 6, n_blocks=8, p_in=0.08, p_out=0.002, seed=5)
+    gen = torch.Generator().manual_seed(0)
+    rate = torch.linspace(0.6, 0.02, 40)            # interest c is liked less often as c grows
+    interests = torch.rand(400, 40, generator=gen) < rate
+    return Data(edge_index=g.edge_index, interests=interests, num_nodes=400)
+
+
+def test_splits_are_disjoint_and_cover(small_tasks):
+    s = small_tasks.splits
+    sets = [set(s[k].tolist()) for k in ("train", "val", "test")]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert set().union(*sets) == set(small_tasks.eligible.tolist())
+
+
+def test_split_fractions_validated():
+    with pytest.raises(ValueError, match="split fractions"):
+        split_users(range(10), [0.8, 0.3, 0.1], 0)
+
+
+def test_task_content(small_tasks):
+    interests = small_tasks.interests
+    for t in small_tasks.fixed_tasks("test", 20, 1):
+        assert t.nodes[0] == t.user
+        s, q = set(t.support_items.tolist()), set(t.query_items.tolist())
+        assert not s & q  # held-out interests are never in the support set
+        assert t.support_y.sum() == 3 and len(t.support_y) == 6
+        assert torch.equal(interests[t.user, t.support_items].long(), t.support_y)
+        assert torch.equal(interests[t.user, t.query_items].long(), t.query_y)
+        assert {0, 1} <= set(t.query_y.tolist())
+
+
+def test_fixed_tasks_are_reproducible_and_reused_users(small_tasks):
+    n_test = len(small_tasks.splits["test"])
+    a = small_tasks.fixed_tasks("test", n_test + 7, 9)
+    b = small_tasks.fixed_tasks("test", n_test + 7, 9)
+    assert len(a) == n_test + 7
+    for x, y in zip(a, b):
+        assert x.user == y.user and torch.equal(x.nodes, y.nodes)
+        assert torch.equal(x.query_items, y.query_items)
+    assert {t.user for t in a} == set(small_tasks.splits["test"].tolist())
+
+
+def test_collate_pads(small_tasks):
+    tasks = small_tasks.fixed_tasks("train", 6, 0)
+    b = small_tasks.collate(tasks)
+    n = max(len(t.nodes) for t in tasks)
+    g = b.graphs
+    assert g.x.shape == (6, n, small_tasks.data.x.size(1)) and b.num_tasks == 6
+    for i, t in enumerate(tasks):
+        k = len(t.nodes)
+        assert torch.equal(g.x[i, :k], small_tasks.data.x[t.nodes])
+        assert g.node_mask[i, :k].all() and not g.node_mask[i, k:].any()
+        assert g.adj[i, :, k:].sum() == 0
+        assert g.adj[i].sum() == t.edge_index.size(1)
+
+
+@pytest.mark.parametrize("features", ["interests", "x+interests"])
+def test_query_labels_never_reach_the_model(named, features):
+    """Flip every query label of the egos in the graph itself: what the model
+    sees (the collated batch) and what it predicts after adaptation must not
+    change. A leak (the ego's full interest row as features, say) fails this."""
+    data = named.clone()
+    data.x = torch.randn(400, 3, generator=torch.Generator().manual_seed(1))
+    tasks = UserInterestTasks(data, k_shot=2, n_query=5, node_features=features)
+    # Users with as many query positives as negatives: flipping them keeps
+    # every user's interest count, hence the same eligible users and splits.
+    ts = [t for t in tasks.fixed_tasks("test", 40, 0)
+          if 2 * int(t.query_y.sum()) == len(t.query_y)][:12]
+    assert len(ts) >= 5
+    torch.manual_seed(0)
+    model = InterestModel(tasks.node_x.size(1), GNNEncoder(tasks.node_x.size(1), 8, 2, "sage"),
+                          num_interests=40, interest_dim=4, head_hidden=8)
+    maml = MAML(model, inner_lr=0.3, inner_steps=2)
+    before = tasks.collate(ts)
+    pred = maml.predict(before)
+    flipped = data.clone()
+    flipped.interests = data.interests.clone()
+    for t in ts:
+        flipped.interests[t.user, t.query_items] ^= True
+    leaked = UserInterestTasks(flipped, k_shot=2, n_query=5, node_features=features)
+    assert torch.equal(leaked.splits["test"], tasks.splits["test"])  # same users, same roles
+    after = leaked.collate(ts)
+    assert torch.equal(after.graphs.x, before.graphs.x)
+    assert torch.equal(maml.predict(after), pred)
+
+
+def test_interest_features_hide_cold_start_users_and_the_egos_query(named):
+    tasks = UserInterestTasks(named, k_shot=2, n_query=5, node_features="interests")
+    assert tasks.node_features == "interests" and tasks.node_x.shape == (400, 40)
+    for split in ("val", "test"):
+        assert tasks.node_x[tasks.splits[split]].sum() == 0
+    train = tasks.splits["train"]
+    assert torch.equal(tasks.node_x[train].bool(), named.interests[train])
+    ts = tasks.fixed_tasks("train", 30, 0)
+    b = tasks.collate(ts)
+    for t, task in enumerate(ts):
+        expected = torch.zeros(40)
+        expected[task.support_items[task.support_y == 1]] = 1
+        assert torch.equal(b.graphs.x[t, 0], expected)     # ego row: support positives only
+        assert b.graphs.x[t, 0, task.query_items[task.query_y == 1]].sum() == 0
+
+
+def test_popularity_negatives_are_harder(named):
+    def mean_pop(mode):
+        tasks = UserInterestTasks(named, k_shot=2, n_query=5, negatives=mode)
+        ts = tasks.fixed_tasks("train", 200, 1)
+        neg = torch.cat([t.support_items[t.support_y == 0] for t in ts])
+        return tasks.popularity[neg].mean().item()
+    assert mean_pop("popularity") > 1.25 * mean_pop("uniform")
+
+
+def test_popularity_counts_meta_train_users_only(named):
+    a = UserInterestTasks(named, k_shot=2, n_query=5)
+    changed = named.clone()
+    changed.interests = named.interests.clone()
+    gen = torch.Generator().manual_seed(1)
+    for u in a.splits["test"].tolist():              # same counts, other interests
+        changed.interests[u] = named.interests[u][torch.randperm(40, generator=gen)]
+    assert not torch.equal(changed.interests, named.interests)
+    b = UserInterestTasks(changed, k_shot=2, n_query=5)
+    assert torch.equal(a.splits["train"], b.splits["train"])
+    assert torch.equal(a.popularity, b.popularity)
+
+
+def test_bad_settings_are_named(named):
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        UserInterestTasks(named, negatives="hard")
+    with pytest.raises(ValueError, match="node_features must be one of"):
+        UserInterestTasks(named, node_features="structure")
+    with pytest.raises(ValueError, match="needs data.x"):
+        UserInterestTasks(named, node_features="x")
+    with pytest.raises(ValueError, match="no user has more than k_shot=40"):
+        UserInterestTasks(named, k_shot=40)
+    assert "UserInterestTasks(users={'train'" in repr(UserInterestTasks(named, k_shot=2))

@@ -1,0 +1,115 @@
+"""compare and evaluate, called in-process."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from graphmeta.cli import load_plugin, main
+from graphmeta.config import load_config
+from graphmeta.methods import get_method
+from graphmeta.runner import compare, evaluate_run, prepare
+from tests.helpers import SHARED, TINY_SETTINGS
+
+CPU = torch.device("cpu")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _strip_seconds(res):
+    for m in res["methods"].values():
+        m.pop("seconds")
+    return res
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = load_config(None, TINY_SETTINGS + ["seed=3", "methods=[maml, fomaml, maml-mlp, "
+                                             "finetune, scratch]"])
+    compare(cfg, out, CPU, progress=False, log=lambda s: None)
+    return out
+
+
+def test_compare_writes_every_method_with_the_resolved_spec(run_dir):
+    res = json.loads((run_dir / "results.json").read_text())
+    assert list(res["methods"]) == ["maml", "fomaml", "maml-mlp", "finetune", "scratch"]
+    assert res["spec"]["tasks"]["k_shot"] == 5 and res["spec"]["meta"]["meta_batch"] == 4
+    assert res["spec"]["tasks"]["negatives"] == "uniform" and res["selected_by"] == "val accuracy"
+    ckpts = sorted(p.stem for p in (run_dir / "checkpoints").iterdir())
+    assert ckpts == ["finetune", "fomaml", "maml", "maml-mlp"]
+
+
+def test_evaluate_reproduces_compare_for_every_method(run_dir, tmp_path):
+    res = evaluate_run(run_dir, CPU, tmp_path)
+    a = _strip_seconds(json.loads((run_dir / "results.json").read_text()))
+    assert _strip_seconds(res)["methods"] == a["methods"]
+    (run_dir / "checkpoints" / "notamethod.pt").write_bytes(b"junk")   # not in the spec: ignored
+    assert set(evaluate_run(run_dir, CPU, tmp_path)["methods"]) == set(a["methods"])
+
+
+def test_evaluate_names_a_missing_checkpoint(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "config.yaml").write_text((run_dir / "config.yaml").read_text())
+    with pytest.raises(FileNotFoundError, match=r"maml.pt: no checkpoint for method 'maml'"):
+        evaluate_run(copy, CPU)
+
+
+def test_an_externally_registered_method_runs_beside_the_built_ins(tmp_path):
+    load_plugin(str(EXAMPLES / "custom_method.py"))
+    assert get_method("reptile").training == "meta"
+    cfg = load_config(None, TINY_SETTINGS + ["methods=[maml, reptile]"])
+    res = compare(cfg, tmp_path, CPU, progress=False, log=lambda s: None)
+    assert list(res["methods"]) == ["maml", "reptile"]
+    assert (tmp_path / "checkpoints" / "reptile.pt").exists()
+    assert evaluate_run(tmp_path, CPU, tmp_path / "again")["methods"]["reptile"]["auc"] == \
+        res["methods"]["reptile"]["auc"]
+
+
+def test_prepare_resolves_few_shot_n_way():
+    run = prepare(load_config(None, TINY_SETTINGS + ["tasks.kind=few-shot", "dataset.n_items=12",
+                                                     "tasks.k_shot=2", "tasks.n_query=3"]), CPU)
+    assert run.spec.tasks.n_way == run.tasks.n_way <= 5
+
+
+@pytest.mark.skipif(not (SHARED / "email_eu_core").exists(), reason="mirror not present")
+def test_compare_few_shot_on_email_runs_every_method(tmp_path):
+    out = tmp_path / "run"
+    cfg = load_config(None, [f"dataset.root={SHARED}", "dataset.name=email-eu-core",
+                             "tasks.kind=few-shot", "meta.iterations=4", "meta.eval_every=2",
+                             "baselines.pretrain_iterations=4", "baselines.scratch_steps=3",
+                             "tasks.n_val_tasks=4", "tasks.n_test_tasks=8"])
+    res = compare(cfg, out, CPU, progress=False, log=lambda s: None)
+    assert res["task_kind"] == "few-shot" and res["n_way"] == 5 and res["k_shot"] == 3
+    assert list(res["methods"]) == ["maml", "fomaml", "protonet", "gmeta", "finetune", "scratch"]
+    assert res["classes"] == {"train": 15, "val": 5, "test": 5}
+    assert res["methods"]["gmeta"]["settings"] == {"meta.inner_lr": 0.01}
+    for m in res["methods"].values():
+        assert 0 <= m["accuracy"]["mean"] <= 1 and "auc" not in m
+    again = evaluate_run(out, CPU, tmp_path)       # checkpoints evaluate to the same numbers
+    for m in res["methods"]:
+        assert again["methods"][m]["accuracy"] == res["methods"][m]["accuracy"], m
+
+
+@pytest.mark.skipif(not (SHARED / "deezer_gemsec").exists(), reason="mirror not present")
+def test_compare_on_deezer_hu_runs_every_user_interest_method(tmp_path):
+    logs = []
+    cfg = load_config(None, [f"dataset.root={SHARED}", "dataset.name=deezer-hu",
+                             "methods=[maml, maml-mlp, finetune, scratch, popularity, "
+                             "neighbor-vote, itemknn]", "meta.iterations=3", "meta.eval_every=3",
+                             "meta.meta_batch=4", "baselines.pretrain_iterations=3",
+                             "baselines.scratch_steps=2", "tasks.n_val_tasks=8",
+                             "tasks.n_test_tasks=40", "model.hidden=8"])
+    res = compare(cfg, tmp_path, CPU, progress=False, log=logs.append)
+    assert "negatives='popularity'" in logs[0] and "node_features='interests'" in logs[0]
+    assert res["dataset"] == "deezer-hu" and len(res["methods"]) == 7
+    assert all(0 <= m["auc"]["mean"] <= 1 for m in res["methods"].values())
+    assert sorted(c.stem for c in (tmp_path / "checkpoints").iterdir()) == \
+        ["finetune", "maml", "maml-mlp"]
+
+
+def test_method_that_does_not_fit_the_task_kind_is_named(tmp_path, capsys):
+    rc = main(["compare", "--task", "few-shot", "--methods", "itemknn", "--out", str(tmp_path),
+               "--set", "dataset.n_users=200", "--quiet"])
+    assert rc == 2
+    assert "'itemknn' does not run on few-shot tasks" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""The shared training loop: seeded building, best-on-meta-val state, errors."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from graphmeta.config import load_config
+from graphmeta.eval import evaluate
+from graphmeta.methods import Learner, register_method, unregister_method
+from graphmeta.runner import prepare
+from graphmeta.train import build_learner, fit
+from tests.helpers import TINY_SETTINGS
+
+
+@pytest.fixture(scope="module")
+def run():
+    return prepare(load_config(None, TINY_SETTINGS + ["meta.iterations=6"]), torch.device("cpu"))
+
+
+def test_learners_are_built_from_the_seed(run):
+    a = build_learner(run.context("maml")).state_dict()
+    torch.manual_seed(123)
+    b = build_learner(run.context("maml")).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fit_keeps_the_state_with_the_best_val_score(run):
+    val = run.fixed("val")
+    res = fit(run.context("maml"), val, progress=False)
+    assert [r["iteration"] for r in res.history] == [2, 4, 6]
+    best = max(r["val_accuracy"] for r in res.history)      # synthetic data: select accuracy
+    again = evaluate(res.learner, run.tasks, val)
+    assert float(np.nanmean(again["accuracy"])) == pytest.approx(best, abs=1e-12)
+    assert res.seconds > 0 and all(math.isfinite(r["train_loss"]) for r in res.history)
+
+
+def test_untrained_methods_skip_the_loop(run):
+    res = fit(run.context("scratch"), run.fixed("val"), progress=False)
+    assert res.history == [] and res.learner.ctx.method == "scratch"
+
+
+class _Diverges(Learner):
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def training_loss(self, batch):
+        return self.w * float("nan")
+
+    def predict(self, batch):
+        return torch.full(batch.query_y.shape, 0.5)
+
+
+def test_a_non_finite_loss_names_the_rates(run):
+    register_method("diverges-test", kinds=("user-interest",), training="meta")(_Diverges)
+    try:
+        with pytest.raises(FloatingPointError, match="diverges-test: training loss is nan at "
+                                                     "iteration 1; lower meta.inner_lr"):
+            fit(run.context("diverges-test"), run.fixed("val"), progress=False)
+    finally:
+        unregister_method("diverges-test")
