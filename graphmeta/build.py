@@ -38,7 +38,9 @@ def build_tasks(spec: RunSpec, data: Data) -> EgoTasks:
                   seed=spec.seed, node_features=t.node_features)
     if spec.kind == "few-shot":
         return FewShotTasks(data, n_way=t.n_way, class_split=t.class_split, **common)
-    return UserInterestTasks(data, split=t.split, negatives=t.negatives, **common)
+    return UserInterestTasks(data, split=t.split, negatives=t.negatives,
+                             protocol=spec.eval.protocol, candidates=spec.eval.candidates,
+                             **common)
 
 
 def encoder(spec: RunSpec, tasks: EgoTasks) -> GNNEncoder:

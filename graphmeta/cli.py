@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     _common(p, None)
     _plugin_arg(p)
     p.add_argument("--methods", help=f"comma-separated, from {', '.join(method_names())}")
+    p.add_argument("--tune", type=int, metavar="N",
+                   help="tune every method on meta-val with N configurations first "
+                        "(overrides eval.tune)")
     p = sub.add_parser("train", help="train one method and save its checkpoint")
     _common(p, None)
     _plugin_arg(p)
@@ -57,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a run directory's methods on its test tasks")
     p.add_argument("run", help="run directory written by train or compare")
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", help="where to write results.json (default: the run directory)")
+    p.add_argument("--out", help="where to write evaluation.json (default: the run directory)")
     _plugin_arg(p)
     p = sub.add_parser("datasets", help="list the registered datasets, their counts and "
                                         "whether their files are present locally")
@@ -129,6 +132,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             overrides.append(f"tasks.kind={args.task}")
         if args.command == "compare" and args.methods:
             overrides.append(f"methods=[{args.methods}]")
+        if args.command == "compare" and args.tune is not None:
+            overrides.append(f"eval.tune={args.tune}")
         if args.command == "train":
             overrides.append(f"methods=[{args.method}]")
         cfg = load_config(args.config, overrides)

@@ -30,8 +30,8 @@ from typing import Any, Optional, Sequence
 
 import yaml
 
-from graphmeta.schema import (DEFAULTS, SECTIONS, BaselinesConfig, DatasetConfig, MetaConfig,
-                              ModelConfig, TasksConfig)
+from graphmeta.schema import (DEFAULTS, SECTIONS, BaselinesConfig, DatasetConfig, EvalConfig,
+                              MetaConfig, ModelConfig, TasksConfig)
 
 
 class ConfigError(ValueError):
@@ -136,9 +136,11 @@ def _check_method_settings(value: Any, source: str) -> dict[str, dict[str, Any]]
                               f"dotted keys to values, got {settings!r}")
         flat = _leaves(settings)
         for k in flat:
-            if k in ("seed", "methods", "method_settings") or k.startswith("dataset."):
+            if k in ("seed", "methods", "method_settings") or k.split(".")[0] in ("dataset",
+                                                                                "tasks", "eval"):
                 raise ConfigError(f"{source}: 'method_settings.{method}.{k}': a method cannot "
-                                  f"change the data, the seed or the method list")
+                                  f"change the data, the tasks, the evaluation, the seed or "
+                                  f"the method list")
         out[str(method)] = {k: check_value(k, v, f"{source}: method_settings.{method}")
                             for k, v in flat.items()}
     return out
@@ -230,6 +232,6 @@ def load_config(path: Optional[str | Path] = None,
     return cfg
 
 
-__all__ = ["DEFAULTS", "SECTIONS", "BaselinesConfig", "ConfigError", "DatasetConfig",
+__all__ = ["DEFAULTS", "SECTIONS", "BaselinesConfig", "ConfigError", "DatasetConfig", "EvalConfig",
            "MetaConfig", "ModelConfig", "TasksConfig", "check_value", "get_key", "load_config",
            "set_key"]

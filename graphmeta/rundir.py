@@ -1,67 +1,105 @@
 """The run directory: what ``train``/``compare`` write and ``evaluate`` reads.
 
-``config.yaml`` (the resolved spec, loadable as a config), ``metrics.csv``
-(meta-val history), ``checkpoints/<method>.pt`` (each trained learner's
-``state_dict``), ``results.json`` and ``learning_curve.png``. Every file is
-written atomically (a temp file, then a rename).
+- ``config.yaml``: the resolved spec, loadable as a config;
+- ``metrics.csv``: the meta-val history of every method and seed;
+- ``checkpoints/<method>/seed-<s>.pt``: each trained learner's ``state_dict``;
+- ``results.json``: the table (per metric mean ± 95% CI over test tasks of
+  the seed-averaged scores, the seed spread, paired differences to the best
+  baseline, tuned settings, warnings) and the spec;
+- ``per_task.csv``: every method's seed-averaged score on every test task;
+- ``tuning.json`` (with ``eval.tune``) and ``learning_curve.png``.
+
+Every file is written atomically (a temp file, then a rename).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 from pathlib import Path
+from typing import Any, Callable, Optional
 
 import numpy as np
 import yaml
 
 from graphmeta import io as gio
-from graphmeta.eval import mean_ci
+from graphmeta.eval import mean_ci, paired_diff
+from graphmeta.methods import get_method
 from graphmeta.spec import RunSpec
 from graphmeta.tasks import EgoTasks
-from graphmeta.train import METRIC_FIELDS
+
+LABELS = {"auc": "ROC-AUC", "ndcg@10": "nDCG@10", "recall@10": "Recall@10",
+          "recall@20": "Recall@20", "mrr": "MRR", "accuracy": "accuracy"}
 
 
-def checkpoint_path(run: Path, method: str) -> Path:
-    return run / "checkpoints" / f"{method}.pt"
+def primary_metric(spec: RunSpec) -> str:
+    """The metric tables lead with and pair on."""
+    return "accuracy" if spec.kind == "few-shot" else spec.eval.metric
+
+
+def checkpoint_path(run: Path, method: str, seed: int) -> Path:
+    return run / "checkpoints" / method / f"seed-{seed}.pt"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    gio.write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def _csv(rows: list[dict]) -> str:
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def seed_mean(per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-task scores averaged over training seeds (NaN where no seed scores
+    the task: a user without both relevant and irrelevant candidates)."""
+    out = {}
+    for k in per_seed[0]:
+        v = np.stack([m[k] for m in per_seed])
+        n = (~np.isnan(v)).sum(0)
+        out[k] = np.where(n > 0, np.nansum(v, 0) / np.maximum(n, 1), np.nan)
+    return out
 
 
 def write_run(out: Path, spec: RunSpec, results: dict, history: list[dict],
-              checkpoints: dict[str, dict]) -> None:
-    """Writes config.yaml, metrics.csv, checkpoints/<method>.pt, results.json
-    and learning_curve.png into ``out``."""
+              checkpoints: dict[tuple[str, int], dict],
+              per_seed: dict[str, list[dict[str, np.ndarray]]]) -> None:
+    """Writes every file of the run directory (see the module docstring)."""
     gio.write_text(out / "config.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS)
-    w.writeheader()
-    w.writerows(history)
-    gio.write_text(out / "metrics.csv", buf.getvalue())
-    for method, state in checkpoints.items():
-        gio.save_torch(checkpoint_path(out, method), state)
-    write_results(out / "results.json", results)
+    gio.write_text(out / "metrics.csv", _csv(history) if history else "method\n")
+    for (method, seed), state in checkpoints.items():
+        gio.save_torch(checkpoint_path(out, method, seed), state)
+    rows = []
+    for method, scores in per_seed.items():
+        mean = seed_mean(scores)
+        n = len(next(iter(mean.values())))
+        rows += [{"method": method, "task": i, **{k: round(float(v[i]), 6) for k, v in mean.items()}}
+                 for i in range(n)]
+    gio.write_text(out / "per_task.csv", _csv(rows))
+    write_json(out / "results.json", results)
     plot_learning_curve(history, out / "learning_curve.png", spec.meta.select)
 
 
-def write_results(path: Path, results: dict) -> None:
-    gio.write_text(path, json.dumps(results, indent=2) + "\n")
-
-
 def plot_learning_curve(history: list[dict], path: Path, select: str) -> None:
-    """Meta-val score per method against meta-iterations: the checkpoint
-    score ``select`` (``meta.select``)."""
+    """Meta-val score per method (first seed) against meta-iterations: the
+    checkpoint score ``select`` (``meta.select``)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    key = "val_auc" if select == "auc" else "val_accuracy"
-    name = "ROC-AUC" if select == "auc" else "accuracy"
+    key = f"val_{select}"
     for method in dict.fromkeys(r["method"] for r in history):
         rows = [r for r in history if r["method"] == method]
-        ax.plot([r["iteration"] for r in rows], [r[key] for r in rows],
-                marker="o", label=method)
-    ax.set_xlabel("meta-iteration")
-    ax.set_ylabel(f"meta-val {name}")
-    ax.set_title(f"Meta-validation {name} (the checkpoint score)")
+        rows = [r for r in rows if r["seed"] == rows[0]["seed"]]
+        ax.plot([r["iteration"] for r in rows], [r[key] for r in rows], marker="o", label=method)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"meta-val {LABELS[select]}")
+    ax.set_title(f"Meta-validation {LABELS[select]} (the checkpoint score)")
     ax.grid(alpha=0.3)
     if history:
         ax.legend()
@@ -70,40 +108,95 @@ def plot_learning_curve(history: list[dict], path: Path, select: str) -> None:
     plt.close(fig)
 
 
-def summarize(spec: RunSpec, tasks: EgoTasks, metrics: dict[str, dict[str, np.ndarray]],
-              seconds: dict[str, float]) -> dict:
-    """``results.json``: the run's settings and each method's mean ± 95% CI."""
-    out = {"dataset": spec.dataset.name, "task_kind": spec.kind,
-           "n_test_tasks": spec.tasks.n_test_tasks, "seed": spec.seed,
-           "inner_lr": spec.meta.inner_lr, "selected_by": f"val {spec.meta.select}"}
+def _r(x: float) -> Optional[float]:
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str, np.ndarray]]],
+              seconds: dict[str, float], seeds: Callable[[str], list[int]],
+              tuning: Optional[dict] = None, warnings: Optional[list[str]] = None) -> dict:
+    """``results.json``: per method and metric the mean ± 95% CI over test
+    tasks of the seed-averaged scores, the seed spread (standard deviation of
+    the per-seed means), and the paired difference in the primary metric to
+    the best baseline other than itself."""
+    metric = primary_metric(spec)
+    means = {m: seed_mean(s) for m, s in per_seed.items()}
+    n_tasks = len(next(iter(next(iter(means.values())).values())))
+    out: dict[str, Any] = {
+        "dataset": spec.dataset.name, "task_kind": spec.kind,
+        "protocol": "episodes" if spec.kind == "few-shot" else spec.eval.protocol,
+        "metric": metric, "n_test_tasks": n_tasks, "seed": spec.seed,
+        "selected_by": f"val {spec.meta.select}"}
     if spec.kind == "few-shot":
         out.update(n_way=tasks.n_way, k_shot=tasks.k_shot, n_query=tasks.n_query,
                    classes={k: len(v) for k, v in tasks.splits.items()})
     else:
-        out.update(k_shot=tasks.k_shot, negatives=tasks.negatives)
-    out["methods"] = {m: {**{k: _ci(v[k]) for k in ("accuracy", "auc") if k in v},
-                          "seconds": round(seconds[m], 2),
-                          **({"settings": spec.settings(m)} if spec.settings(m) else {})}
-                      for m, v in metrics.items()}
+        out.update(k_shot=tasks.k_shot, negatives=tasks.negatives,
+                   candidates=spec.eval.candidates or "all")
+    out["warnings"] = list(warnings or [])
+    out["methods"] = {}
+    for m, scores in per_seed.items():
+        row: dict[str, Any] = {}
+        for k, v in means[m].items():
+            s = mean_ci(v)
+            row[k] = {"mean": _r(s["mean"]), "ci95": _r(s["ci95"])}
+        row["seeds"] = seeds(m)
+        row["seed_sd"] = {k: _r(float(np.std([np.nanmean(s[k]) for s in scores], ddof=1)))
+                          if len(scores) > 1 else None for k in means[m]}
+        row["seconds"] = round(seconds[m], 2)
+        if spec.settings(m):
+            row["settings"] = spec.settings(m)
+        out["methods"][m] = row
+    baselines = [m for m in per_seed if get_method(m).baseline]
+    out["paired"] = {}
+    for m in per_seed:
+        others = [b for b in baselines if b != m]
+        if not others:
+            continue
+        best = max(others, key=lambda b: np.nanmean(means[b][metric]))
+        p = paired_diff(means[m][metric], means[best][metric])
+        out["paired"][m] = {"baseline": best, "metric": metric, "diff": _r(p["diff"]),
+                            "ci95": _r(p["ci95"]), "n": p["n"]}
+    if tuning:
+        out["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
+                             "configurations": len(t["trials"])} for m, t in tuning.items()}
     out["spec"] = spec.to_dict()
     return out
 
 
-def _ci(values: np.ndarray) -> dict[str, float]:
-    s = mean_ci(values)
-    return {"mean": round(s["mean"], 6), "ci95": round(s["ci95"], 6)}
+def _cell(v: Optional[dict]) -> str:
+    if v is None or v.get("mean") is None:
+        return f"{'-':>15}"
+    ci = f"{v['ci95']:.3f}" if v.get("ci95") is not None else "  -  "
+    return f"{v['mean']:>7.3f} ± {ci}"
 
 
 def format_table(results: dict) -> str:
+    """The results as a fixed-width table."""
     kind = results["task_kind"]
+    metric = results["metric"]
     if kind == "few-shot":
         kind += f" {results['n_way']}-way {results['k_shot']}-shot"
+        cols = ["accuracy"]
+    else:
+        kind += f", {results['protocol']} ranking"
+        cols = ["auc", "ndcg@10", "recall@10", "mrr"]
     width = max([len("method")] + [len(m) for m in results["methods"]])
-    lines = [f"{results['dataset']} / {kind}: "
-             f"{results['n_test_tasks']} test tasks, mean ± 95% CI",
-             f"{'method':<{width}} {'accuracy':>17} {'ROC-AUC':>17} {'seconds':>8}"]
+    lines = [f"{results['dataset']} / {kind}: {results['n_test_tasks']} test tasks; mean ± 95% CI "
+             f"of seed-averaged scores; Δ: paired difference in {LABELS[metric]} to the best "
+             f"other baseline"]
+    head = (f"{'method':<{width}} " + " ".join(f"{LABELS[c]:>15}" for c in cols)
+            + f" {'seed sd':>7} {'Δ vs':>14} {'Δ':>16} {'seconds':>8}")
+    lines.append(head)
     for m, r in results["methods"].items():
-        a, u = r["accuracy"], r.get("auc")
-        auc = f"{u['mean']:>9.3f} ± {u['ci95']:.3f}" if u else f"{'-':>17}"
-        lines.append(f"{m:<{width}} {a['mean']:>9.3f} ± {a['ci95']:.3f} {auc} {r['seconds']:>8.1f}")
+        sd = r["seed_sd"].get(metric)
+        p = results["paired"].get(m)
+        delta = (f"{p['diff']:>+7.3f} ± {p['ci95']:.3f}" if p and p["ci95"] is not None
+                 else f"{'-':>15}")
+        sd_cell = f"{sd:>7.3f}" if sd is not None else f"{'-':>7}"
+        lines.append(f"{m:<{width}} " + " ".join(_cell(r.get(c)) for c in cols)
+                     + f" {sd_cell} {p['baseline'] if p else '-':>14} {delta:>16} "
+                     f"{r['seconds']:>8.1f}")
+    for w in results.get("warnings", []):
+        lines.append(f"WARNING: {w}")
     return "\n".join(lines)

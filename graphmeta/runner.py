@@ -1,11 +1,20 @@
 """Runs: train and compare methods on the same fixed test tasks, and
 re-evaluate a run directory. The pieces live in :mod:`graphmeta.spec`
 (resolution), :mod:`graphmeta.build`, :mod:`graphmeta.methods` (the
-registry), :mod:`graphmeta.train` and :mod:`graphmeta.rundir`."""
+registry), :mod:`graphmeta.train`, :mod:`graphmeta.tune` and
+:mod:`graphmeta.rundir`.
+
+A comparison: the graph and the spec are resolved; with ``eval.tune`` every
+method is tuned on meta-val (:mod:`graphmeta.tune`); then every method is
+trained once per training seed (``eval.seeds``; deterministic scorers once),
+keeping its best meta-val state, and scored on the fixed test tasks. The test
+split is drawn after tuning and scored once per method and seed.
+"""
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -17,10 +26,12 @@ from graphmeta.build import build_data, build_tasks
 from graphmeta.config import ConfigError, load_config
 from graphmeta.eval import evaluate, mean_ci
 from graphmeta.methods import Context, get_method
-from graphmeta.rundir import checkpoint_path, summarize, write_results, write_run
+from graphmeta.rundir import (checkpoint_path, primary_metric, summarize, write_json,
+                              write_run)
 from graphmeta.spec import RunSpec, resolve, with_n_way
 from graphmeta.tasks import EgoTasks
 from graphmeta.train import build_learner, fit
+from graphmeta.tune import tune
 
 EVAL_CHUNK = 100
 
@@ -37,14 +48,24 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass
 class Run:
-    """A resolved run: its spec, graph, task sampler and device."""
+    """A resolved run: its config, spec, graph, task sampler and device."""
+    cfg: dict
     spec: RunSpec
     data: Data
     tasks: EgoTasks
     device: torch.device
+    warnings: list[str] = field(default_factory=list)
 
-    def context(self, method: str) -> Context:
-        return Context(method, self.spec.for_method(method), self.tasks, self.device)
+    def context(self, method: str, seed: Optional[int] = None) -> Context:
+        """What ``method`` is built with; training seed ``seed`` (default: ``spec.seed``)."""
+        return Context(method, self.spec.for_method(method), self.tasks, self.device,
+                       self.spec.seed if seed is None else seed)
+
+    def seeds(self, method: str) -> list[int]:
+        """Training seeds: ``seed, seed + 1, ...`` (``eval.seeds`` of them)
+        for seeded methods, ``seed`` alone for deterministic scorers."""
+        n = self.spec.eval.seeds if get_method(method).seeded else 1
+        return [self.spec.seed + i for i in range(n)]
 
     def fixed(self, split: str) -> Iterable:
         """The fixed meta-val (``split="val"``) or test tasks, the same for every method."""
@@ -52,6 +73,16 @@ class Run:
         n, seed = ((t.n_val_tasks, t.test_seed + 1) if split == "val"
                    else (t.n_test_tasks, t.test_seed))
         return self.tasks.fixed_batches(split, n, seed, self.device, EVAL_CHUNK)
+
+    def with_method_settings(self, settings: dict[str, dict]) -> "Run":
+        """This run with more per-method settings (the same data and tasks)."""
+        cfg = copy.deepcopy(self.cfg)
+        for method, s in settings.items():
+            cfg["method_settings"].setdefault(method, {}).update(s)
+        spec = resolve(cfg, self.data, self.device)
+        if spec.kind == "few-shot":
+            spec = with_n_way(spec, self.tasks.n_way)
+        return Run(cfg, spec, self.data, self.tasks, self.device, self.warnings)
 
 
 def prepare(cfg: dict, device: torch.device) -> Run:
@@ -61,55 +92,78 @@ def prepare(cfg: dict, device: torch.device) -> Run:
     tasks = build_tasks(spec, data)
     if spec.kind == "few-shot":
         spec = with_n_way(spec, tasks.n_way)
-    return Run(spec, data, tasks, device)
+    t = spec.tasks
+    warnings = (tasks.eval_size("val", t.n_val_tasks)[1]
+                + tasks.eval_size("test", t.n_test_tasks)[1])
+    return Run(cfg, spec, data, tasks, device, warnings)
 
 
 def compare(cfg: dict, out: Path, device: torch.device, progress: bool = True,
             log: Callable[[str], None] = print) -> dict:
-    """Trains and evaluates every method of the spec on the same fixed test
-    tasks and writes the run directory."""
+    """Tunes (with ``eval.tune``), trains and evaluates every method of the
+    spec on the same fixed test tasks and writes the run directory."""
     run = prepare(cfg, device)
     log(f"{run.tasks}")
-    val, test = run.fixed("val"), run.fixed("test")
-    metrics, seconds, history, ckpts = {}, {}, [], {}
+    for w in run.warnings:
+        log(f"WARNING: {w}")
+    val = run.fixed("val")
+    tuning = None
+    if run.spec.eval.tune:
+        log(f"tuning: {run.spec.eval.tune} configurations per method on meta-val "
+            f"({run.spec.meta.select})")
+        tuning = tune(run, val, run.spec.eval.tune, progress, log)
+        write_json(out / "tuning.json", tuning)
+        run = run.with_method_settings({m: t["settings"] for m, t in tuning.items()})
+    test = run.fixed("test")
+    metric = primary_metric(run.spec)
+    per_seed: dict[str, list[dict[str, np.ndarray]]] = {}
+    seconds, history, ckpts = {}, [], {}
     for method in run.spec.methods:
-        res = fit(run.context(method), val, progress)
         start = time.perf_counter()
-        metrics[method] = evaluate(res.learner, run.tasks, test)
-        seconds[method] = res.seconds + time.perf_counter() - start
-        history += res.history
-        if get_method(method).checkpointed:
-            ckpts[method] = res.learner.state_dict()
-        s = mean_ci(metrics[method]["accuracy"])
-        log(f"  {method:<9} accuracy {s['mean']:.3f} ± {s['ci95']:.3f}  "
-            f"({seconds[method]:.1f} s)")
-    results = summarize(run.spec, run.tasks, metrics, seconds)
-    write_run(out, run.spec, results, history, ckpts)
+        per_seed[method] = []
+        for seed in run.seeds(method):
+            res = fit(run.context(method, seed), val, progress)
+            per_seed[method].append(evaluate(res.learner, run.tasks, test))
+            history += res.history
+            if get_method(method).checkpointed:
+                ckpts[(method, seed)] = res.learner.state_dict()
+        seconds[method] = time.perf_counter() - start
+        s = mean_ci(np.nanmean([m[metric] for m in per_seed[method]], 0))
+        log(f"  {method:<12} {metric} {s['mean']:.3f} ± {s['ci95']:.3f}  "
+            f"({len(per_seed[method])} seed(s), {seconds[method]:.1f} s)")
+    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, tuning,
+                        run.warnings)
+    write_run(out, run.spec, results, history, ckpts, per_seed)
     return results
 
 
 def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None) -> dict:
     """Re-evaluates a run directory's methods on its test tasks: trained
-    methods from their checkpoints, the others rebuilt from the spec."""
+    methods from their checkpoints (every seed), the others rebuilt from the
+    spec. Writes ``evaluation.json`` (beside ``results.json``, or under ``out``)."""
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         raise FileNotFoundError(f"{cfg_path}: no config.yaml; is {run_dir} a run directory?")
     run = prepare(load_config(cfg_path), device)
     test = run.fixed("test")
-    metrics: dict[str, dict[str, np.ndarray]] = {}
+    per_seed: dict[str, list[dict[str, np.ndarray]]] = {}
     seconds = {}
     for method in run.spec.methods:
-        learner = build_learner(run.context(method))
-        if get_method(method).checkpointed:
-            path = checkpoint_path(run_dir, method)
-            if not path.exists():
-                raise FileNotFoundError(f"{path}: no checkpoint for method {method!r}")
-            learner.load_state_dict(torch.load(path, weights_only=True, map_location=device))
         start = time.perf_counter()
-        metrics[method] = evaluate(learner, run.tasks, test)
+        per_seed[method] = []
+        for seed in run.seeds(method):
+            learner = build_learner(run.context(method, seed))
+            if get_method(method).checkpointed:
+                path = checkpoint_path(run_dir, method, seed)
+                if not path.exists():
+                    raise FileNotFoundError(f"{path}: no checkpoint for method {method!r}, "
+                                            f"seed {seed}")
+                learner.load_state_dict(torch.load(path, weights_only=True,
+                                                   map_location=device))
+            per_seed[method].append(evaluate(learner, run.tasks, test))
         seconds[method] = time.perf_counter() - start
-    results = summarize(run.spec, run.tasks, metrics, seconds)
-    write_results((out or run_dir) / "results.json", results)
+    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings)
+    write_json((out or run_dir) / "evaluation.json", results)
     return results
 
 

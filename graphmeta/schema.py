@@ -53,8 +53,8 @@ class TasksConfig:
     n_val_tasks: int = opt(200, low=1)
     n_test_tasks: int = opt(500, low=1)
     test_seed: int = opt(12345)
-    negatives: str = opt("auto", choices=("auto", "uniform", "popularity"),
-                         doc="auto: uniform on synthetic data, popularity on real data")
+    negatives: str = opt("uniform", choices=("uniform", "popularity"),
+                         doc="how training tasks (and support sets) draw negatives")
     node_features: str = opt("auto", choices=("auto", "x", "interests", "x+interests",
                                               "structure", "x+structure"),
                              doc="auto: x when the graph has it, else interests (user-interest) "
@@ -83,8 +83,9 @@ class MetaConfig:
                           doc="lslr: learned rate per tensor and step (MAML++); metasgd: "
                               "learned rate per element")
     balanced_query: bool = opt(False, doc="weigh the query loss's classes equally")
-    select: str = opt("auto", choices=("auto", "accuracy", "auc"),
-                      doc="checkpoint score; auto: auc on real-data user-interest tasks")
+    select: str = opt("auto", choices=("auto", "accuracy", "auc", "ndcg@10"),
+                      doc="meta-val score for checkpoints and tuning; auto: eval.metric on "
+                          "user-interest tasks, accuracy on few-shot episodes")
     meta_batch: Any = opt("auto", auto=int, low=1,
                           doc="auto: 32 user-interest tasks, 4 few-shot episodes")
     meta_lr: float = opt(0.001, positive=True)
@@ -99,10 +100,31 @@ class BaselinesConfig:
     scratch_lr: float = opt(0.01, positive=True)
     pretrain_iterations: int = opt(1000, low=1)
     pretrain_lr: float = opt(0.001, positive=True)
+    knn_similarity: str = opt("cosine", choices=("cosine", "asymmetric", "jaccard"),
+                              doc="itemknn/graph-knn item similarity over meta-train users")
+    knn_alpha: float = opt(0.5, low=0, high=1, doc="asymmetric cosine's exponent")
+    knn_shrink: float = opt(0.0, low=0, doc="similarity shrinkage: co / (norm + shrink)")
+    ease_lambda: float = opt(100.0, positive=True, doc="EASE's L2 regularisation")
+    graph_weight: float = opt(1.0, low=0, doc="graph-knn: weight of the neighbours' "
+                                              "interests against the support positives")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    protocol: str = opt("full", choices=("full", "sampled"),
+                        doc="user-interest: rank each user's held-out interests against every "
+                            "non-support interest (full) or n_query sampled negatives")
+    candidates: int = opt(0, low=0, doc="full protocol: a uniform sample of this many "
+                                        "negatives per user (0: all)")
+    metric: str = opt("auc", choices=("auc", "ndcg@10"),
+                      doc="user-interest headline metric: paired differences, tuning")
+    seeds: int = opt(3, low=1, doc="training seeds per learned method (seed, seed+1, ...)")
+    tune: int = opt(0, low=0, doc="configurations per method tried on meta-val before the "
+                                  "test run (0: no tuning)")
 
 
 SECTIONS = {"dataset": DatasetConfig, "tasks": TasksConfig, "model": ModelConfig,
-            "meta": MetaConfig, "baselines": BaselinesConfig}
+            "meta": MetaConfig, "baselines": BaselinesConfig, "eval": EvalConfig}
 
 
 def _defaults() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import torch
 
-from graphmeta.config import (SECTIONS, BaselinesConfig, ConfigError, DatasetConfig,
+from graphmeta.config import (SECTIONS, BaselinesConfig, ConfigError, DatasetConfig, EvalConfig,
                               MetaConfig, ModelConfig, TasksConfig, check_value, get_key,
                               set_key)
 
@@ -40,6 +40,7 @@ class RunSpec:
     model: ModelConfig
     meta: MetaConfig
     baselines: BaselinesConfig
+    eval: EvalConfig
     methods: tuple[str, ...]
     method_settings: Mapping[str, Mapping[str, Any]]
 
@@ -91,8 +92,6 @@ def _resolve_autos(cfg: dict, *, has_interests: bool, has_x: bool,
                           "(use tasks.kind=few-shot over its labels)")
     if t["k_shot"] == "auto":
         t["k_shot"] = K_SHOT[kind]
-    if t["negatives"] == "auto":
-        t["negatives"] = "uniform" if cfg["dataset"]["name"] == "synthetic" else "popularity"
     allowed = FEATURES[kind]
     if t["node_features"] == "auto":
         t["node_features"] = allowed[0] if has_x else allowed[1]
@@ -108,10 +107,10 @@ def _resolve_autos(cfg: dict, *, has_interests: bool, has_x: bool,
     if m["meta_batch"] == "auto":
         m["meta_batch"] = META_BATCH[kind]
     if m["select"] == "auto":
-        real = cfg["dataset"]["name"] != "synthetic"
-        m["select"] = "auc" if real and kind == "user-interest" else "accuracy"
-    if m["select"] == "auc" and kind == "few-shot":
-        raise ConfigError("meta.select=auc: few-shot episodes are scored by accuracy only")
+        m["select"] = cfg["eval"]["metric"] if kind == "user-interest" else "accuracy"
+    if (m["select"] == "accuracy") != (kind == "few-shot"):
+        raise ConfigError(f"meta.select={m['select']}: {kind} tasks are scored by "
+                          f"{'accuracy' if kind == 'few-shot' else 'ranking metrics (auc, ndcg@10)'}")
     return cfg
 
 

@@ -24,19 +24,21 @@ from graphmeta.methods import Context, Learner, get_method
 from graphmeta.tasks import Prefetcher
 from graphmeta.tasks.batch import to_device
 
-METRIC_FIELDS = ["method", "iteration", "train_loss", "val_accuracy", "val_auc", "seconds"]
-
-
 @dataclass
 class TrainResult:
     learner: Learner
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
+    def best_val(self, select: str) -> float:
+        """The meta-val score of the kept state (``nan`` if never validated)."""
+        scores = [r[f"val_{select}"] for r in self.history]
+        return max(scores) if scores else math.nan
+
 
 def build_learner(ctx: Context) -> Learner:
-    """The method's learner, built from a fixed seed (``spec.seed``), on ``ctx.device``."""
-    torch.manual_seed(ctx.spec.seed)
+    """The method's learner, built from the training seed ``ctx.seed``, on ``ctx.device``."""
+    torch.manual_seed(ctx.seed)
     return get_method(ctx.method).build(ctx).to(ctx.device)
 
 
@@ -46,7 +48,7 @@ def batch_stream(learner: Learner, ctx: Context) -> ContextManager[Iterator]:
     same order); ``auto`` resolves to that on CUDA only: on a CPU the
     meta-step's own threads and its Python dispatch use the cores and the
     GIL, so a sampling thread slows it down (see docs/PERFORMANCE.md)."""
-    source = learner.train_batches(seed=ctx.spec.seed)
+    source = learner.train_batches()
     if ctx.spec.tasks.prefetch == "thread":
         return Prefetcher(source, depth=2, transform=lambda b: to_device(b, ctx.device))
     return contextlib.nullcontext(to_device(b, ctx.device) for b in source)
@@ -85,16 +87,15 @@ def fit(ctx: Context, val: Iterable, progress: bool = True) -> TrainResult:
             running.append(loss.item())
             if it % spec.meta.eval_every == 0 or it == iterations:
                 m = evaluate(learner, ctx.tasks, val)
-                row = {"method": ctx.method, "iteration": it,
-                       "train_loss": float(np.mean(running)),
-                       "val_accuracy": float(np.nanmean(m["accuracy"])),
-                       "val_auc": float(np.nanmean(m["auc"])) if "auc" in m else float("nan"),
+                row = {"method": ctx.method, "seed": ctx.seed, "iteration": it,
+                       "train_loss": round(float(np.mean(running)), 6),
+                       **{f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()},
                        "seconds": round(time.perf_counter() - start, 3)}
                 running = []
                 history.append(row)
+                score = row[f"val_{spec.meta.select}"]
                 bar.set_postfix(loss=f"{row['train_loss']:.3f}",
-                                val_acc=f"{row['val_accuracy']:.3f}")
-                score = row["val_auc"] if spec.meta.select == "auc" else row["val_accuracy"]
+                                **{f"val_{spec.meta.select}": f"{score:.3f}"})
                 if score > best[0]:
                     best = (score, copy.deepcopy(learner.state_dict()))
     learner.load_state_dict(best[1])

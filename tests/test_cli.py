@@ -34,7 +34,8 @@ def test_compare_twice_gives_the_same_results(tmp_path):
 def test_train_writes_one_checkpoint(tmp_path):
     p = graphmeta("train", "--method", "maml-mlp", "--out", str(tmp_path), *TINY)
     assert p.returncode == 0, p.stderr
-    assert [c.name for c in (tmp_path / "checkpoints").iterdir()] == ["maml-mlp.pt"]
+    assert [str(c.relative_to(tmp_path)) for c in (tmp_path / "checkpoints").rglob("*.pt")] == \
+        ["checkpoints/maml-mlp/seed-0.pt"]
 
 
 def test_a_plugin_method_runs_from_the_command_line(tmp_path):

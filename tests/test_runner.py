@@ -34,15 +34,23 @@ def test_compare_writes_every_method_with_the_resolved_spec(run_dir):
     res = json.loads((run_dir / "results.json").read_text())
     assert list(res["methods"]) == ["maml", "fomaml", "maml-mlp", "finetune", "scratch"]
     assert res["spec"]["tasks"]["k_shot"] == 5 and res["spec"]["meta"]["meta_batch"] == 4
-    assert res["spec"]["tasks"]["negatives"] == "uniform" and res["selected_by"] == "val accuracy"
-    ckpts = sorted(p.stem for p in (run_dir / "checkpoints").iterdir())
-    assert ckpts == ["finetune", "fomaml", "maml", "maml-mlp"]
+    assert res["spec"]["tasks"]["negatives"] == "uniform" and res["selected_by"] == "val auc"
+    assert res["protocol"] == "full" and res["metric"] == "auc"
+    ckpts = sorted(str(p.relative_to(run_dir / "checkpoints"))
+                   for p in (run_dir / "checkpoints").rglob("*.pt"))
+    assert ckpts == ["finetune/seed-3.pt", "fomaml/seed-3.pt", "maml-mlp/seed-3.pt",
+                     "maml/seed-3.pt"]
+    # every method is paired with the best baseline other than itself
+    assert res["paired"]["maml"]["baseline"] in ("finetune", "scratch")
+    assert res["paired"]["finetune"]["baseline"] == "scratch"
+    assert res["paired"]["scratch"]["baseline"] == "finetune"
 
 
 def test_evaluate_reproduces_compare_for_every_method(run_dir, tmp_path):
     res = evaluate_run(run_dir, CPU, tmp_path)
+    assert (tmp_path / "evaluation.json").exists()
     a = _strip_seconds(json.loads((run_dir / "results.json").read_text()))
-    assert _strip_seconds(res)["methods"] == a["methods"]
+    assert _strip_seconds(res)["methods"] == a["methods"] and res["paired"] == a["paired"]
     (run_dir / "checkpoints" / "notamethod.pt").write_bytes(b"junk")   # not in the spec: ignored
     assert set(evaluate_run(run_dir, CPU, tmp_path)["methods"]) == set(a["methods"])
 
@@ -51,7 +59,8 @@ def test_evaluate_names_a_missing_checkpoint(run_dir, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "config.yaml").write_text((run_dir / "config.yaml").read_text())
-    with pytest.raises(FileNotFoundError, match=r"maml.pt: no checkpoint for method 'maml'"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"maml/seed-3.pt: no checkpoint for method 'maml', seed 3"):
         evaluate_run(copy, CPU)
 
 
@@ -61,9 +70,10 @@ def test_an_externally_registered_method_runs_beside_the_built_ins(tmp_path):
     cfg = load_config(None, TINY_SETTINGS + ["methods=[maml, reptile]"])
     res = compare(cfg, tmp_path, CPU, progress=False, log=lambda s: None)
     assert list(res["methods"]) == ["maml", "reptile"]
-    assert (tmp_path / "checkpoints" / "reptile.pt").exists()
+    assert (tmp_path / "checkpoints" / "reptile" / "seed-0.pt").exists()
     assert evaluate_run(tmp_path, CPU, tmp_path / "again")["methods"]["reptile"]["auc"] == \
         res["methods"]["reptile"]["auc"]
+    assert not (tmp_path / "evaluation.json").exists()          # written under --out
 
 
 def test_prepare_resolves_few_shot_n_way():
@@ -101,11 +111,12 @@ def test_compare_on_deezer_hu_runs_every_user_interest_method(tmp_path):
                              "baselines.scratch_steps=2", "tasks.n_val_tasks=8",
                              "tasks.n_test_tasks=40", "model.hidden=8"])
     res = compare(cfg, tmp_path, CPU, progress=False, log=logs.append)
-    assert "negatives='popularity'" in logs[0] and "node_features='interests'" in logs[0]
+    assert "protocol='full'" in logs[0] and "node_features='interests'" in logs[0]
     assert res["dataset"] == "deezer-hu" and len(res["methods"]) == 7
     assert all(0 <= m["auc"]["mean"] <= 1 for m in res["methods"].values())
-    assert sorted(c.stem for c in (tmp_path / "checkpoints").iterdir()) == \
+    assert sorted(c.name for c in (tmp_path / "checkpoints").iterdir()) == \
         ["finetune", "maml", "maml-mlp"]
+    assert res["paired"]["maml"]["metric"] == "auc"
 
 
 def test_method_that_does_not_fit_the_task_kind_is_named(tmp_path, capsys):

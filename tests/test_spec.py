@@ -25,13 +25,15 @@ def test_autos_on_synthetic_user_interest_data(synthetic):
     spec = resolve(load_config(), synthetic, "cpu")
     assert spec.kind == "user-interest" and spec.tasks.k_shot == 5
     assert spec.tasks.negatives == "uniform" and spec.tasks.node_features == "x"
-    assert spec.meta.meta_batch == 32 and spec.meta.select == "accuracy"
+    assert spec.meta.meta_batch == 32 and spec.meta.select == "auc"
     assert spec.tasks.prefetch == "off"
     assert spec.methods == ("maml", "maml-mlp", "finetune", "scratch")
-    real = resolve(load_config(None, ["dataset.name=deezer-hu"]), Data(
+    real = resolve(load_config(None, ["dataset.name=deezer-hu", "eval.metric=ndcg@10"]), Data(
         edge_index=synthetic.edge_index, interests=synthetic.interests, num_nodes=200), "cpu")
-    assert real.tasks.negatives == "popularity" and real.meta.select == "auc"
+    assert real.tasks.negatives == "uniform" and real.meta.select == "ndcg@10"
     assert real.tasks.node_features == "interests" and real.tasks.k_shot == 5
+    with pytest.raises(ConfigError, match="user-interest tasks are scored by ranking metrics"):
+        resolve(load_config(None, ["meta.select=accuracy"]), synthetic, "cpu")
 
 
 def test_autos_on_a_labelled_graph(labelled):
@@ -41,7 +43,7 @@ def test_autos_on_a_labelled_graph(labelled):
     assert spec.methods == ("maml", "fomaml", "protonet", "gmeta", "finetune", "scratch")
     with pytest.raises(ConfigError, match="the graph has no interests"):
         resolve(load_config(None, ["tasks.kind=user-interest"]), labelled, "cpu")
-    with pytest.raises(ConfigError, match="few-shot episodes are scored by accuracy only"):
+    with pytest.raises(ConfigError, match="few-shot tasks are scored by accuracy"):
         resolve(load_config(None, ["meta.select=auc"]), labelled, "cpu")
     with pytest.raises(ConfigError, match="'interests' does not apply to few-shot"):
         resolve(load_config(None, ["tasks.node_features=interests"]), labelled, "cpu")

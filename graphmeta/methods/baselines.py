@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -41,9 +40,12 @@ class Scratch(Learner):
 
 
 class FinetuneInterests(Learner):
-    """User-interest ``finetune``: one model trained on every sampled interest
-    of meta-train users (support and query alike), then adapted to each
-    support set by the inner rule of ``maml`` (``meta.inner_*``)."""
+    """User-interest ``finetune``: one model trained, as a plain classifier,
+    on the query interests of meta-train users, then adapted to each support
+    set by the inner rule (``meta.inner_rule``, ``inner_lr``, ``inner_steps``;
+    0 steps is the pre-trained model as it is). The support items are left
+    out of pre-training: they are also written into the ego's own feature
+    row, so predicting them would be a shortcut the test users never offer."""
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -54,10 +56,8 @@ class FinetuneInterests(Learner):
     def training_loss(self, batch: TaskBatch) -> Tensor:
         model = self.adapter.model
         p = expand_params(dict(model.named_parameters()), batch.num_tasks)
-        items = torch.cat([batch.support_items, batch.query_items], 1)
-        y = torch.cat([batch.support_y, batch.query_y], 1)
-        mask = torch.cat([torch.ones_like(batch.support_y, dtype=torch.bool), batch.query_mask], 1)
-        return task_ce(model.batched_logits(p, batch, items), y, mask).mean()
+        logits = model.batched_logits(p, batch, batch.query_items)
+        return task_ce(logits, batch.query_y, batch.query_mask).mean()
 
     def predict(self, batch: MetaBatch) -> Tensor:
         return self.adapter.predict(batch)
@@ -80,9 +80,9 @@ class FinetuneEpisodes(Learner):
         self.pre.head.fc1 = model.head.fc1
         self.single = bool((tasks.member[:, train].sum(1) <= 1).all())
 
-    def train_batches(self, seed: int) -> Iterator[Any]:
+    def train_batches(self) -> Iterator[Any]:
         size = 4 * self.spec.meta.meta_batch * self.ctx.tasks.n_way
-        return self.ctx.tasks.pretrain_batches(size, seed)
+        return self.ctx.tasks.pretrain_batches(size, self.ctx.seed)
 
     def training_loss(self, batch: tuple) -> Tensor:
         graphs, target = batch
@@ -96,7 +96,18 @@ class FinetuneEpisodes(Learner):
         return self.adapter.predict_logits(batch)
 
 
+ADAM_SEARCH = {"baselines.scratch_steps": [10, 30, 100, 300],
+               "baselines.scratch_lr": [0.001, 0.003, 0.01, 0.03]}
+
+
+def _finetune_search(kind: str) -> dict[str, list]:
+    adapt = ADAM_SEARCH if kind == "few-shot" else {"meta.inner_steps": [0, 1, 3, 5, 10],
+                                                     "meta.inner_lr": [0.01, 0.03, 0.1, 0.3]}
+    return {"baselines.pretrain_lr": [3e-4, 1e-3, 3e-3], **adapt}
+
+
 @register_method("finetune", kinds=BOTH, training="pretrain", default_for=BOTH,
+                 family="baseline", search=_finetune_search,
                  description="one model trained on all meta-train users, fine-tuned on "
                              "the support set")
 def build_finetune(ctx: Context) -> Learner:
@@ -104,6 +115,7 @@ def build_finetune(ctx: Context) -> Learner:
 
 
 @register_method("scratch", kinds=BOTH, training="none", default_for=BOTH,
+                 family="baseline", search=ADAM_SEARCH,
                  description="random initialisation trained on the support set only "
                              "(Adam, baselines.scratch_steps)")
 def build_scratch(ctx: Context) -> Learner:

@@ -13,6 +13,9 @@ from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.tasks import MetaBatch
 
 BOTH = ("user-interest", "few-shot")
+# What tuning chooses from for the MAML family (eval.tune configurations).
+MAML_SEARCH = {"meta.inner_lr": [0.03, 0.1, 0.3], "meta.inner_steps": [1, 3, 5],
+               "meta.meta_lr": [3e-4, 1e-3, 3e-3], "meta.inner_rule": ["sgd", "lslr"]}
 
 
 class MetaLearner(Learner):
@@ -55,20 +58,20 @@ def _prototypes(ctx: Context) -> nn.Module:
     return fewshot_model(ctx.spec, ctx.tasks, prototypes=True)
 
 
-@register_method("maml", kinds=BOTH, training="meta", default_for=BOTH,
+@register_method("maml", kinds=BOTH, training="meta", default_for=BOTH, search=MAML_SEARCH,
                  description="GNN encoder + MLP head, second-order MAML")
 def build_maml(ctx: Context) -> Learner:
     return MetaLearner(ctx, _classifier(ctx))
 
 
 @register_method("fomaml", kinds=BOTH, training="meta", default_for=("few-shot",),
-                 description="first-order MAML")
+                 search=MAML_SEARCH, description="first-order MAML")
 def build_fomaml(ctx: Context) -> Learner:
     return MetaLearner(ctx, _classifier(ctx), first_order=True)
 
 
 @register_method("maml-mlp", kinds=("user-interest",), training="meta",
-                 default_for=("user-interest",),
+                 default_for=("user-interest",), search=MAML_SEARCH,
                  description="MAML on the MLP head alone, fed the ego's own features "
                              "(no neighbours: the gap to maml is what the graph adds)")
 def build_maml_mlp(ctx: Context) -> Learner:
@@ -76,6 +79,7 @@ def build_maml_mlp(ctx: Context) -> Learner:
 
 
 @register_method("protonet", kinds=("few-shot",), training="meta", default_for=("few-shot",),
+                 search={"meta.meta_lr": [3e-4, 1e-3, 3e-3], "model.hidden": [32, 64, 128]},
                  description="prototypical network: episodic training, no inner loop")
 def build_protonet(ctx: Context) -> Learner:
     return MetaLearner(ctx, _prototypes(ctx), inner_steps=0)
@@ -85,6 +89,7 @@ def build_protonet(ctx: Context) -> Learner:
 # 0.1 sent its inner loop to NaN on lastfm-asia.
 @register_method("gmeta", kinds=("few-shot",), training="meta", default_for=("few-shot",),
                  defaults={"meta.inner_lr": 0.01},
+                 search={**MAML_SEARCH, "meta.inner_lr": [0.003, 0.01, 0.03]},
                  description="G-Meta: the prototypical loss inside MAML")
 def build_gmeta(ctx: Context) -> Learner:
     return MetaLearner(ctx, _prototypes(ctx))

@@ -20,7 +20,7 @@ own method from outside the package, as PyG users subclass
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -31,16 +31,22 @@ if TYPE_CHECKING:
 
 KINDS = ("user-interest", "few-shot")
 TRAINING = ("meta", "pretrain", "none")
+# The three families of meta-learning, and the baselines they are judged against.
+FAMILIES = ("meta-parameter", "meta-rule", "meta-selection", "baseline")
+Search = Mapping[str, Sequence[Any]]
 
 
 @dataclass(frozen=True)
 class Context:
     """What a method's builder gets: the run spec as this method runs it, the
-    task sampler and the device."""
+    task sampler, the device and the training seed (model initialisation
+    and training batches; the data, splits and test tasks follow
+    ``spec.seed``)."""
     method: str
     spec: "RunSpec"
     tasks: "EgoTasks"
     device: torch.device
+    seed: int = 0
 
 
 class Learner(nn.Module):
@@ -61,9 +67,9 @@ class Learner(nn.Module):
     def spec(self) -> "RunSpec":
         return self.ctx.spec
 
-    def train_batches(self, seed: int) -> Iterator[Any]:
+    def train_batches(self) -> Iterator[Any]:
         """Training batches (on the CPU; the loop moves them to the device)."""
-        return self.ctx.tasks.batches("train", self.spec.meta.meta_batch, seed=seed)
+        return self.ctx.tasks.batches("train", self.spec.meta.meta_batch, seed=self.ctx.seed)
 
     def training_loss(self, batch: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} is not trained")
@@ -82,31 +88,52 @@ class Method:
     build: Callable[[Context], Learner]
     kinds: tuple[str, ...]
     training: str
+    family: str
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     default_for: tuple[str, ...] = ()
+    search: Search | Callable[[str], Search] = field(default_factory=dict)
+    seeded: bool = True
 
     @property
     def checkpointed(self) -> bool:
         """Trained methods save their learner's state; the others are rebuilt."""
         return self.training != "none"
 
+    @property
+    def baseline(self) -> bool:
+        return self.family == "baseline"
+
+    def search_space(self, kind: str) -> dict[str, list[Any]]:
+        """The settings tuning may choose from on ``kind`` tasks."""
+        space = self.search(kind) if callable(self.search) else self.search
+        return {k: list(v) for k, v in space.items()}
+
 
 _METHODS: dict[str, Method] = {}
 
 
-def register_method(name: str, *, kinds: tuple[str, ...], training: str, description: str = "",
-                    defaults: Mapping[str, Any] | None = None, default_for: tuple[str, ...] = ()
+def register_method(name: str, *, kinds: tuple[str, ...], training: str,
+                    family: str = "meta-parameter", description: str = "",
+                    defaults: Mapping[str, Any] | None = None, default_for: tuple[str, ...] = (),
+                    search: Search | Callable[[str], Search] | None = None, seeded: bool = True
                     ) -> Callable[[Callable[[Context], Learner]], Callable[[Context], Learner]]:
     """Registers ``build(ctx) -> Learner`` as method ``name``.
 
     Args:
         kinds: Task kinds it runs on (``"user-interest"``, ``"few-shot"``).
         training: ``"meta"``, ``"pretrain"`` or ``"none"``.
+        family: ``"meta-parameter"``, ``"meta-rule"``, ``"meta-selection"``
+            or ``"baseline"`` (tables pair every method with the best
+            baseline).
         description: One line for ``--help`` and the docs.
         defaults: Dotted config settings this method uses unless the config
             sets them (``{"meta.inner_lr": 0.01}``).
         default_for: Task kinds whose default method list includes it.
+        search: What tuning (``eval.tune``) may choose from: dotted keys to
+            candidate values, or a function of the task kind returning that.
+        seeded: Whether results depend on the training seed (``False`` for
+            deterministic scorers, which then run once).
 
     Registering the same builder again (a re-run notebook cell) replaces it;
     another builder under a taken name is an error.
@@ -116,6 +143,8 @@ def register_method(name: str, *, kinds: tuple[str, ...], training: str, descrip
         raise ValueError(f"method {name!r}: kinds must be some of {KINDS}, got {kinds}")
     if training not in TRAINING:
         raise ValueError(f"method {name!r}: training must be one of {TRAINING}, got {training!r}")
+    if family not in FAMILIES:
+        raise ValueError(f"method {name!r}: family must be one of {FAMILIES}, got {family!r}")
     if not set(default_for) <= set(kinds):
         raise ValueError(f"method {name!r}: default_for {default_for} is not within kinds {kinds}")
 
@@ -125,8 +154,8 @@ def register_method(name: str, *, kinds: tuple[str, ...], training: str, descrip
                 (build.__module__, build.__qualname__):
             raise ValueError(f"method {name!r} is already registered "
                              f"(by {old.build.__module__}.{old.build.__qualname__})")
-        _METHODS[name] = Method(name, build, tuple(kinds), training, description,
-                                dict(defaults or {}), tuple(default_for))
+        _METHODS[name] = Method(name, build, tuple(kinds), training, family, description,
+                                dict(defaults or {}), tuple(default_for), search or {}, seeded)
         return build
     return deco
 
@@ -153,5 +182,5 @@ def default_methods(kind: str, every: bool = False) -> list[str]:
             if kind in m.kinds and (every or kind in m.default_for)]
 
 
-__all__ = ["Context", "KINDS", "Learner", "Method", "TRAINING", "default_methods",
+__all__ = ["Context", "FAMILIES", "KINDS", "Learner", "Method", "TRAINING", "default_methods",
            "get_method", "method_names", "register_method", "unregister_method"]

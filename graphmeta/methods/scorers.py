@@ -1,70 +1,118 @@
 """Non-learned scorers for user-interest tasks, on the same task batches.
 
+Every statistic counts meta-train users only (meta-val and meta-test users
+are cold-start), and a user's own history is its support positives.
+
 - ``popularity``: an interest's frequency among meta-train users.
 - ``neighbor-vote``: its frequency among the ego's direct neighbours in the
-  ego-subgraph, using only *known* users' interests (never the ego's own,
-  never a meta-val/test user's).
-- ``itemknn``: item-based collaborative filtering: the cosine co-occurrence,
-  over meta-train users, of the interest with the ego's support positives.
+  ego-subgraph, using only *known* users' interests.
+- ``itemknn``: item-based collaborative filtering: the similarity of the
+  interest to the support positives (``baselines.knn_similarity``: cosine,
+  asymmetric cosine with ``knn_alpha``, or Jaccard; ``knn_shrink``).
+- ``ease``: EASE (Steck, WWW 2019): the closed-form item-item regression
+  :math:`B = I - P\\,\\mathrm{diag}(1/\\mathrm{diag}(P))`,
+  :math:`P = (X^\\top X + \\lambda I)^{-1}`, scored from the support positives.
+- ``graph-knn``: itemknn over a history that adds the ego's neighbours'
+  known interests, weighted by ``baselines.graph_weight``, to its support
+  positives: a graph-propagated scorer (an interest liked by neighbours, or
+  similar to what they like, scores higher).
 
-Scores become "probabilities" for accuracy by a per-task threshold halfway
-between the mean support-positive and support-negative scores; ROC-AUC uses
-the ranking only.
+Scores are only ever ranked (ROC-AUC, nDCG, ...), so they need no scale.
 """
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from graphmeta.methods.registry import Context, Learner, register_method
+from graphmeta.schema import BaselinesConfig
 from graphmeta.tasks import TaskBatch, UserInterestTasks
 
-SCORERS = ("popularity", "neighbor-vote", "itemknn")
+SCORERS = ("popularity", "neighbor-vote", "itemknn", "ease", "graph-knn")
+KNN_SEARCH = {"baselines.knn_similarity": ["cosine", "asymmetric", "jaccard"],
+              "baselines.knn_alpha": [0.2, 0.5, 0.8], "baselines.knn_shrink": [0.0, 10.0, 100.0]}
+
+
+def item_similarity(train: Tensor, kind: str = "cosine", alpha: float = 0.5,
+                    shrink: float = 0.0) -> Tensor:
+    """Item-item similarity ``[C, C]`` from a user-item matrix ``train``
+    ``[U, C]``, zero diagonal. ``S[c, p]``: how much liking ``p`` says about ``c``."""
+    co = train.T @ train
+    n = co.diagonal().clamp_min(1)
+    if kind == "cosine":
+        sim = co / (n.sqrt()[:, None] * n.sqrt()[None, :] + shrink)
+    elif kind == "asymmetric":
+        sim = co / (n[:, None] ** alpha * n[None, :] ** (1 - alpha) + shrink)
+    elif kind == "jaccard":
+        sim = co / (n[:, None] + n[None, :] - co + shrink).clamp_min(1e-12)
+    else:
+        raise ValueError(f"unknown similarity {kind!r} (cosine, asymmetric, jaccard)")
+    return sim.fill_diagonal_(0)
+
+
+def ease_weights(train: Tensor, lam: float) -> Tensor:
+    """EASE's item-item weights ``B`` ``[C, C]`` (zero diagonal)."""
+    g = train.T @ train
+    g.diagonal().add_(lam)
+    p = torch.linalg.inv(g)
+    b = -p / p.diagonal()[None, :]
+    return b.fill_diagonal_(0)
 
 
 class InterestScorers:
-    """The scorers' statistics, computed once per task sampler."""
+    """The scorers' statistics, computed once per task sampler and settings."""
 
-    def __init__(self, tasks: UserInterestTasks) -> None:
-        self.tasks = tasks
-        self.popularity = tasks.popularity                            # [C], meta-train users
+    def __init__(self, tasks: UserInterestTasks, settings: BaselinesConfig | None = None) -> None:
+        b = settings or BaselinesConfig()
+        self.tasks, self.settings = tasks, b
         train = tasks.interests[tasks.splits["train"]].double()
-        co = train.T @ train                                          # [C, C]
-        norm = co.diagonal().clamp_min(1).sqrt()
-        self.similarity = co / norm[:, None] / norm[None, :]
-        self.similarity.fill_diagonal_(0)
+        self.popularity = tasks.popularity                              # [C]
+        self.similarity = item_similarity(train, b.knn_similarity, b.knn_alpha, b.knn_shrink)
+        self._ease: Tensor | None = None
         self.known = (tasks.interests & tasks.known[:, None]).double()  # [N, C]
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.tasks!r})"
 
-    def scores(self, method: str, batch: TaskBatch, items: Tensor) -> Tensor:
-        """Scores ``[T, S]`` of ``items`` ``[T, S]``."""
-        items = items.cpu()
+    @property
+    def ease(self) -> Tensor:
+        if self._ease is None:
+            train = self.tasks.interests[self.tasks.splits["train"]].double()
+            self._ease = ease_weights(train, self.settings.ease_lambda)
+        return self._ease
+
+    def _history(self, batch: TaskBatch) -> Tensor:
+        """The ego's support positives as a multi-hot ``[T, C]``."""
+        h = torch.zeros(batch.num_tasks, self.tasks.num_interests, dtype=torch.float64)
+        pos = (batch.support_y.cpu() == 1).double()
+        return h.scatter_add_(1, batch.support_items.cpu(), pos)
+
+    def _neighbour_freq(self, batch: TaskBatch) -> Tensor:
+        """Frequency of each interest among the ego's known direct neighbours ``[T, C]``."""
+        ids = batch.graphs.node_ids.cpu()
+        nbr = (batch.graphs.adj[:, 0].cpu() > 0) & (ids >= 0)            # ego's neighbours
+        nbr &= self.tasks.known[ids.clamp_min(0)]
+        votes = (self.known[ids.clamp_min(0)] * nbr.unsqueeze(-1)).sum(1)  # [T, C]
+        return votes / nbr.sum(1, keepdim=True).clamp_min(1)
+
+    def catalogue_scores(self, method: str, batch: TaskBatch) -> Tensor:
+        """Every interest's score ``[T, C]`` for each task of ``batch``."""
         if method == "popularity":
-            return self.popularity[items]
-        if method == "itemknn":
-            pos = batch.support_y.cpu() == 1
-            sim = self.similarity[items.unsqueeze(-1), batch.support_items.cpu().unsqueeze(1)]
-            return (sim * pos.unsqueeze(1)).sum(-1)
+            return self.popularity.expand(batch.num_tasks, -1)
         if method == "neighbor-vote":
-            ids = batch.graphs.node_ids.cpu()
-            nbr = (batch.graphs.adj[:, 0].cpu() > 0) & (ids >= 0)      # ego's neighbours
-            nbr &= self.tasks.known[ids.clamp_min(0)]
-            votes = self.known[ids.clamp_min(0)] * nbr.unsqueeze(-1)   # [T, N, C]
-            freq = votes.sum(1) / nbr.sum(1, keepdim=True).clamp_min(1)
-            return freq.gather(1, items)
+            return self._neighbour_freq(batch)
+        if method == "itemknn":
+            return self._history(batch) @ self.similarity.T
+        if method == "ease":
+            return self._history(batch) @ self.ease
+        if method == "graph-knn":   # neighbours' interests count as liked-by-self, weighted
+            nbr = self.settings.graph_weight * self._neighbour_freq(batch)
+            return (self._history(batch) + nbr) @ self.similarity.T + nbr
         raise KeyError(f"unknown scorer {method!r} (known: {', '.join(SCORERS)})")
 
-    def predict(self, method: str, batch: TaskBatch) -> Tensor:
-        """Query "probabilities" ``[T, Q]``: monotone in the score, above 0.5
-        where the score passes the support-set threshold."""
-        s_score = self.scores(method, batch, batch.support_items)
-        pos = (batch.support_y.cpu() == 1).double()
-        thr = 0.5 * ((s_score * pos).sum(1) / pos.sum(1)
-                     + (s_score * (1 - pos)).sum(1) / (1 - pos).sum(1))
-        q = self.scores(method, batch, batch.query_items) - thr[:, None]
-        scale = q.abs().amax(1, keepdim=True).clamp_min(1e-12)
-        return 0.5 + 0.5 * q / scale
+    def scores(self, method: str, batch: TaskBatch, items: Tensor) -> Tensor:
+        """Scores ``[T, S]`` of ``items`` ``[T, S]``."""
+        return self.catalogue_scores(method, batch).gather(1, items.cpu())
 
 
 class Scorer(Learner):
@@ -72,13 +120,21 @@ class Scorer(Learner):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.scorers = InterestScorers(ctx.tasks)
+        self.scorers = InterestScorers(ctx.tasks, ctx.spec.baselines)
 
     def predict(self, batch: TaskBatch) -> Tensor:
-        return self.scorers.predict(self.ctx.method, batch)
+        return self.scorers.scores(self.ctx.method, batch, batch.query_items)
 
 
-for _name, _what in zip(SCORERS, ("an interest's frequency among meta-train users",
-                                  "its frequency among the ego's neighbours' known interests",
-                                  "item co-occurrence with the support positives")):
-    register_method(_name, kinds=("user-interest",), training="none", description=_what)(Scorer)
+_SCORERS = {
+    "popularity": ("an interest's frequency among meta-train users", {}),
+    "neighbor-vote": ("its frequency among the ego's neighbours' known interests", {}),
+    "itemknn": ("item co-occurrence with the support positives", KNN_SEARCH),
+    "ease": ("EASE, closed-form item-item regression (Steck, 2019)",
+             {"baselines.ease_lambda": [1.0, 10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]}),
+    "graph-knn": ("itemknn over the support positives and the neighbours' interests",
+                  {**KNN_SEARCH, "baselines.graph_weight": [0.03, 0.1, 0.3, 1.0, 3.0]}),
+}
+for _name, (_what, _search) in _SCORERS.items():
+    register_method(_name, kinds=("user-interest",), training="none", family="baseline",
+                    description=_what, search=_search, seeded=False)(Scorer)

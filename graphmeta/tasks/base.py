@@ -91,6 +91,10 @@ class EgoTasks:
         """Pads sampled ``(nodes, edge_index)`` subgraphs into a :class:`GraphBatch`."""
         return GraphBatch.from_subgraphs(parts, self.node_x)
 
+    def eval_size(self, split: str, n_tasks: int) -> tuple[int, list[str]]:
+        """How many fixed evaluation tasks ``split`` gives, and warnings."""
+        raise NotImplementedError
+
     def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
                       chunk: int = 100) -> Iterable:
         """``n`` fixed, seeded tasks of ``split`` as batches on ``device``."""

@@ -187,6 +187,16 @@ class FewShotTasks(EgoTasks):
                             torch.stack([e.query_y for e in episodes]),
                             torch.stack([e.classes for e in episodes]), self.n_way)
 
+    def eval_size(self, split: str, n_tasks: int) -> tuple[int, list[str]]:
+        """``n_tasks`` episodes; a warning when ``split`` has too few classes
+        for two episodes to differ (every episode is then the same problem)."""
+        classes = len(self.splits[split])
+        if classes < self.n_way + 1:
+            return n_tasks, [f"{split}: {classes} classes for {self.n_way}-way episodes: every "
+                             f"episode asks the same {self.n_way} classes, so its episodes are "
+                             f"not independent problems"]
+        return n_tasks, []
+
     def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
                       chunk: int = 100) -> "_EpisodeBatches":
         """:meth:`episodes`, collated ``chunk // 4`` episodes at a time on each

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphmeta.eval.metrics import task_metrics
+from graphmeta.eval.ranking import ranking_metrics
 from graphmeta.tasks.base import EgoTasks, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
 
@@ -34,6 +34,9 @@ class Task:
 
 
 NEGATIVES = ("uniform", "popularity")
+PROTOCOLS = ("full", "sampled")
+# (task, candidate) pairs per evaluation batch, bounding its memory.
+EVAL_PAIRS = 20_000
 
 
 class UserInterestTasks(EgoTasks):
@@ -52,7 +55,17 @@ class UserInterestTasks(EgoTasks):
         negatives (str): ``"uniform"`` draws negatives uniformly from the
             interests the user lacks; ``"popularity"`` draws them in
             proportion to their frequency among meta-train users, so that
-            popular-but-not-liked interests are the hard cases.
+            popular-but-not-liked interests are the hard cases. This is how
+            training tasks and the support sets of evaluation tasks are drawn.
+        protocol (str): How evaluation tasks (:meth:`fixed_tasks`) are
+            scored. ``"full"``: each user's held-out positives are ranked
+            against every interest outside its support set (Krichene &
+            Rendle, KDD 2020, on why sampled negatives mislead).
+            ``"sampled"``: against ``n_query`` negatives drawn like the
+            training ones.
+        candidates (int): With ``"full"``, rank against a uniform sample of
+            this many non-support negatives instead of all (0: all), for
+            catalogues too large to score whole.
         node_features (str): ``"x"`` uses ``data.x``; ``"interests"`` uses
             the multi-hot interests of *known* users (everyone outside the
             meta-val and meta-test splits; those users are cold-start and get
@@ -68,7 +81,8 @@ class UserInterestTasks(EgoTasks):
     def __init__(self, data: Data, *, k_shot: int = 5, n_query: int = 10,
                  hops: int = 2, max_nodes: int = 64,
                  split: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0,
-                 negatives: str = "uniform", node_features: str = "auto") -> None:
+                 negatives: str = "uniform", protocol: str = "full", candidates: int = 0,
+                 node_features: str = "auto") -> None:
         for key in ("edge_index", "interests"):
             if getattr(data, key, None) is None:
                 raise ValueError(f"UserInterestTasks needs data.{key}")
@@ -76,9 +90,11 @@ class UserInterestTasks(EgoTasks):
             raise ValueError(f"k_shot and n_query must be >= 1, got {k_shot}, {n_query}")
         if negatives not in NEGATIVES:
             raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         super().__init__(data, hops, max_nodes)
         self.k_shot, self.n_query = k_shot, n_query
-        self.negatives = negatives
+        self.negatives, self.protocol, self.candidates = negatives, protocol, candidates
         self.interests = data.interests.bool()
         self.num_interests = self.interests.size(1)
         n_pos = self.interests.sum(1)
@@ -102,7 +118,7 @@ class UserInterestTasks(EgoTasks):
 
     def _settings(self) -> dict[str, object]:
         return {"k_shot": self.k_shot, "n_query": self.n_query, **super()._settings(),
-                "negatives": self.negatives}
+                "negatives": self.negatives, "protocol": self.protocol}
 
     def task(self, user: int, rng: np.random.Generator) -> Task:
         """Draws the task of ``user`` (ego-subgraph and support/query split)."""
@@ -110,49 +126,73 @@ class UserInterestTasks(EgoTasks):
         return self._split(user, nodes, edge_index, rng)
 
     def _split(self, user: int, nodes: Tensor, edge_index: Tensor,
-               rng: np.random.Generator) -> Task:
+               rng: np.random.Generator, full: bool = False) -> Task:
+        """Support: ``k_shot`` positives and negatives (negatives by the
+        ``negatives`` sampler). Query: ``n_query`` more of each, or with
+        ``full`` every other interest of the catalogue (the user's other
+        positives against all its non-support negatives, or a uniform sample
+        of ``candidates`` of those)."""
         row = self.interests[user].numpy()
         k, q = self.k_shot, self.n_query
         pos = rng.permutation(np.flatnonzero(row))
-        neg = np.flatnonzero(~row)
+        all_neg = np.flatnonzero(~row)
         if self.negatives == "popularity":
-            w = self.popularity.numpy()[neg] + 1e-12
-            neg = rng.choice(neg, min(k + q, len(neg)), replace=False, p=w / w.sum())
+            w = self.popularity.numpy()[all_neg] + 1e-12
+            neg = rng.choice(all_neg, min(k + q, len(all_neg)), replace=False, p=w / w.sum())
         else:
-            neg = rng.permutation(neg)
+            neg = rng.permutation(all_neg)
         s_items = np.concatenate([pos[:k], neg[:k]])
         s_y = np.repeat([1, 0], k)
-        q_pos, q_neg = pos[k:k + q], neg[k:k + q]
+        if full:
+            q_pos = pos[k:]
+            q_neg = np.setdiff1d(all_neg, neg[:k], assume_unique=True)
+            if self.candidates and len(q_neg) > self.candidates:
+                q_neg = np.sort(rng.choice(q_neg, self.candidates, replace=False))
+        else:
+            q_pos, q_neg = pos[k:k + q], neg[k:k + q]
         q_items = np.concatenate([q_pos, q_neg])
         q_y = np.concatenate([np.ones(len(q_pos), np.int64), np.zeros(len(q_neg), np.int64)])
         return Task(user, nodes, edge_index, torch.from_numpy(s_items),
                     torch.from_numpy(s_y), torch.from_numpy(q_items),
                     torch.from_numpy(q_y))
 
-    def tasks(self, users: Sequence[int] | Tensor, seed: int) -> list[Task]:
+    def tasks(self, users: Sequence[int] | Tensor, seed: int, full: bool = False) -> list[Task]:
         """One task per entry of ``users``, reproducible from ``seed``. The
         ego-subgraphs of all users are sampled in one batched pass."""
         users = torch.as_tensor(users).tolist()
         *seqs, graph_seq = np.random.SeedSequence(seed).spawn(len(users) + 1)
         graphs = self.sampler.sample_many(users, np.random.default_rng(graph_seq))
-        return [self._split(u, n, e, np.random.default_rng(s))
+        return [self._split(u, n, e, np.random.default_rng(s), full)
                 for u, (n, e), s in zip(users, graphs, seqs)]
 
-    def fixed_tasks(self, split: str, n_tasks: int, seed: int) -> list[Task]:
-        """A fixed, seeded task set: every user of ``split`` in turn (with a
-        fresh support/query draw each round) until ``n_tasks`` are drawn."""
-        users = self.splits[split]
-        if len(users) == 0:
+    def eval_size(self, split: str, n_tasks: int) -> tuple[int, list[str]]:
+        """How many fixed tasks :meth:`fixed_tasks` draws (each user once),
+        with a warning when the split has fewer users than asked for."""
+        users = len(self.splits[split])
+        if users == 0:
             raise ValueError(f"split {split!r} has no users")
+        if n_tasks <= users:
+            return n_tasks, []
+        return users, [f"{split}: {n_tasks} tasks asked for but the split has {users} users; "
+                       f"each is scored once ({users} tasks), none twice"]
+
+    def fixed_tasks(self, split: str, n_tasks: int, seed: int) -> list[Task]:
+        """A fixed, seeded evaluation set: ``n_tasks`` distinct users of
+        ``split`` (all of them if it has fewer), each with its task under the
+        evaluation ``protocol``."""
+        n, _ = self.eval_size(split, n_tasks)
+        users = self.splits[split]
         perm = users[torch.randperm(len(users), generator=torch.Generator().manual_seed(seed))]
-        picked = perm.repeat((n_tasks + len(users) - 1) // len(users))[:n_tasks]
-        return self.tasks(picked, seed)
+        return self.tasks(perm[:n], seed, full=self.protocol == "full")
 
     def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
                       chunk: int = 100) -> list[TaskBatch]:
-        """:meth:`fixed_tasks`, collated ``chunk`` tasks at a time, on ``device``."""
+        """:meth:`fixed_tasks`, collated at most ``chunk`` tasks at a time
+        (fewer when full-ranking query sets are long), on ``device``."""
         ts = self.fixed_tasks(split, n, seed)
-        return [self.collate(ts[i:i + chunk]).to(device) for i in range(0, len(ts), chunk)]
+        longest = max(len(t.query_items) for t in ts)
+        step = max(1, min(chunk, EVAL_PAIRS // max(longest, 1)))
+        return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
 
     def batches(self, split: str, batch_size: int, seed: int) -> Iterator[TaskBatch]:
         """Endless stream of meta-batches of random users from ``split``."""
@@ -178,5 +218,6 @@ class UserInterestTasks(EgoTasks):
                          torch.tensor([t.user for t in tasks]))
 
     def score(self, pred: Tensor, batch: TaskBatch) -> dict[str, np.ndarray]:
-        """Accuracy and ROC-AUC of query probabilities ``pred`` ``[T, Q]``."""
-        return task_metrics(pred, batch.query_y, batch.query_mask)
+        """Ranking metrics of query scores ``pred`` ``[T, Q]``
+        (:func:`~graphmeta.eval.ranking_metrics`)."""
+        return ranking_metrics(pred, batch.query_y, batch.query_mask)

@@ -120,10 +120,10 @@ def test_cli_dataset_folder_needs_no_code(tmp_path):
                         "--methods", "maml,itemknn", "--set", "tasks.k_shot=2",
                         "--set", "meta.iterations=2", "--set", "meta.eval_every=2",
                         "--set", "meta.meta_batch=4", "--set", "tasks.n_val_tasks=4",
-                        "--set", "tasks.n_test_tasks=20", "--set", "model.hidden=8",
+                        "--set", "tasks.n_test_tasks=20", "--set", "model.hidden=8", "--set", "eval.seeds=1",
                         "--out", str(out), "--quiet", "--threads", "1", "--device", "cpu"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     res = json.loads((out / "results.json").read_text())
     assert set(res["methods"]) == {"maml", "itemknn"} and res["n_test_tasks"] == 20
-    assert torch.load(out / "checkpoints" / "maml.pt", weights_only=True)
+    assert torch.load(out / "checkpoints" / "maml" / "seed-0.pt", weights_only=True)

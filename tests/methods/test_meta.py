@@ -25,7 +25,7 @@ def test_maml_uses_the_spec_rule_and_checkpoints_it():
     state = learner.state_dict()
     assert any(k.startswith("maml.model.encoder.convs.0") for k in state)
     assert any(k.startswith("maml.rule.values.") for k in state)
-    batch = next(learner.train_batches(seed=0))
+    batch = next(learner.train_batches())
     assert learner.training_loss(batch).requires_grad
     pred = learner.predict(batch)
     assert pred.shape == batch.query_y.shape and ((pred >= 0) & (pred <= 1)).all()
@@ -40,7 +40,7 @@ def test_few_shot_meta_learners():
     ctx = _ctx("gmeta", few_shot=True)
     assert ctx.spec.meta.inner_lr == 0.01            # gmeta's registered default
     gmeta = get_method("gmeta").build(ctx)
-    batch = next(gmeta.train_batches(seed=0))
+    batch = next(gmeta.train_batches())
     assert gmeta.predict(batch).shape == (*batch.query_y.shape, ctx.tasks.n_way)
     assert get_method("protonet").build(_ctx("protonet", few_shot=True)).maml.inner_steps == 0
     with pytest.raises(ConfigError, match="protonet has no head"):

@@ -11,7 +11,14 @@ def test_built_ins_are_declared_once_with_kinds_and_training():
     assert method_names("few-shot") == ["maml", "fomaml", "protonet", "gmeta", "finetune",
                                         "scratch"]
     assert method_names("user-interest") == ["maml", "fomaml", "maml-mlp", "finetune", "scratch",
-                                             "popularity", "neighbor-vote", "itemknn"]
+                                             "popularity", "neighbor-vote", "itemknn", "ease",
+                                             "graph-knn"]
+    assert [m for m in method_names() if get_method(m).baseline] == [
+        "finetune", "scratch", "popularity", "neighbor-vote", "itemknn", "ease", "graph-knn"]
+    assert not get_method("ease").seeded and get_method("scratch").seeded
+    assert set(get_method("finetune").search_space("user-interest")) == {
+        "baselines.pretrain_lr", "meta.inner_steps", "meta.inner_lr"}
+    assert 0 in get_method("finetune").search_space("user-interest")["meta.inner_steps"]
     assert default_methods("user-interest") == ["maml", "maml-mlp", "finetune", "scratch"]
     assert get_method("finetune").training == "pretrain" and get_method("maml").checkpointed
     assert not get_method("itemknn").checkpointed and get_method("gmeta").defaults == \

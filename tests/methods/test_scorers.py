@@ -1,11 +1,12 @@
 """Non-learned scorers: popularity, neighbour vote and item co-occurrence
 against brute-force references."""
-import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Data
 
 from graphmeta.methods import InterestScorers
+from graphmeta.methods.scorers import ease_weights, item_similarity
+from graphmeta.schema import BaselinesConfig
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import UserInterestTasks
 
@@ -55,17 +56,42 @@ def test_scores_match_brute_force(named):
         else:
             assert (vote == 0).all()
     with pytest.raises(KeyError, match="unknown scorer"):
-        base.scores("ease", b, b.query_items)
+        base.scores("nope", b, b.query_items)
 
 
-def test_probabilities_follow_the_support_threshold(named):
+def test_similarities_and_ease_against_their_formulas():
+    g = torch.Generator().manual_seed(0)
+    X = (torch.rand(50, 6, generator=g) < 0.4).double()
+    co, n = X.T @ X, (X.T @ X).diagonal()
+    for kind, ref in [("cosine", co / (n[:, None] * n[None, :]).sqrt()),
+                      ("asymmetric", co / (n[:, None] ** 0.3 * n[None, :] ** 0.7)),
+                      ("jaccard", co / (n[:, None] + n[None, :] - co))]:
+        S = item_similarity(X, kind, alpha=0.3)
+        assert torch.allclose(S, ref.fill_diagonal_(0)), kind
+    assert torch.allclose(item_similarity(X, "cosine", shrink=5.0),
+                          (co / ((n[:, None] * n[None, :]).sqrt() + 5)).fill_diagonal_(0))
+    # EASE: B minimises ||X - XB||^2 + lam ||B||^2 subject to diag(B) = 0; its
+    # columns solve a ridge regression of each item on the others.
+    B = ease_weights(X, 7.0)
+    for j in range(6):
+        others = [i for i in range(6) if i != j]
+        A = X[:, others]
+        w = torch.linalg.solve(A.T @ A + 7.0 * torch.eye(5, dtype=torch.float64), A.T @ X[:, j])
+        assert torch.allclose(B[others, j], w, atol=1e-10) and B[j, j] == 0
+
+
+def test_graph_knn_adds_the_neighbours_to_itemknn(named):
     tasks = UserInterestTasks(named, k_shot=2, n_query=5)
-    base = InterestScorers(tasks)
-    b = tasks.collate(tasks.fixed_tasks("test", 20, 2))
-    for m in ("popularity", "itemknn", "neighbor-vote"):
-        p = base.predict(m, b)
-        s = base.scores(m, b, b.query_items)
-        assert ((p >= 0) & (p <= 1)).all()
-        for t in range(20):   # same ranking as the raw score
-            order = np.argsort(s[t].numpy(), kind="stable")
-            assert (np.diff(p[t].numpy()[order]) >= -1e-12).all()
+    b = tasks.collate(tasks.fixed_tasks("test", 10, 2))
+    none = InterestScorers(tasks, BaselinesConfig(graph_weight=0.0))
+    assert torch.equal(none.scores("graph-knn", b, b.query_items),
+                       none.scores("itemknn", b, b.query_items))
+    some = InterestScorers(tasks, BaselinesConfig(graph_weight=0.5))
+    freq = some.scores("neighbor-vote", b, b.query_items)
+    hist = torch.zeros(10, 40, dtype=torch.float64)
+    for t in range(10):
+        hist[t, b.support_items[t][b.support_y[t] == 1]] = 1
+    nbr = 0.5 * some.catalogue_scores("neighbor-vote", b)
+    full = (hist + nbr) @ some.similarity.T + nbr
+    assert torch.allclose(some.scores("graph-knn", b, b.query_items), full.gather(1, b.query_items))
+    assert torch.allclose(nbr.gather(1, b.query_items), 0.5 * freq)

@@ -45,15 +45,31 @@ def test_task_content(small_tasks):
         assert {0, 1} <= set(t.query_y.tolist())
 
 
-def test_fixed_tasks_are_reproducible_and_reused_users(small_tasks):
+def test_fixed_tasks_score_each_user_once_against_the_whole_catalogue(small_tasks):
     n_test = len(small_tasks.splits["test"])
     a = small_tasks.fixed_tasks("test", n_test + 7, 9)
     b = small_tasks.fixed_tasks("test", n_test + 7, 9)
-    assert len(a) == n_test + 7
+    assert len(a) == n_test and len({t.user for t in a}) == n_test     # no user twice
+    assert small_tasks.eval_size("test", n_test + 7) == (n_test, [
+        f"test: {n_test + 7} tasks asked for but the split has {n_test} users; each is scored "
+        f"once ({n_test} tasks), none twice"])
     for x, y in zip(a, b):
         assert x.user == y.user and torch.equal(x.nodes, y.nodes)
         assert torch.equal(x.query_items, y.query_items)
-    assert {t.user for t in a} == set(small_tasks.splits["test"].tolist())
+    for t in a:   # full ranking: every interest outside the support set is a candidate
+        assert sorted(t.query_items.tolist() + t.support_items.tolist()) == list(range(30))
+        assert torch.equal(small_tasks.interests[t.user, t.query_items].long(), t.query_y)
+
+
+def test_sampled_protocol_and_candidate_samples(small_tasks, named):
+    sampled = UserInterestTasks(small_tasks.data, k_shot=3, n_query=4, max_nodes=12,
+                                protocol="sampled")
+    for t in sampled.fixed_tasks("test", 5, 0):
+        assert len(t.query_items) <= 8 and (t.query_y == 1).sum() <= 4
+    few = UserInterestTasks(named, k_shot=2, n_query=5, candidates=10)
+    for t in few.fixed_tasks("test", 5, 0):
+        assert (t.query_y == 0).sum() == 10
+        assert (t.query_y == 1).sum() == named.interests[t.user].sum() - 2
 
 
 def test_collate_pads(small_tasks):
@@ -72,32 +88,32 @@ def test_collate_pads(small_tasks):
 
 @pytest.mark.parametrize("features", ["interests", "x+interests"])
 def test_query_labels_never_reach_the_model(named, features):
-    """Flip every query label of the egos in the graph itself: what the model
-    sees (the collated batch) and what it predicts after adaptation must not
-    change. A leak (the ego's full interest row as features, say) fails this."""
+    """Flip the egos' query labels in the interest matrix itself and rebuild
+    the node features from it: what the model sees (the collated batch) and
+    what it predicts after adaptation must not change. A leak (the ego's full
+    interest row as features, say) fails this."""
+    import copy
     data = named.clone()
     data.x = torch.randn(400, 3, generator=torch.Generator().manual_seed(1))
     tasks = UserInterestTasks(data, k_shot=2, n_query=5, node_features=features)
-    # Users with as many query positives as negatives: flipping them keeps
-    # every user's interest count, hence the same eligible users and splits.
-    ts = [t for t in tasks.fixed_tasks("test", 40, 0)
-          if 2 * int(t.query_y.sum()) == len(t.query_y)][:12]
-    assert len(ts) >= 5
+    ts = tasks.fixed_tasks("test", 12, 0)
     torch.manual_seed(0)
     model = InterestModel(tasks.node_x.size(1), GNNEncoder(tasks.node_x.size(1), 8, 2, "sage"),
                           num_interests=40, interest_dim=4, head_hidden=8)
     maml = MAML(model, inner_lr=0.3, inner_steps=2)
     before = tasks.collate(ts)
     pred = maml.predict(before)
-    flipped = data.clone()
-    flipped.interests = data.interests.clone()
+    leaked = copy.copy(tasks)
+    leaked.interests = tasks.interests.clone()
     for t in ts:
-        flipped.interests[t.user, t.query_items] ^= True
-    leaked = UserInterestTasks(flipped, k_shot=2, n_query=5, node_features=features)
-    assert torch.equal(leaked.splits["test"], tasks.splits["test"])  # same users, same roles
+        leaked.interests[t.user, t.query_items] ^= True
+    leaked._set_node_features(features)
     after = leaked.collate(ts)
     assert torch.equal(after.graphs.x, before.graphs.x)
     assert torch.equal(maml.predict(after), pred)
+    # ...whereas a model that could see them would notice: the ego rows of
+    # the interest matrix differ.
+    assert not torch.equal(leaked.interests[before.users], tasks.interests[before.users])
 
 
 def test_interest_features_hide_cold_start_users_and_the_egos_query(named):

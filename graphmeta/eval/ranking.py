@@ -1,0 +1,102 @@
+r"""Per-user ranking metrics: each user's relevant items ranked among its candidates.
+
+For every task (user) the scores of its candidates are compared with its
+labels (1 = relevant: a held-out interest). Metrics:
+
+- ``auc``: ROC-AUC (``sklearn.metrics.roc_auc_score``; ties count one half).
+- ``ndcg@k``: normalised discounted cumulative gain of the top ``k``
+  (``sklearn.metrics.ndcg_score``, which averages over tied scores).
+- ``recall@k``: relevant items in the top ``k``, over
+  :math:`\min(k, |\text{relevant}|)` (so a perfect ranking scores 1 whatever
+  the user's number of held-out interests, as in Liang et al., WWW 2018).
+- ``mrr``: the reciprocal rank of the first relevant item.
+
+Recall and MRR are the expectation over a uniformly random order of tied
+scores, so a scorer that ties many candidates (a neighbour vote of zeros) is
+neither flattered nor penalised by the sort order; sklearn has no such
+recall or MRR, hence the hand-written part.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import ndcg_score, roc_auc_score
+from torch import Tensor
+
+KS = (10, 20)
+
+
+def metric_names(ks: Sequence[int] = KS) -> list[str]:
+    return ["auc", f"ndcg@{ks[0]}", *[f"recall@{k}" for k in ks], "mrr"]
+
+
+def _tie_groups(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores sorted descending as tie groups: (start rank, size, order)."""
+    order = np.argsort(-s, kind="stable")
+    ss = s[order]
+    new = np.r_[True, ss[1:] != ss[:-1]]
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.r_[starts, len(ss)])
+    return starts, sizes, order
+
+
+def expected_recall_at_k(s: np.ndarray, y: np.ndarray, k: int) -> float:
+    """Recall@k (over ``min(k, #relevant)``), expected over random tie order."""
+    n_rel = int(y.sum())
+    if n_rel == 0:
+        return math.nan
+    starts, sizes, order = _tie_groups(s)
+    rel = y[order]
+    hits = 0.0
+    for a, g in zip(starts, sizes):
+        if a >= k:
+            break
+        r = rel[a:a + g].sum()
+        take = min(g, k - a)                 # slots of this group inside the top k
+        hits += r * take / g
+    return hits / min(k, n_rel)
+
+
+def expected_mrr(s: np.ndarray, y: np.ndarray) -> float:
+    """1 / rank of the first relevant item, expected over random tie order."""
+    if y.sum() == 0:
+        return math.nan
+    starts, sizes, order = _tie_groups(s)
+    rel = y[order]
+    for a, g in zip(starts, sizes):
+        r = int(rel[a:a + g].sum())
+        if r == 0:
+            continue
+        # The first of r relevant items among g shuffled slots is at slot x
+        # (1-based) with probability C(g - x, r - 1) / C(g, r).
+        x = np.arange(1, g - r + 2)
+        p = np.array([math.comb(g - i, r - 1) for i in x], dtype=float) / math.comb(g, r)
+        return float((p / (a + x)).sum())
+    return math.nan
+
+
+def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] = KS
+                    ) -> dict[str, np.ndarray]:
+    """Per-task metrics of ``scores``, ``y``, ``mask`` ``[T, S]`` (see the
+    module docstring). A task without both relevant and irrelevant
+    candidates gets NaN, which means leave out."""
+    s_all, y_all, m_all = (scores.detach().cpu().double().numpy(), y.cpu().numpy(),
+                           mask.cpu().numpy())
+    out: dict[str, list[float]] = {name: [] for name in metric_names(ks)}
+    for s, t, m in zip(s_all, y_all, m_all):
+        s, t = s[m], (t[m] == 1).astype(np.int64)
+        if 0 < t.sum() < len(t):
+            out["auc"].append(float(roc_auc_score(t, s)))
+            out[f"ndcg@{ks[0]}"].append(float(ndcg_score(t[None], s[None], k=ks[0])))
+            for k in ks:
+                out[f"recall@{k}"].append(expected_recall_at_k(s, t, k))
+            out["mrr"].append(expected_mrr(s, t))
+        else:
+            for name in out:
+                out[name].append(math.nan)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+__all__ = ["KS", "expected_mrr", "expected_recall_at_k", "metric_names", "ranking_metrics"]

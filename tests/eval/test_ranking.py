@@ -1,0 +1,52 @@
+"""Full-ranking metrics against brute force: sklearn's AUC and nDCG, sort-based
+recall and MRR, and enumeration of every tie order."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import ndcg_score, roc_auc_score
+
+from graphmeta.eval import ranking_metrics
+from graphmeta.eval.ranking import expected_mrr, expected_recall_at_k
+
+
+def test_random_scores_match_brute_force():
+    rng = np.random.default_rng(0)
+    T, S = 30, 60
+    scores = torch.from_numpy(rng.normal(size=(T, S)))
+    y = torch.from_numpy((rng.random((T, S)) < 0.15).astype(np.int64))
+    y[:, 0] = 1
+    mask = torch.from_numpy(rng.random((T, S)) < 0.9)
+    mask[:, 0] = True
+    m = ranking_metrics(scores, y, mask)
+    for t in range(T):
+        s, r = scores[t][mask[t]].numpy(), y[t][mask[t]].numpy()
+        if r.sum() == len(r):
+            assert math.isnan(m["auc"][t])
+            continue
+        assert m["auc"][t] == pytest.approx(roc_auc_score(r, s))
+        assert m["ndcg@10"][t] == pytest.approx(ndcg_score(r[None], s[None], k=10))
+        order = np.argsort(-s)
+        for k in (10, 20):
+            assert m[f"recall@{k}"][t] == pytest.approx(r[order[:k]].sum() / min(k, r.sum()))
+        assert m["mrr"][t] == pytest.approx(1 / (1 + np.flatnonzero(r[order])[0]))
+
+
+def test_ties_are_averaged_over_every_order():
+    s = np.array([0.5, 0.5, 0.5, 0.9, 0.1, 0.5])
+    y = np.array([0, 1, 0, 0, 1, 1])
+    recall, rr = [], []
+    for perm in itertools.permutations(np.flatnonzero(s == 0.5)):
+        order = np.r_[3, list(perm), 4]
+        recall.append(y[order[:3]].sum() / 3)
+        rr.append(1 / (1 + np.flatnonzero(y[order])[0]))
+    assert expected_recall_at_k(s, y, 3) == pytest.approx(np.mean(recall))
+    assert expected_mrr(s, y) == pytest.approx(np.mean(rr))
+
+
+def test_a_user_without_both_classes_is_left_out():
+    m = ranking_metrics(torch.tensor([[0.3, 0.4]]), torch.tensor([[1, 1]]),
+                        torch.ones(1, 2, dtype=torch.bool))
+    assert all(math.isnan(v[0]) for v in m.values())

@@ -1,0 +1,68 @@
+"""Equal-budget tuning on meta-val: the budget, the draw, and the sealed test split."""
+import copy
+
+import torch
+
+from graphmeta.build import build_tasks
+from graphmeta.config import get_key, load_config
+from graphmeta.runner import Run, prepare
+from graphmeta.tune import configurations, tune
+from tests.helpers import TINY_SETTINGS
+
+CPU = torch.device("cpu")
+
+
+def test_configurations_start_with_the_defaults_and_never_repeat():
+    space = {"a": [1, 2, 3], "b": ["x", "y"]}
+    c = configurations(space, 4, seed=0)
+    assert c[0] == {} and len(c) == 4
+    assert len({tuple(sorted(x.items())) for x in c[1:]}) == 3
+    assert c == configurations(space, 4, seed=0)
+    assert len(configurations(space, 50, seed=0)) == 7          # the whole grid, plus {}
+    assert configurations({}, 5, seed=0) == [{}]
+
+
+def _poisoned(run: Run) -> Run:
+    """The same run with every test user's interests shuffled (same counts,
+    so the same eligible users and splits)."""
+    data = copy.copy(run.data)
+    data.interests = run.data.interests.clone()
+    gen = torch.Generator().manual_seed(7)
+    for u in run.tasks.splits["test"].tolist():
+        data.interests[u] = data.interests[u][torch.randperm(data.interests.size(1),
+                                                             generator=gen)]
+    tasks = build_tasks(run.spec, data)
+    assert torch.equal(tasks.splits["val"], run.tasks.splits["val"])
+    return Run(run.cfg, run.spec, data, tasks, run.device)
+
+
+def test_tuning_never_reads_the_test_split():
+    run = prepare(load_config(None, TINY_SETTINGS + [
+        "methods=[maml, finetune, itemknn, graph-knn]", "meta.iterations=2"]), CPU)
+    poisoned = _poisoned(run)
+    a = tune(run, run.fixed("val"), 3, log=lambda s: None)
+    b = tune(poisoned, poisoned.fixed("val"), 3, log=lambda s: None)
+    strip = {m: [(t["settings"], t["val"]) for t in r["trials"]] for m, r in a.items()}
+    assert strip == {m: [(t["settings"], t["val"]) for t in r["trials"]] for m, r in b.items()}
+    assert {m: r["settings"] for m, r in a.items()} == {m: r["settings"] for m, r in b.items()}
+    assert all(len(r["trials"]) == 3 for r in a.values())       # the same budget for each
+    # ...while the poison does reach the test tasks.
+    ya = torch.cat([x.query_items.flatten() for x in run.fixed("test")])
+    yb = torch.cat([x.query_items.flatten() for x in poisoned.fixed("test")])
+    assert not torch.equal(ya, yb)
+
+
+def test_the_chosen_settings_are_what_the_final_run_uses(tmp_path):
+    import json
+
+    from graphmeta.runner import compare
+    cfg = load_config(None, TINY_SETTINGS + ["methods=[itemknn, scratch]", "eval.tune=3"])
+    res = compare(cfg, tmp_path, CPU, progress=False, log=lambda s: None)
+    tuning = json.loads((tmp_path / "tuning.json").read_text())
+    spec = prepare(load_config(tmp_path / "config.yaml"), CPU).spec   # what evaluate reloads
+    for m in ("itemknn", "scratch"):
+        assert res["tuning"][m]["settings"] == tuning[m]["settings"]
+        assert tuning[m]["val"] == max(t["val"] for t in tuning[m]["trials"])
+        effective = spec.for_method(m).to_dict()
+        for key, value in tuning[m]["settings"].items():
+            assert get_key(effective, key) == value, (m, key)
