@@ -38,9 +38,10 @@ def build_tasks(spec: RunSpec, data: Data) -> EgoTasks:
                   seed=spec.seed, node_features=t.node_features)
     if spec.kind == "few-shot":
         return FewShotTasks(data, n_way=t.n_way, class_split=t.class_split, **common)
+    context = any(spec.for_method(m).model.context for m in spec.methods)
     return UserInterestTasks(data, split=t.split, negatives=t.negatives,
                              protocol=spec.eval.protocol, candidates=spec.eval.candidates,
-                             **common)
+                             context=context, train_query=t.train_query, **common)
 
 
 def encoder(spec: RunSpec, tasks: EgoTasks) -> GNNEncoder:
@@ -50,15 +51,19 @@ def encoder(spec: RunSpec, tasks: EgoTasks) -> GNNEncoder:
 
 def interest_model(spec: RunSpec, tasks: UserInterestTasks, graph: bool = True) -> InterestModel:
     """GNN encoder (``graph``; else the ego's own features) + interest
-    embedding + MLP head. Synthetic graphs give fixed item features."""
+    embedding + MLP head. Synthetic graphs give fixed item features. With
+    ``model.context`` the head reads the candidates' context features; the
+    neighbour frequency only with ``graph`` (the no-graph ablation sees
+    nothing of the neighbours)."""
     enc = encoder(spec, tasks) if graph else None
+    context = ([0, 1, 2] if graph else [0, 1]) if spec.model.context else []
     data = tasks.data
     kw: dict[str, Any] = ({"interest_x": data.interest_x}
                           if getattr(data, "interest_x", None) is not None
                           else {"num_interests": data.interests.size(1),
                                 "interest_dim": spec.model.interest_dim})
     return InterestModel(tasks.node_x.size(1), enc, combine=spec.model.combine,
-                         head_hidden=spec.model.head_hidden, **kw)
+                         head_hidden=spec.model.head_hidden, context=context, **kw)
 
 
 def fewshot_model(spec: RunSpec, tasks: FewShotTasks, prototypes: bool = False

@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=int, metavar="N",
                    help="tune every method on meta-val with N configurations first "
                         "(overrides eval.tune)")
+    p = sub.add_parser("tune", help="tune methods on meta-val only (writes tuning.json; "
+                                    "the test split is never drawn)")
+    _common(p, None)
+    _plugin_arg(p)
+    p.add_argument("--methods", help=f"comma-separated, from {', '.join(method_names())}")
+    p.add_argument("--tune", type=int, metavar="N", help="configurations per method "
+                                                          "(overrides eval.tune; default 1)")
     p = sub.add_parser("train", help="train one method and save its checkpoint")
     _common(p, None)
     _plugin_arg(p)
@@ -130,9 +137,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             overrides.append(f"dataset.name={args.dataset}")
         if args.task:
             overrides.append(f"tasks.kind={args.task}")
-        if args.command == "compare" and args.methods:
+        if args.command in ("compare", "tune") and args.methods:
             overrides.append(f"methods=[{args.methods}]")
-        if args.command == "compare" and args.tune is not None:
+        if args.command in ("compare", "tune") and args.tune is not None:
             overrides.append(f"eval.tune={args.tune}")
         if args.command == "train":
             overrides.append(f"methods=[{args.method}]")
@@ -145,6 +152,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(args.out)
     print(f"graphmeta {args.command}: device={device}, out={out}")
     try:
+        if args.command == "tune":
+            runner.tune_only(cfg, out, device, progress=not args.quiet)
+            print(f"wrote {out / 'tuning.json'}")
+            return 0
         res = runner.compare(cfg, out, device, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as e:  # bad dataset, task or method settings
         print(f"graphmeta: error: {e}", file=sys.stderr)

@@ -31,7 +31,7 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from graphmeta.schema import (DEFAULTS, SECTIONS, BaselinesConfig, DatasetConfig, EvalConfig,
-                              MetaConfig, ModelConfig, TasksConfig)
+                              MetaConfig, ModelConfig, SelectionConfig, TasksConfig)
 
 
 class ConfigError(ValueError):
@@ -233,5 +233,6 @@ def load_config(path: Optional[str | Path] = None,
 
 
 __all__ = ["DEFAULTS", "SECTIONS", "BaselinesConfig", "ConfigError", "DatasetConfig", "EvalConfig",
-           "MetaConfig", "ModelConfig", "TasksConfig", "check_value", "get_key", "load_config",
+           "MetaConfig", "ModelConfig", "SelectionConfig", "TasksConfig", "check_value", "get_key",
+           "load_config",
            "set_key"]

@@ -13,6 +13,7 @@ split is drawn after tuning and scored once per method and seed.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +26,12 @@ from torch_geometric.data import Data
 from graphmeta.build import build_data, build_tasks
 from graphmeta.config import ConfigError, load_config
 from graphmeta.eval import evaluate, mean_ci
-from graphmeta.methods import Context, get_method
+from graphmeta.methods import Context, Learner, get_method
 from graphmeta.rundir import (checkpoint_path, primary_metric, summarize, write_json,
                               write_run)
 from graphmeta.spec import RunSpec, resolve, with_n_way
 from graphmeta.tasks import EgoTasks
-from graphmeta.train import build_learner, fit
+from graphmeta.train import TrainResult, build_learner, fit
 from graphmeta.tune import tune
 
 EVAL_CHUNK = 100
@@ -48,18 +49,37 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass
 class Run:
-    """A resolved run: its config, spec, graph, task sampler and device."""
+    """A resolved run: its config, spec, graph, task sampler and device, and
+    the learners trained so far (shared by copies with other settings, keyed
+    by method, seed and the method's resolved spec)."""
     cfg: dict
     spec: RunSpec
     data: Data
     tasks: EgoTasks
     device: torch.device
     warnings: list[str] = field(default_factory=list)
+    cache: dict = field(default_factory=dict, repr=False)
 
     def context(self, method: str, seed: Optional[int] = None) -> Context:
         """What ``method`` is built with; training seed ``seed`` (default: ``spec.seed``)."""
         return Context(method, self.spec.for_method(method), self.tasks, self.device,
-                       self.spec.seed if seed is None else seed)
+                       self.spec.seed if seed is None else seed, self.trained)
+
+    @property
+    def val(self) -> Iterable:
+        if "val" not in self.cache:
+            self.cache["val"] = self.fixed("val")
+        return self.cache["val"]
+
+    def train(self, method: str, seed: int, progress: bool = False) -> TrainResult:
+        """``method`` trained at ``seed`` (once per resolved settings)."""
+        key = (method, seed, json.dumps(self.spec.for_method(method).to_dict(), sort_keys=True))
+        if key not in self.cache:
+            self.cache[key] = fit(self.context(method, seed), self.val, progress)
+        return self.cache[key]
+
+    def trained(self, method: str, seed: int) -> Learner:
+        return self.train(method, seed).learner
 
     def seeds(self, method: str) -> list[int]:
         """Training seeds: ``seed, seed + 1, ...`` (``eval.seeds`` of them)
@@ -82,7 +102,7 @@ class Run:
         spec = resolve(cfg, self.data, self.device)
         if spec.kind == "few-shot":
             spec = with_n_way(spec, self.tasks.n_way)
-        return Run(cfg, spec, self.data, self.tasks, self.device, self.warnings)
+        return Run(cfg, spec, self.data, self.tasks, self.device, self.warnings, self.cache)
 
 
 def prepare(cfg: dict, device: torch.device) -> Run:
@@ -106,35 +126,52 @@ def compare(cfg: dict, out: Path, device: torch.device, progress: bool = True,
     log(f"{run.tasks}")
     for w in run.warnings:
         log(f"WARNING: {w}")
-    val = run.fixed("val")
     tuning = None
     if run.spec.eval.tune:
         log(f"tuning: {run.spec.eval.tune} configurations per method on meta-val "
             f"({run.spec.meta.select})")
-        tuning = tune(run, val, run.spec.eval.tune, progress, log)
+        tuning = tune(run, run.spec.eval.tune, progress, log)
         write_json(out / "tuning.json", tuning)
         run = run.with_method_settings({m: t["settings"] for m, t in tuning.items()})
     test = run.fixed("test")
     metric = primary_metric(run.spec)
     per_seed: dict[str, list[dict[str, np.ndarray]]] = {}
-    seconds, history, ckpts = {}, [], {}
+    seconds, history, ckpts, reports = {}, [], {}, {}
     for method in run.spec.methods:
         start = time.perf_counter()
         per_seed[method] = []
         for seed in run.seeds(method):
-            res = fit(run.context(method, seed), val, progress)
+            res = run.train(method, seed, progress)
             per_seed[method].append(evaluate(res.learner, run.tasks, test))
             history += res.history
             if get_method(method).checkpointed:
                 ckpts[(method, seed)] = res.learner.state_dict()
+            if hasattr(res.learner, "selection_report"):
+                reports.setdefault(method, []).append(res.learner.selection_report(test))
         seconds[method] = time.perf_counter() - start
         s = mean_ci(np.nanmean([m[metric] for m in per_seed[method]], 0))
         log(f"  {method:<12} {metric} {s['mean']:.3f} ± {s['ci95']:.3f}  "
             f"({len(per_seed[method])} seed(s), {seconds[method]:.1f} s)")
     results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, tuning,
                         run.warnings)
+    for method, r in reports.items():
+        results["methods"][method]["selection"] = r
     write_run(out, run.spec, results, history, ckpts, per_seed)
     return results
+
+
+def tune_only(cfg: dict, out: Path, device: torch.device, progress: bool = True,
+              log: Callable[[str], None] = print) -> dict:
+    """``graphmeta tune``: tunes every method on meta-val (``eval.tune``
+    configurations, at least 1: the current settings) and writes
+    ``tuning.json``; the test split is never drawn. The tool for design
+    choices: compare settings by their meta-val scores, then run ``compare``
+    once for the table."""
+    run = prepare(cfg, device)
+    log(f"{run.tasks}")
+    tuning = tune(run, max(run.spec.eval.tune, 1), progress, log)
+    write_json(out / "tuning.json", tuning)
+    return tuning
 
 
 def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None) -> dict:
@@ -167,4 +204,5 @@ def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None
     return results
 
 
-__all__ = ["ConfigError", "Run", "compare", "evaluate_run", "prepare", "resolve_device"]
+__all__ = ["ConfigError", "Run", "compare", "evaluate_run", "prepare", "resolve_device",
+           "tune_only"]

@@ -55,6 +55,9 @@ class TasksConfig:
     test_seed: int = opt(12345)
     negatives: str = opt("uniform", choices=("uniform", "popularity"),
                          doc="how training tasks (and support sets) draw negatives")
+    train_query: str = opt("sampled", choices=("sampled", "full"),
+                           doc="training query sets: n_query positives and negatives, or "
+                               "every non-support interest")
     node_features: str = opt("auto", choices=("auto", "x", "interests", "x+interests",
                                               "structure", "x+structure"),
                              doc="auto: x when the graph has it, else interests (user-interest) "
@@ -73,15 +76,19 @@ class ModelConfig:
     combine: str = opt("concat-product", choices=("concat", "concat-product"))
     head_hidden: int = opt(64, low=1)
     interest_dim: int = opt(32, low=1)
+    context: bool = opt(False, doc="user-interest: the head also reads each candidate's "
+                                   "popularity, co-occurrence with the support positives and "
+                                   "(with the encoder) frequency among the ego's neighbours")
 
 
 @dataclass(frozen=True)
 class MetaConfig:
     inner_steps: int = opt(5, low=0)
     inner_lr: float = opt(0.1, low=0, doc="the inner rule's (initial) rate")
-    inner_rule: str = opt("sgd", choices=("sgd", "lslr", "metasgd", "momentum", "adam"),
+    inner_rule: str = opt("sgd", choices=("sgd", "lslr", "metasgd", "momentum", "adam",
+                                          "learned"),
                           doc="lslr: learned rate per tensor and step (MAML++); metasgd: "
-                              "learned rate per element")
+                              "learned rate per element; learned: a learned update network")
     balanced_query: bool = opt(False, doc="weigh the query loss's classes equally")
     select: str = opt("auto", choices=("auto", "accuracy", "auc", "ndcg@10"),
                       doc="meta-val score for checkpoints and tuning; auto: eval.metric on "
@@ -123,8 +130,17 @@ class EvalConfig:
                                   "test run (0: no tuning)")
 
 
+@dataclass(frozen=True)
+class SelectionConfig:
+    candidates: list = opt(["maml", "finetune", "itemknn", "ease", "popularity"],
+                           doc="meta-selection: the learners chosen among per task")
+    neighbors: int = opt(25, low=1, doc="select-knn: meta-val tasks consulted")
+    C: float = opt(1.0, positive=True, doc="select-clf and blend: inverse regularisation")
+
+
 SECTIONS = {"dataset": DatasetConfig, "tasks": TasksConfig, "model": ModelConfig,
-            "meta": MetaConfig, "baselines": BaselinesConfig, "eval": EvalConfig}
+            "meta": MetaConfig, "baselines": BaselinesConfig, "eval": EvalConfig,
+            "selection": SelectionConfig}
 
 
 def _defaults() -> dict[str, Any]:

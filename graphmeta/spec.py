@@ -18,8 +18,8 @@ from typing import Any, Mapping
 import torch
 
 from graphmeta.config import (SECTIONS, BaselinesConfig, ConfigError, DatasetConfig, EvalConfig,
-                              MetaConfig, ModelConfig, TasksConfig, check_value, get_key,
-                              set_key)
+                              MetaConfig, ModelConfig, SelectionConfig, TasksConfig,
+                              check_value, get_key, set_key)
 
 # What "auto" is, per task kind.
 K_SHOT = {"user-interest": 5, "few-shot": 3}
@@ -41,6 +41,7 @@ class RunSpec:
     meta: MetaConfig
     baselines: BaselinesConfig
     eval: EvalConfig
+    selection: SelectionConfig
     methods: tuple[str, ...]
     method_settings: Mapping[str, Mapping[str, Any]]
 
@@ -127,10 +128,17 @@ def resolve(cfg: dict, data: Any, device: torch.device | str = "cpu") -> RunSpec
     methods = tuple(cfg["methods"]) or tuple(default_methods(kind))
     explicit = set(cfg.get("_explicit", ()))
     settings: dict[str, dict[str, Any]] = {}
-    for name in methods:
-        method = get_method(name)
+    # Meta-selection builds its candidates: they need their own settings too.
+    selecting = any(get_method(m).family == "meta-selection" for m in methods)
+    extra = [c for c in common["selection"]["candidates"] if c not in methods] if selecting else []
+    for name in list(methods) + extra:
+        try:
+            method = get_method(name)
+        except KeyError as e:
+            raise ConfigError(f"selection.candidates: {e.args[0]}") from None
         if kind not in method.kinds:
-            raise ConfigError(f"methods: {name!r} does not run on {kind} tasks "
+            where = "methods" if name in methods else "selection.candidates"
+            raise ConfigError(f"{where}: {name!r} does not run on {kind} tasks "
                               f"(known there: {', '.join(default_methods(kind, every=True))})")
         own = {k: v for k, v in method.defaults.items() if k not in explicit}
         own.update(cfg["method_settings"].get(name, {}))

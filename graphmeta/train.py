@@ -62,6 +62,9 @@ def fit(ctx: Context, val: Iterable, progress: bool = True) -> TrainResult:
     learner = build_learner(ctx)
     if method.training == "none":
         return TrainResult(learner, [], time.perf_counter() - start)
+    if method.training == "custom":
+        history = learner.fit(val, progress)
+        return TrainResult(learner, history, time.perf_counter() - start)
     spec = ctx.spec
     meta = method.training == "meta"
     iterations = spec.meta.iterations if meta else spec.baselines.pretrain_iterations

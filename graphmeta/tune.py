@@ -13,13 +13,12 @@ from __future__ import annotations
 import itertools
 import time
 import zlib
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from graphmeta.eval import evaluate
 from graphmeta.methods import get_method
-from graphmeta.train import fit
 
 if TYPE_CHECKING:
     from graphmeta.runner import Run
@@ -35,10 +34,10 @@ def configurations(space: dict[str, list[Any]], n: int, seed: int) -> list[dict[
     return [{}] + picked
 
 
-def tune(run: "Run", val: Iterable, n: int, progress: bool = False,
+def tune(run: "Run", n: int, progress: bool = False,
          log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
-    """Tunes every method of ``run`` on ``val``; returns, per method, the
-    chosen ``settings``, their meta-val score and every trial."""
+    """Tunes every method of ``run`` on its meta-val tasks; returns, per
+    method, the chosen ``settings``, their meta-val score and every trial."""
     select = run.spec.meta.select
     out: dict[str, dict[str, Any]] = {}
     for method in run.spec.methods:
@@ -48,10 +47,10 @@ def tune(run: "Run", val: Iterable, n: int, progress: bool = False,
         for settings in configurations(space, n, seed):
             trial = run.with_method_settings({method: settings})
             start = time.perf_counter()
-            res = fit(trial.context(method, trial.spec.seed), val, progress)
+            res = trial.train(method, trial.spec.seed, progress)
             score = res.best_val(select)
             if not res.history:     # untrained methods: score the learner as built
-                score = float(np.nanmean(evaluate(res.learner, run.tasks, val)[select]))
+                score = float(np.nanmean(evaluate(res.learner, run.tasks, run.val)[select]))
             trials.append({"settings": settings, "val": round(score, 6),
                            "seconds": round(time.perf_counter() - start, 2)})
         best = max(trials, key=lambda t: t["val"])

@@ -40,8 +40,8 @@ def test_tuning_never_reads_the_test_split():
     run = prepare(load_config(None, TINY_SETTINGS + [
         "methods=[maml, finetune, itemknn, graph-knn]", "meta.iterations=2"]), CPU)
     poisoned = _poisoned(run)
-    a = tune(run, run.fixed("val"), 3, log=lambda s: None)
-    b = tune(poisoned, poisoned.fixed("val"), 3, log=lambda s: None)
+    a = tune(run, 3, log=lambda s: None)
+    b = tune(poisoned, 3, log=lambda s: None)
     strip = {m: [(t["settings"], t["val"]) for t in r["trials"]] for m, r in a.items()}
     assert strip == {m: [(t["settings"], t["val"]) for t in r["trials"]] for m, r in b.items()}
     assert {m: r["settings"] for m, r in a.items()} == {m: r["settings"] for m, r in b.items()}

@@ -6,6 +6,7 @@ from graphmeta.methods.registry import (KINDS, TRAINING, Context, Learner, Metho
 from graphmeta.methods import meta  # noqa: E402,F401
 from graphmeta.methods import baselines  # noqa: E402,F401
 from graphmeta.methods import scorers  # noqa: E402,F401
+from graphmeta.methods import selection  # noqa: E402,F401
 from graphmeta.methods.meta import MetaLearner
 from graphmeta.methods.scorers import SCORERS, InterestScorers
 

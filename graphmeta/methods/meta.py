@@ -1,14 +1,21 @@
-"""Meta-learners on the batched MAML engine: ``maml``, ``fomaml``,
-``maml-mlp`` (no neighbours: the graph's share), ``protonet`` and ``gmeta``."""
+"""Meta-learners on the batched MAML engine.
+
+Meta-parameter optimisation (learn an initialisation): ``maml``, ``fomaml``,
+``anil`` (head-only inner loop on encoder features computed once per task),
+``maml-mlp`` (no neighbours: the graph's share), ``protonet`` and ``gmeta``.
+Meta-rule learning (learn the update too): ``metasgd`` (a learned rate per
+parameter element) and ``learned-rule`` (a learned update network,
+:class:`~graphmeta.meta.LearnedRule`)."""
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from graphmeta.build import fewshot_model, interest_model
 from graphmeta.config import ConfigError
-from graphmeta.meta import MAML, make_rule
+from graphmeta.meta import MAML, InnerRule, LearnedLR, LearnedRule, expand_params, make_rule, task_ce
 from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.tasks import MetaBatch
 
@@ -24,12 +31,13 @@ class MetaLearner(Learner):
     ``meta.inner_steps``); the rule's learned state trains with the model."""
 
     def __init__(self, ctx: Context, model: nn.Module, *, first_order: bool = False,
-                 inner_steps: int | None = None) -> None:
+                 inner_steps: int | None = None, rule: InnerRule | None = None,
+                 inner_params: str | None = None) -> None:
         super().__init__(ctx)
         m = ctx.spec.meta
-        self.maml = MAML(model, rule=make_rule(m.inner_rule, m.inner_lr),
+        self.maml = MAML(model, rule=rule or make_rule(m.inner_rule, m.inner_lr),
                          inner_steps=m.inner_steps if inner_steps is None else inner_steps,
-                         first_order=first_order, inner_params=m.adapt,
+                         first_order=first_order, inner_params=inner_params or m.adapt,
                          balanced_query=m.balanced_query)
 
     @property
@@ -43,6 +51,40 @@ class MetaLearner(Learner):
         if self.ctx.spec.kind == "few-shot":
             return self.maml.predict_logits(batch)
         return self.maml.predict(batch)
+
+
+class ANIL(MetaLearner):
+    """ANIL (Raghu et al., 2020): the inner loop adapts the head only, on
+    encoder features computed once per task with the meta-parameters (the
+    outer step still trains the encoder through them)."""
+
+    def __init__(self, ctx: Context, model: nn.Module) -> None:
+        super().__init__(ctx, model, inner_params="head")
+
+    def _adapted_logits(self, batch: MetaBatch, detach: bool) -> Tensor:
+        model, T = self.model, batch.num_tasks
+        p = expand_params(dict(model.named_parameters()), T, detach=detach)
+        z_s = model.features(p, batch, batch.support_items)
+        z_q = z_s if self.ctx.spec.kind == "user-interest" else \
+            model.features(p, batch, batch.query_items)
+        if detach:
+            z_s, z_q = z_s.detach(), z_q.detach()
+
+        def support_loss(fast: dict[str, Tensor]) -> Tensor:
+            return task_ce(model.head_logits(fast, z_s, batch, batch.support_items),
+                           batch.support_y)
+        fast = self.maml.adapt(support_loss, num_tasks=T, detach=detach)
+        return model.head_logits(fast, z_q, batch, batch.query_items)
+
+    def training_loss(self, batch: Any) -> Tensor:
+        logits = self._adapted_logits(batch, detach=False)
+        return task_ce(logits, batch.query_y, batch.query_mask,
+                       balanced=self.maml.balanced_query).mean()
+
+    def predict(self, batch: MetaBatch) -> Tensor:
+        with torch.no_grad():
+            logits = self._adapted_logits(batch, detach=True).detach()
+        return logits if self.ctx.spec.kind == "few-shot" else logits.softmax(-1)[..., 1]
 
 
 def _classifier(ctx: Context, graph: bool = True) -> nn.Module:
@@ -68,6 +110,29 @@ def build_maml(ctx: Context) -> Learner:
                  search=MAML_SEARCH, description="first-order MAML")
 def build_fomaml(ctx: Context) -> Learner:
     return MetaLearner(ctx, _classifier(ctx), first_order=True)
+
+
+@register_method("anil", kinds=BOTH, training="meta", search=MAML_SEARCH,
+                 description="ANIL: the inner loop adapts the head only, on features "
+                             "computed once per task")
+def build_anil(ctx: Context) -> Learner:
+    return ANIL(ctx, _classifier(ctx))
+
+
+@register_method("metasgd", kinds=BOTH, training="meta", family="meta-rule",
+                 search={k: v for k, v in MAML_SEARCH.items() if k != "meta.inner_rule"},
+                 description="Meta-SGD: a learned inner rate per parameter element, "
+                             "meta-trained with the initialisation")
+def build_metasgd(ctx: Context) -> Learner:
+    return MetaLearner(ctx, _classifier(ctx), rule=LearnedLR(ctx.spec.meta.inner_lr, "element"))
+
+
+@register_method("learned-rule", kinds=BOTH, training="meta", family="meta-rule",
+                 search={k: v for k, v in MAML_SEARCH.items() if k != "meta.inner_rule"},
+                 description="a learned update network over gradient and momentum, "
+                             "meta-trained through the inner loop")
+def build_learned_rule(ctx: Context) -> Learner:
+    return MetaLearner(ctx, _classifier(ctx), rule=LearnedRule(ctx.spec.meta.inner_lr))
 
 
 @register_method("maml-mlp", kinds=("user-interest",), training="meta",

@@ -20,7 +20,7 @@ own method from outside the package, as PyG users subclass
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from graphmeta.tasks import EgoTasks, MetaBatch
 
 KINDS = ("user-interest", "few-shot")
-TRAINING = ("meta", "pretrain", "none")
+TRAINING = ("meta", "pretrain", "custom", "none")
 # The three families of meta-learning, and the baselines they are judged against.
 FAMILIES = ("meta-parameter", "meta-rule", "meta-selection", "baseline")
 Search = Mapping[str, Sequence[Any]]
@@ -47,16 +47,20 @@ class Context:
     tasks: "EgoTasks"
     device: torch.device
     seed: int = 0
+    # The run's trained learner of another method at a seed (meta-selection
+    # reuses its candidates); None outside a run: such methods train their own.
+    trained: Optional[Callable[[str, int], "Learner"]] = None
 
 
 class Learner(nn.Module):
     """What a method trains and scores; its ``state_dict`` is the checkpoint.
 
-    Subclasses implement :meth:`predict` and, unless the method's training is
-    ``"none"``, :meth:`training_loss`. The training loop draws batches from
-    :meth:`train_batches` (by default meta-batches of meta-train tasks),
-    optimises ``parameters()`` with Adam, validates with :meth:`predict` and
-    keeps the best state.
+    Subclasses implement :meth:`predict` and, for ``"meta"`` and
+    ``"pretrain"`` training, :meth:`training_loss`: the training loop draws
+    batches from :meth:`train_batches` (by default meta-batches of meta-train
+    tasks), optimises ``parameters()`` with Adam, validates with
+    :meth:`predict` and keeps the best state. ``"custom"`` training calls
+    :meth:`fit` instead.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -73,6 +77,11 @@ class Learner(nn.Module):
 
     def training_loss(self, batch: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} is not trained")
+
+    def fit(self, val: Iterable[Any], progress: bool = False) -> list[dict]:
+        """``"custom"`` training: train with meta-val batches ``val`` at
+        hand; returns history rows for ``metrics.csv``."""
+        raise NotImplementedError(f"{type(self).__name__} has no custom training")
 
     def predict(self, batch: "MetaBatch") -> Tensor:
         """Query scores after the method's own adaptation to the support
@@ -122,7 +131,8 @@ def register_method(name: str, *, kinds: tuple[str, ...], training: str,
 
     Args:
         kinds: Task kinds it runs on (``"user-interest"``, ``"few-shot"``).
-        training: ``"meta"``, ``"pretrain"`` or ``"none"``.
+        training: ``"meta"``, ``"pretrain"``, ``"custom"`` (:meth:`Learner.fit`)
+            or ``"none"``.
         family: ``"meta-parameter"``, ``"meta-rule"``, ``"meta-selection"``
             or ``"baseline"`` (tables pair every method with the best
             baseline).

@@ -27,27 +27,11 @@ from torch import Tensor
 from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.schema import BaselinesConfig
 from graphmeta.tasks import TaskBatch, UserInterestTasks
+from graphmeta.tasks.stats import item_similarity, neighbour_frequency
 
 SCORERS = ("popularity", "neighbor-vote", "itemknn", "ease", "graph-knn")
 KNN_SEARCH = {"baselines.knn_similarity": ["cosine", "asymmetric", "jaccard"],
               "baselines.knn_alpha": [0.2, 0.5, 0.8], "baselines.knn_shrink": [0.0, 10.0, 100.0]}
-
-
-def item_similarity(train: Tensor, kind: str = "cosine", alpha: float = 0.5,
-                    shrink: float = 0.0) -> Tensor:
-    """Item-item similarity ``[C, C]`` from a user-item matrix ``train``
-    ``[U, C]``, zero diagonal. ``S[c, p]``: how much liking ``p`` says about ``c``."""
-    co = train.T @ train
-    n = co.diagonal().clamp_min(1)
-    if kind == "cosine":
-        sim = co / (n.sqrt()[:, None] * n.sqrt()[None, :] + shrink)
-    elif kind == "asymmetric":
-        sim = co / (n[:, None] ** alpha * n[None, :] ** (1 - alpha) + shrink)
-    elif kind == "jaccard":
-        sim = co / (n[:, None] + n[None, :] - co + shrink).clamp_min(1e-12)
-    else:
-        raise ValueError(f"unknown similarity {kind!r} (cosine, asymmetric, jaccard)")
-    return sim.fill_diagonal_(0)
 
 
 def ease_weights(train: Tensor, lam: float) -> Tensor:
@@ -89,11 +73,7 @@ class InterestScorers:
 
     def _neighbour_freq(self, batch: TaskBatch) -> Tensor:
         """Frequency of each interest among the ego's known direct neighbours ``[T, C]``."""
-        ids = batch.graphs.node_ids.cpu()
-        nbr = (batch.graphs.adj[:, 0].cpu() > 0) & (ids >= 0)            # ego's neighbours
-        nbr &= self.tasks.known[ids.clamp_min(0)]
-        votes = (self.known[ids.clamp_min(0)] * nbr.unsqueeze(-1)).sum(1)  # [T, C]
-        return votes / nbr.sum(1, keepdim=True).clamp_min(1)
+        return neighbour_frequency(batch.graphs, self.known, self.tasks.known)
 
     def catalogue_scores(self, method: str, batch: TaskBatch) -> Tensor:
         """Every interest's score ``[T, C]`` for each task of ``batch``."""

@@ -48,6 +48,15 @@ class FewShotClassifier(nn.Module):
         """Logits ``[T, G, n_way]`` of ``T * G`` graphs, ``G`` per task."""
         return MLPHead.batched(p, _embed(self.encoder, p, graphs, num_tasks), prefix="head.")
 
+    def features(self, p: dict[str, Tensor], batch: MetaBatch, items: GraphBatch) -> Tensor:
+        """What the head reads: the centre-node embeddings ``[T, G, d]`` of ``items``."""
+        return _embed(self.encoder, p, items, batch.num_tasks)
+
+    def head_logits(self, p: dict[str, Tensor], z: Tensor, batch: MetaBatch,
+                    items: GraphBatch) -> Tensor:
+        """Logits ``[T, G, n_way]`` from :meth:`features` ``z``."""
+        return MLPHead.batched(p, z, prefix="head.")
+
     def batched_logits(self, p: dict[str, Tensor], batch: MetaBatch, items: GraphBatch) -> Tensor:
         """Logits ``[T, G, n_way]`` of the ``G`` graphs per task in ``items``."""
         return self.graph_logits(p, items, batch.num_tasks)

@@ -2,7 +2,7 @@
 interest embedding, fed to the classic MLP head (``fc1 -> ReLU -> fc2``)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -52,12 +52,17 @@ class InterestModel(nn.Module):
             elementwise product of the ego embedding and a projection of the
             interest embedding, which lets the head express ``x @ w``).
         head_hidden (int): Width of ``fc1``.
+        context (sequence of int): Columns of the batch's ``item_context``
+            (per-task features of each candidate: popularity, co-occurrence
+            with the support positives, frequency among the neighbours) that
+            the head also reads.
     """
 
     def __init__(self, in_channels: int, encoder: Optional[GNNEncoder] = None, *,
                  interest_x: Optional[Tensor] = None,
                  num_interests: Optional[int] = None, interest_dim: int = 32,
-                 combine: str = "concat-product", head_hidden: int = 64) -> None:
+                 combine: str = "concat-product", head_hidden: int = 64,
+                 context: Sequence[int] = ()) -> None:
         super().__init__()
         if combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
@@ -65,6 +70,7 @@ class InterestModel(nn.Module):
             raise ValueError("give exactly one of interest_x and num_interests")
         self.encoder = encoder
         self.combine = combine
+        self.context = list(context)
         ego_dim = encoder.out_channels if encoder is not None else in_channels
         if interest_x is not None:
             self.register_buffer("interest_x", interest_x.clone())
@@ -75,29 +81,41 @@ class InterestModel(nn.Module):
             self.interest_emb = nn.Embedding(num_interests, interest_dim)
             d = interest_dim
         self.proj = nn.Linear(d, ego_dim, bias=False) if combine == "concat-product" else None
-        z_dim = ego_dim + d + (ego_dim if self.proj is not None else 0)
+        z_dim = ego_dim + d + (ego_dim if self.proj is not None else 0) + len(self.context)
         self.head = MLPHead(z_dim, head_hidden, 2)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(encoder={self.encoder!r}, "
-                f"combine={self.combine!r}, head={self.head!r})")
+                f"combine={self.combine!r}, context={self.context}, head={self.head!r})")
 
     # -- per-task path (PyG message passing) ---------------------------------
-    def forward(self, x: Tensor, edge_index: Tensor, items: Tensor) -> Tensor:
-        """Logits ``[S, 2]`` for ``items`` of one task's ego-subgraph."""
+    def forward(self, x: Tensor, edge_index: Tensor, items: Tensor,
+                context: Optional[Tensor] = None) -> Tensor:
+        """Logits ``[S, 2]`` for ``items`` of one task's ego-subgraph
+        (``context``: that task's ``item_context`` ``[C, F]``)."""
         h = x[0] if self.encoder is None else self.encoder(x, edge_index)[0]
         e = self.interest_x[items] if self.interest_emb is None else self.interest_emb(items)
         h = h.expand(e.size(0), -1)
         parts = [h, e] + ([h * self.proj(e)] if self.proj is not None else [])
+        if self.context:
+            parts.append(context[items][:, self.context])
         return self.head(torch.cat(parts, dim=-1))
 
     # -- batched path (one weight set per task) -------------------------------
-    def batched_logits(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
-        """Logits ``[T, S, 2]`` for ``items`` ``[T, S]`` with per-task params."""
+    def ego_embedding(self, p: dict[str, Tensor], batch: TaskBatch) -> Tensor:
+        """The ego embeddings ``[T, d]`` (the encoder's part of :meth:`batched_logits`)."""
         if self.encoder is None:
-            h = batch.graphs.x[:, 0]
-        else:
-            h = self.encoder.batched(sub_params(p, "encoder."), batch.graphs)
+            return batch.graphs.x[:, 0]
+        return self.encoder.batched(sub_params(p, "encoder."), batch.graphs)
+
+    def features(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
+        """What the head reads besides the interests: the ego embeddings
+        ``[T, d]``, the same for every item of a task."""
+        return self.ego_embedding(p, batch)
+
+    def head_logits(self, p: dict[str, Tensor], h: Tensor, batch: TaskBatch,
+                    items: Tensor) -> Tensor:
+        """Logits ``[T, S, 2]`` of ``items`` for ego embeddings ``h`` ``[T, d]``."""
         if self.interest_emb is None:
             e = self.interest_x[items]
         else:
@@ -107,4 +125,14 @@ class InterestModel(nn.Module):
         parts = [h, e]
         if self.proj is not None:
             parts.append(h * blinear(e, p["proj.weight"]))
+        if self.context:
+            if batch.item_context is None:
+                raise ValueError("this model reads item_context, which the batch lacks "
+                                 "(build the tasks with context=True)")
+            ctx = batch.item_context[:, :, self.context]
+            parts.append(ctx.gather(1, items.unsqueeze(-1).expand(-1, -1, ctx.size(-1))))
         return MLPHead.batched(p, torch.cat(parts, dim=-1), prefix="head.")
+
+    def batched_logits(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
+        """Logits ``[T, S, 2]`` for ``items`` ``[T, S]`` with per-task params."""
+        return self.head_logits(p, self.ego_embedding(p, batch), batch, items)

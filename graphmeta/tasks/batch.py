@@ -152,6 +152,9 @@ class TaskBatch(Movable):
         query_items, query_y, query_mask: ``[T, Q]`` (the mask marks real
             query entries when users have fewer held-out interests).
         users: ``[T]`` user ids.
+        item_context: ``[T, C, F]`` per-task features of every interest
+            (:data:`~graphmeta.tasks.interest.CONTEXT_FEATURES`), when the
+            sampler computes them.
     """
     graphs: GraphBatch
     support_items: Tensor
@@ -160,6 +163,7 @@ class TaskBatch(Movable):
     query_y: Tensor
     query_mask: Tensor
     users: Tensor
+    item_context: Optional[Tensor] = None
 
     @property
     def num_tasks(self) -> int:

@@ -19,6 +19,7 @@ from torch_geometric.data import Data
 from graphmeta.eval.ranking import ranking_metrics
 from graphmeta.tasks.base import EgoTasks, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
+from graphmeta.tasks.stats import loo_cooccurrence, neighbour_frequency
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Task:
 
 
 NEGATIVES = ("uniform", "popularity")
+# Per-task features of each candidate interest, for models that read them.
+CONTEXT_FEATURES = ("popularity", "cooccurrence", "neighbours")
 PROTOCOLS = ("full", "sampled")
 # (task, candidate) pairs per evaluation batch, bounding its memory.
 EVAL_PAIRS = 20_000
@@ -66,6 +69,15 @@ class UserInterestTasks(EgoTasks):
         candidates (int): With ``"full"``, rank against a uniform sample of
             this many non-support negatives instead of all (0: all), for
             catalogues too large to score whole.
+        context (bool): Give every batch ``item_context`` ``[T, C, 3]``:
+            each interest's popularity among meta-train users, its mean
+            cosine co-occurrence with the task's support positives, and its
+            frequency among the ego's known neighbours (the statistics of
+            ``popularity``, ``itemknn`` and ``neighbor-vote``), with a
+            training ego's own row left out of the counts.
+        train_query (str): Query sets of training batches: ``"sampled"``
+            (``n_query`` positives and negatives) or ``"full"`` (every
+            non-support interest, as the full evaluation protocol ranks).
         node_features (str): ``"x"`` uses ``data.x``; ``"interests"`` uses
             the multi-hot interests of *known* users (everyone outside the
             meta-val and meta-test splits; those users are cold-start and get
@@ -82,6 +94,7 @@ class UserInterestTasks(EgoTasks):
                  hops: int = 2, max_nodes: int = 64,
                  split: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0,
                  negatives: str = "uniform", protocol: str = "full", candidates: int = 0,
+                 context: bool = False, train_query: str = "sampled",
                  node_features: str = "auto") -> None:
         for key in ("edge_index", "interests"):
             if getattr(data, key, None) is None:
@@ -95,6 +108,9 @@ class UserInterestTasks(EgoTasks):
         super().__init__(data, hops, max_nodes)
         self.k_shot, self.n_query = k_shot, n_query
         self.negatives, self.protocol, self.candidates = negatives, protocol, candidates
+        if train_query not in PROTOCOLS:
+            raise ValueError(f"train_query must be one of {PROTOCOLS}, got {train_query!r}")
+        self.train_query = train_query
         self.interests = data.interests.bool()
         self.num_interests = self.interests.size(1)
         n_pos = self.interests.sum(1)
@@ -108,7 +124,14 @@ class UserInterestTasks(EgoTasks):
         # Cold-start: meta-val/test users' interests are unknown to training.
         self.known = torch.ones(data.num_nodes, dtype=torch.bool)
         self.known[torch.cat([self.splits["val"], self.splits["test"]])] = False
-        self.popularity = self.interests[self.splits["train"]].double().mean(0)
+        train = self.interests[self.splits["train"]].double()
+        self.popularity = train.mean(0)
+        self.context = context
+        if context:
+            self._co = train.T @ train                                  # [C, C]
+            self._in_train = torch.zeros(data.num_nodes, dtype=torch.bool)
+            self._in_train[self.splits["train"]] = True
+            self._known_interests = (self.interests & self.known[:, None]).double()
         self._set_node_features(node_features)
 
     def _interest_features(self, dtype: torch.dtype | None) -> Tensor:
@@ -195,12 +218,14 @@ class UserInterestTasks(EgoTasks):
         return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
 
     def batches(self, split: str, batch_size: int, seed: int) -> Iterator[TaskBatch]:
-        """Endless stream of meta-batches of random users from ``split``."""
+        """Endless stream of meta-batches of random users from ``split``
+        (query sets as ``train_query`` says)."""
         users = self.splits[split]
         rng = np.random.default_rng(seed)
+        full = self.train_query == "full"
         while True:
             picked = users[torch.from_numpy(rng.integers(0, len(users), batch_size))]
-            yield self.collate(self.tasks(picked, int(rng.integers(2**63 - 1))))
+            yield self.collate(self.tasks(picked, int(rng.integers(2**63 - 1)), full=full))
 
     def collate(self, tasks: Sequence[Task]) -> TaskBatch:
         """Pads a list of tasks into one :class:`TaskBatch`."""
@@ -213,9 +238,23 @@ class UserInterestTasks(EgoTasks):
                 graphs.x[t, 0, off + task.support_items[task.support_y == 1]] = 1
         q_items, q_mask = pad([t.query_items for t in tasks])
         q_y, _ = pad([t.query_y for t in tasks])
-        return TaskBatch(graphs, torch.stack([t.support_items for t in tasks]),
-                         torch.stack([t.support_y for t in tasks]), q_items, q_y, q_mask,
-                         torch.tensor([t.user for t in tasks]))
+        batch = TaskBatch(graphs, torch.stack([t.support_items for t in tasks]),
+                          torch.stack([t.support_y for t in tasks]), q_items, q_y, q_mask,
+                          torch.tensor([t.user for t in tasks]))
+        if self.context:
+            batch.item_context = self._item_context(batch).to(graphs.x.dtype)
+        return batch
+
+    def _item_context(self, batch: TaskBatch) -> Tensor:
+        """:data:`CONTEXT_FEATURES` of every interest for every task ``[T, C, 3]``."""
+        users = batch.users
+        own = (self.interests[users] & self._in_train[users, None]).double()   # [T, C]
+        n_train = len(self.splits["train"]) - self._in_train[users].double()
+        pop = (self._co.diagonal().unsqueeze(0) - own) / n_train.unsqueeze(1).clamp_min(1)
+        knn = loo_cooccurrence(self._co, own, batch.support_items,
+                               (batch.support_y == 1).double())
+        nbr = neighbour_frequency(batch.graphs, self._known_interests, self.known)
+        return torch.stack([pop, knn, nbr], -1)
 
     def score(self, pred: Tensor, batch: TaskBatch) -> dict[str, np.ndarray]:
         """Ranking metrics of query scores ``pred`` ``[T, Q]``

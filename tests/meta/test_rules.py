@@ -4,7 +4,7 @@ differences (float64)."""
 import pytest
 import torch
 
-from graphmeta.meta import MAML, Adam, LearnedLR, Momentum, make_rule, task_ce
+from graphmeta.meta import MAML, Adam, LearnedLR, LearnedRule, Momentum, make_rule, task_ce
 from graphmeta.models import MLPHead
 
 
@@ -73,13 +73,34 @@ def _fd_check(maml, support, query, params, directions=3, eps=1e-6):
         assert analytic == pytest.approx((vals[0] - vals[1]) / (2 * eps), rel=1e-5, abs=1e-9)
 
 
+def _trained_rule():
+    """A learned rule whose network is not at its (SGD) initialisation."""
+    torch.manual_seed(3)
+    rule = LearnedRule(0.3, hidden=4)
+    for p in rule.net.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    return rule
+
+
 @pytest.mark.parametrize("rule", [LearnedLR(0.3, "element"), LearnedLR(0.3, "tensor"),
-                                  Momentum(0.2), Adam(0.05)], ids=["metasgd", "lslr", "momentum",
-                                                                   "adam"])
+                                  Momentum(0.2), Adam(0.05), _trained_rule()],
+                         ids=["metasgd", "lslr", "momentum", "adam", "learned"])
 def test_meta_gradient_through_the_rule_matches_finite_differences(rule):
     _, support, query = _problem()
     maml = MAML(_model(), rule=rule, inner_steps=3).double()
     _fd_check(maml, support, query, list(maml.parameters()))
+
+
+def test_learned_rule_starts_as_sgd_and_is_inspectable():
+    _, support, query = _problem()
+    a = MAML(_model(), inner_lr=0.3, inner_steps=3).double()
+    b = MAML(_model(), rule=LearnedRule(0.3), inner_steps=3).double()
+    assert torch.allclose(a.meta_loss(support, query, num_tasks=3),
+                          b.meta_loss(support, query, num_tasks=3), rtol=1e-12)
+    d = b.rule.describe(points=3)
+    assert d["update[g][m]"] == [[-2.0] * 3, [0.0] * 3, [2.0] * 3]      # identity at init
+    assert set(d["rates"]) == {k for k, _ in b.model.named_parameters()}
+    assert {k.split(".")[1] for k in b.state_dict() if k.startswith("rule.")} == {"net", "rates"}
 
 
 def test_metasgd_has_a_rate_per_element_and_adam_survives_zero_gradients():

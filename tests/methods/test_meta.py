@@ -50,3 +50,27 @@ def test_few_shot_meta_learners():
 def test_context_carries_the_method_spec():
     ctx = _ctx("gmeta", few_shot=True)
     assert isinstance(ctx, Context) and ctx.method == "gmeta" and ctx.device.type == "cpu"
+
+
+def test_anil_equals_head_only_maml_and_leaves_the_encoder_alone():
+    """ANIL computes the encoder once; MAML with inner_params="head" recomputes
+    it at every step with unchanged encoder weights: the same loss, gradient
+    and predictions, so the encoder gets no inner update."""
+    from graphmeta.meta import MAML
+    ctx = _ctx("anil", "meta.inner_steps=2")
+    anil = get_method("anil").build(ctx).double()
+    ref = MAML(anil.model, inner_lr=ctx.spec.meta.inner_lr, inner_steps=2, inner_params="head")
+    batch = ctx.tasks.collate(ctx.tasks.fixed_tasks("train", 4, 0)).to("cpu", torch.float64)
+    params = list(anil.model.parameters())
+    a, b = anil.training_loss(batch), ref.meta_loss(batch)
+    assert torch.allclose(a, b, rtol=1e-10)
+    for ga, gb in zip(torch.autograd.grad(a, params), torch.autograd.grad(b, params)):
+        assert torch.allclose(ga, gb, rtol=1e-8, atol=1e-12)
+    assert torch.allclose(anil.predict(batch), ref.predict(batch), rtol=1e-10)
+
+
+def test_meta_rule_methods_use_their_rules():
+    from graphmeta.meta import LearnedRule
+    assert get_method("metasgd").build(_ctx("metasgd")).maml.rule.per == "element"
+    assert isinstance(get_method("learned-rule").build(_ctx("learned-rule")).maml.rule, LearnedRule)
+    assert get_method("metasgd").family == "meta-rule"

@@ -8,11 +8,16 @@ from graphmeta.methods import (Learner, default_methods, get_method, method_name
 
 
 def test_built_ins_are_declared_once_with_kinds_and_training():
-    assert method_names("few-shot") == ["maml", "fomaml", "protonet", "gmeta", "finetune",
-                                        "scratch"]
-    assert method_names("user-interest") == ["maml", "fomaml", "maml-mlp", "finetune", "scratch",
-                                             "popularity", "neighbor-vote", "itemknn", "ease",
-                                             "graph-knn"]
+    assert method_names("few-shot") == ["maml", "fomaml", "anil", "metasgd", "learned-rule",
+                                        "protonet", "gmeta", "finetune", "scratch"]
+    assert method_names("user-interest") == [
+        "maml", "fomaml", "anil", "metasgd", "learned-rule", "maml-mlp", "finetune", "scratch",
+        "popularity", "neighbor-vote", "itemknn", "ease", "graph-knn", "select-knn",
+        "select-clf", "blend"]
+    families = {m: get_method(m).family for m in method_names()}
+    assert {m for m, f in families.items() if f == "meta-rule"} == {"metasgd", "learned-rule"}
+    assert {m for m, f in families.items() if f == "meta-selection"} == {
+        "select-knn", "select-clf", "blend"}
     assert [m for m in method_names() if get_method(m).baseline] == [
         "finetune", "scratch", "popularity", "neighbor-vote", "itemknn", "ease", "graph-knn"]
     assert not get_method("ease").seeded and get_method("scratch").seeded

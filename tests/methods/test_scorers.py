@@ -5,7 +5,8 @@ import torch
 from torch_geometric.data import Data
 
 from graphmeta.methods import InterestScorers
-from graphmeta.methods.scorers import ease_weights, item_similarity
+from graphmeta.methods.scorers import ease_weights
+from graphmeta.tasks.stats import item_similarity
 from graphmeta.schema import BaselinesConfig
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import UserInterestTasks

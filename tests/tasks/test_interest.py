@@ -164,3 +164,30 @@ def test_bad_settings_are_named(named):
     with pytest.raises(ValueError, match="no user has more than k_shot=40"):
         UserInterestTasks(named, k_shot=40)
     assert "UserInterestTasks(users={'train'" in repr(UserInterestTasks(named, k_shot=2))
+
+
+def test_item_context_is_leave_one_out_for_training_egos(named):
+    tasks = UserInterestTasks(named, k_shot=2, n_query=5, context=True)
+    train = tasks.splits["train"]
+    X = named.interests[train].double()
+    for split in ("train", "test"):
+        ts = tasks.fixed_tasks(split, 6, 0)
+        b = tasks.collate(ts)
+        assert b.item_context.shape == (6, 40, 3)
+        for t, task in enumerate(ts):
+            rows = X[train != task.user]                   # the ego's own row left out
+            pop = rows.mean(0)
+            co = rows.T @ rows
+            n = co.diagonal().clamp_min(1)
+            pos = task.support_items[task.support_y == 1]
+            sim = co[:, pos] / (n[:, None] * n[pos][None, :]).sqrt()
+            sim[pos, torch.arange(len(pos))] = 0
+            assert torch.allclose(b.item_context[t, :, 0].double(), pop, atol=1e-6)
+            assert torch.allclose(b.item_context[t, :, 1].double(), sim.mean(1), atol=1e-6)
+
+
+def test_full_training_queries(small_tasks):
+    full = UserInterestTasks(small_tasks.data, k_shot=3, n_query=4, max_nodes=12,
+                             train_query="full")
+    b = next(full.batches("train", 4, seed=0))
+    assert (b.query_mask.sum(1) == 30 - 6).all()       # every non-support interest

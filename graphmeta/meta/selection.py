@@ -1,0 +1,177 @@
+"""Meta-selection estimators, scikit-learn style (``fit``/``predict``/
+``get_params``), saved as plain JSON-able dicts (``state_dict``), no pickle.
+
+- :class:`MetaSelector`: per task, pick one of ``L`` candidate learners from
+  the task's meta-features: ``"knn"`` (the candidate best on the nearest
+  fitted tasks, auto-sklearn's warm start, Feurer et al., 2015) or
+  ``"classifier"`` (multinomial logistic regression onto each task's best).
+- :class:`StackedBlend`: per task, mix the candidates' standardised scores
+  with weights linear in the meta-features (logistic regression on items).
+
+The meta-features and candidates come from :mod:`graphmeta.methods.selection`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+
+class _Standardiser:
+    def fit(self, X: np.ndarray) -> "_Standardiser":
+        self.mean, self.scale = X.mean(0), X.std(0)
+        self.scale[self.scale == 0] = 1.0
+        return self
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.scale
+
+
+class MetaSelector:
+    """Chooses a candidate per task from meta-features.
+
+    Args:
+        strategy: ``"knn"`` (best on average over the ``n_neighbors``
+            nearest fitted tasks) or ``"classifier"`` (multinomial logistic
+            regression onto each task's best candidate).
+        n_neighbors: Neighbours for ``"knn"``.
+        C: Inverse regularisation for ``"classifier"``.
+
+    Example:
+        >>> sel = MetaSelector("knn", n_neighbors=10).fit(X_val, scores_val)
+        >>> choice = sel.predict(X_test)      # candidate index per task
+    """
+
+    def __init__(self, strategy: str = "knn", n_neighbors: int = 25, C: float = 1.0) -> None:
+        if strategy not in ("knn", "classifier"):
+            raise ValueError(f"strategy must be 'knn' or 'classifier', got {strategy!r}")
+        self.strategy, self.n_neighbors, self.C = strategy, n_neighbors, C
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"strategy": self.strategy, "n_neighbors": self.n_neighbors, "C": self.C}
+
+    def set_params(self, **params: Any) -> "MetaSelector":
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        return f"MetaSelector({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+
+    def fit(self, X: np.ndarray, scores: np.ndarray) -> "MetaSelector":
+        """``X`` ``[n, f]`` meta-features, ``scores`` ``[n, L]`` each
+        candidate's score on each task (NaN rows are dropped)."""
+        keep = ~np.isnan(scores).any(1)
+        X, scores = np.asarray(X, float)[keep], np.asarray(scores, float)[keep]
+        self.n_candidates = scores.shape[1]
+        self._std = _Standardiser().fit(X)
+        Z = self._std(X)
+        if self.strategy == "knn":
+            self._X, self._scores = Z, scores
+        else:
+            best = scores.argmax(1)
+            self._classes = np.unique(best)
+            if len(self._classes) == 1:
+                self._coef = np.zeros((1, X.shape[1]))
+                self._intercept = np.zeros(1)
+            else:
+                clf = LogisticRegression(C=self.C, max_iter=2000).fit(Z, best)
+                coef, intercept = clf.coef_, clf.intercept_
+                if len(self._classes) == 2:           # sklearn's binary form: one row
+                    coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
+                self._coef, self._intercept = coef, intercept
+        return self
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        """Expected score (knn) or log-odds (classifier) of each candidate ``[n, L]``."""
+        Z = self._std(np.asarray(X, float))
+        if self.strategy == "knn":
+            d = ((Z[:, None, :] - self._X[None]) ** 2).sum(-1)
+            near = np.argsort(d, 1, kind="stable")[:, :self.n_neighbors]
+            return self._scores[near].mean(1)
+        out = np.full((len(Z), self.n_candidates), -np.inf)
+        out[:, self._classes] = Z @ self._coef.T + self._intercept
+        return out
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.decision(X).argmax(1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to predict, as JSON-able lists."""
+        s: dict[str, Any] = {"params": self.get_params(), "n_candidates": self.n_candidates,
+                             "mean": self._std.mean.tolist(), "scale": self._std.scale.tolist()}
+        if self.strategy == "knn":
+            s.update(X=self._X.tolist(), scores=self._scores.tolist())
+        else:
+            s.update(classes=self._classes.tolist(), coef=self._coef.tolist(),
+                     intercept=self._intercept.tolist())
+        return s
+
+    def load_state_dict(self, state: dict[str, Any]) -> "MetaSelector":
+        self.set_params(**state["params"])
+        self.n_candidates = state["n_candidates"]
+        self._std = _Standardiser()
+        self._std.mean, self._std.scale = np.array(state["mean"]), np.array(state["scale"])
+        if self.strategy == "knn":
+            self._X, self._scores = np.array(state["X"]), np.array(state["scores"])
+        else:
+            self._classes = np.array(state["classes"], dtype=int)
+            self._coef, self._intercept = np.array(state["coef"]), np.array(state["intercept"])
+        return self
+
+
+def _standardise_scores(s: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each task's scores ``[T, S]`` to zero mean, unit deviation over its candidates."""
+    m = mask.astype(float)
+    n = m.sum(1, keepdims=True).clip(1)
+    mean = (s * m).sum(1, keepdims=True) / n
+    sd = np.sqrt((((s - mean) * m) ** 2).sum(1, keepdims=True) / n)
+    return np.where(mask, (s - mean) / np.where(sd > 0, sd, 1), 0.0)
+
+
+class StackedBlend:
+    """Per-task blend of candidates' standardised scores with weights linear
+    in the task's meta-features: ``score = sum_l (a_l + b_l . x) z_l``,
+    fitted by logistic regression on items' relevance."""
+
+    def __init__(self, C: float = 1.0) -> None:
+        self.C = C
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"C": self.C}
+
+    def _design(self, Z: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``[T, S, L * (1 + f)]``: each candidate's z-score and its products
+        with the standardised meta-features."""
+        x = np.concatenate([np.ones((len(X), 1)), self._std(X)], 1)   # [T, 1 + f]
+        return (Z[..., :, None] * x[:, None, None, :]).reshape(*Z.shape[:2], -1)
+
+    def fit(self, X: np.ndarray, scores: np.ndarray, y: np.ndarray, mask: np.ndarray
+            ) -> "StackedBlend":
+        """``X`` ``[T, f]``; ``scores`` ``[L, T, S]``; ``y``, ``mask`` ``[T, S]``."""
+        self._std = _Standardiser().fit(np.asarray(X, float))
+        Z = np.stack([_standardise_scores(s, mask) for s in scores], -1)   # [T, S, L]
+        D = self._design(Z, X)[mask]
+        clf = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
+        clf.fit(D, y[mask])
+        self._coef = clf.coef_[0]
+        return self
+
+    def predict(self, X: np.ndarray, scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        Z = np.stack([_standardise_scores(s, mask) for s in scores], -1)
+        return self._design(Z, X) @ self._coef
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"params": self.get_params(), "mean": self._std.mean.tolist(),
+                "scale": self._std.scale.tolist(), "coef": self._coef.tolist()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> "StackedBlend":
+        self.C = state["params"]["C"]
+        self._std = _Standardiser()
+        self._std.mean, self._std.scale = np.array(state["mean"]), np.array(state["scale"])
+        self._coef = np.array(state["coef"])
+        return self
+
+
+__all__ = ["MetaSelector", "StackedBlend"]

@@ -1,0 +1,185 @@
+"""Meta-selection methods: learn which learner to use for a new task.
+
+For each user-interest task a selector chooses among trained candidate
+learners (``selection.candidates``: by default MAML, finetune, itemknn, EASE
+and popularity) from the task's meta-features (:func:`meta_features`:
+support size, ego-subgraph size and density, the ego's degree and known
+neighbours, the neighbours' agreement with the support, the support items'
+popularity and co-occurrence). It is fitted on the candidates' per-task
+scores on the meta-val tasks, in one of three ways:
+
+- ``select-knn``: the candidate that did best on the ``selection.neighbors``
+  nearest meta-val tasks in meta-feature space (auto-sklearn's warm start,
+  Feurer et al., 2015);
+- ``select-clf``: a logistic-regression classifier from meta-features to the
+  per-task best candidate;
+- ``blend``: a per-task stacked blend: each candidate's scores are
+  standardised within the task and mixed with weights that are linear in the
+  meta-features, fitted by logistic regression on the meta-val items.
+
+:class:`~graphmeta.meta.selection.MetaSelector` and
+:class:`~graphmeta.meta.selection.StackedBlend` are scikit-learn style and
+save to plain JSON-able dicts, no pickle; the method's checkpoint holds the
+candidates' states and that dict.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from graphmeta.meta.selection import MetaSelector, StackedBlend
+from graphmeta.methods.registry import Context, Learner, get_method, register_method
+from graphmeta.methods.scorers import InterestScorers
+from graphmeta.tasks import TaskBatch
+
+FEATURES = ("support_positives", "ego_nodes", "ego_density", "ego_degree", "known_neighbours",
+            "neighbour_support_agreement", "support_popularity", "support_cooccurrence")
+
+
+def meta_features(scorers: InterestScorers, batch: TaskBatch) -> np.ndarray:
+    """Meta-features ``[T, len(FEATURES)]`` of a batch's tasks, from their
+    support sets and ego-subgraphs only."""
+    g = batch.graphs
+    adj, mask = g.adj.cpu(), g.node_mask.cpu()
+    n = mask.sum(1).double()
+    edges = adj.sum((1, 2)).double()
+    ids = g.node_ids.cpu()
+    degree = (adj[:, 0] > 0).sum(1).double()
+    known = ((adj[:, 0] > 0) & (ids >= 0) & scorers.tasks.known[ids.clamp_min(0)]).sum(1).double()
+    pos = (batch.support_y.cpu() == 1).double()
+    items = batch.support_items.cpu()
+    freq = scorers.catalogue_scores("neighbor-vote", batch).gather(1, items)
+    pop = scorers.popularity[items]
+    sim = scorers.similarity[items.unsqueeze(-1), items.unsqueeze(1)]       # [T, k, k]
+    pairs = pos.unsqueeze(-1) * pos.unsqueeze(1)
+    k = pos.sum(1)
+    cols = [k, n, edges / (n * (n - 1)).clamp_min(1), degree, known,
+            (freq * pos).sum(1) / k.clamp_min(1), (pop * pos).sum(1) / k.clamp_min(1),
+            (sim * pairs).sum((1, 2)) / (k * (k - 1)).clamp_min(1)]
+    return torch.stack(cols, 1).numpy()
+
+
+class Selection(Learner):
+    """A meta-selection method: trained candidates plus a selector (or a
+    blend) fitted on their meta-val scores. The candidates' states and the
+    selector's JSON-able state are its checkpoint."""
+
+    def __init__(self, ctx: Context, mode: str) -> None:
+        super().__init__(ctx)
+        from graphmeta.train import build_learner
+        self.mode = mode
+        self.names = list(ctx.spec.selection.candidates)
+        for name in self.names:
+            if ctx.spec.kind not in get_method(name).kinds:
+                raise ValueError(f"selection.candidates: {name!r} does not run on "
+                                 f"{ctx.spec.kind} tasks")
+        self.candidates = nn.ModuleDict({n: build_learner(self._context(n)) for n in self.names})
+        self.scorers = InterestScorers(ctx.tasks, ctx.spec.baselines)
+        s = ctx.spec.selection
+        self.selector: MetaSelector | StackedBlend = (
+            StackedBlend(C=s.C) if mode == "blend"
+            else MetaSelector("knn" if mode == "knn" else "classifier", s.neighbors, s.C))
+        self.report: dict[str, Any] = {}
+
+    def _context(self, name: str) -> Context:
+        c = self.ctx
+        return Context(name, c.spec.for_method(name), c.tasks, c.device, c.seed, c.trained)
+
+    def fit(self, val: Iterable, progress: bool = False) -> list[dict]:
+        """Trains (or takes from the run) each candidate, then fits the
+        selector on their per-task meta-val scores."""
+        from graphmeta.train import fit as fit_method
+        for name in self.names:
+            trained = (self.ctx.trained(name, self.ctx.seed) if self.ctx.trained is not None
+                       else fit_method(self._context(name), val, progress).learner)
+            self.candidates[name].load_state_dict(trained.state_dict())
+        X, scores, y, mask, per_task = self._collect(val)
+        if self.mode == "blend":
+            self.selector.fit(X, scores, y, mask)
+        else:
+            self.selector.fit(X, per_task)
+        return []
+
+    def _collect(self, batches: Iterable) -> tuple[np.ndarray, ...]:
+        """Meta-features, candidates' scores ``[L, T, S]``, labels, masks and
+        each candidate's per-task metric ``[T, L]`` over ``batches``."""
+        metric = self.ctx.spec.meta.select
+        batches = list(batches)
+        Xs, S, Y, M, P = [], [], [], [], []
+        width = max(b.query_y.size(1) for b in batches)
+        for b in batches:
+            preds = [self.candidates[n].eval().predict(b).detach().cpu().double()
+                     for n in self.names]
+            Xs.append(meta_features(self.scorers, b))
+            S.append(np.stack([_pad(p.numpy(), width) for p in preds]))
+            Y.append(_pad(b.query_y.cpu().numpy(), width))
+            M.append(_pad(b.query_mask.cpu().numpy(), width).astype(bool))
+            P.append(np.stack([self.ctx.tasks.score(p, b)[metric] for p in preds], 1))
+        return (np.concatenate(Xs), np.concatenate(S, 1), np.concatenate(Y),
+                np.concatenate(M), np.concatenate(P))
+
+    def predict(self, batch: TaskBatch) -> Tensor:
+        preds = torch.stack([self.candidates[n].eval().predict(batch).detach().cpu().double()
+                             for n in self.names])                         # [L, T, S]
+        X = meta_features(self.scorers, batch)
+        if self.mode == "blend":
+            out = self.selector.predict(X, preds.numpy(), batch.query_mask.cpu().numpy())
+            return torch.from_numpy(out)
+        choice = torch.from_numpy(self.selector.predict(X))
+        return preds[choice, torch.arange(batch.num_tasks)]
+
+    def selection_report(self, batches: Iterable) -> dict[str, Any]:
+        """On ``batches``: how often the choice is a per-task best candidate
+        (the oracle rate), the selector's mean score against the best single
+        candidate's and the per-task oracle's."""
+        X, scores, y, mask, per_task = self._collect(batches)
+        ok = ~np.isnan(per_task).any(1)
+        X, per_task = X[ok], per_task[ok]
+        single = per_task.mean(0)
+        out: dict[str, Any] = {"candidates": dict(zip(self.names, np.round(single, 6).tolist())),
+                               "best_single": self.names[int(single.argmax())],
+                               "best_single_score": round(float(single.max()), 6),
+                               "oracle_score": round(float(per_task.max(1).mean()), 6)}
+        if self.mode != "blend":
+            choice = self.selector.predict(X)
+            chosen = per_task[np.arange(len(choice)), choice]
+            out.update(oracle_rate=round(float((chosen == per_task.max(1)).mean()), 6),
+                       selected_score=round(float(chosen.mean()), 6),
+                       choices={n: int((choice == i).sum()) for i, n in enumerate(self.names)})
+        return out
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"selector": self.selector.state_dict()}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.selector.load_state_dict(state["selector"])
+
+
+def _pad(a: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((a.shape[0], width), dtype=a.dtype)
+    out[:, :a.shape[1]] = a
+    return out
+
+
+def _selection(mode: str) -> Callable[[Context], Learner]:
+    def build(ctx: Context) -> Learner:
+        return Selection(ctx, mode)
+    build.__qualname__ = f"build_select_{mode}"
+    return build
+
+
+SEARCH = {"selection.neighbors": [5, 10, 25, 50, 100], "selection.C": [0.01, 0.1, 1.0, 10.0]}
+for _name, _mode, _what, _search in [
+        ("select-knn", "knn", "per task, the candidate best on the nearest meta-val tasks",
+         {"selection.neighbors": SEARCH["selection.neighbors"]}),
+        ("select-clf", "classifier", "per task, the candidate a classifier on meta-features picks",
+         {"selection.C": SEARCH["selection.C"]}),
+        ("blend", "blend", "per task, a blend of the candidates' scores weighted by "
+                           "meta-features", {"selection.C": SEARCH["selection.C"]})]:
+    register_method(_name, kinds=("user-interest",), training="custom", family="meta-selection",
+                    description=_what, search=_search)(_selection(_mode))
+
+__all__ = ["FEATURES", "Selection", "meta_features"]

@@ -1,0 +1,59 @@
+"""Interest statistics over known users, shared by the scorers
+(:mod:`graphmeta.methods.scorers`) and the per-candidate context features
+that user-interest batches can carry (:meth:`UserInterestTasks.collate`)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from graphmeta.tasks.batch import GraphBatch
+
+
+def item_similarity(train: Tensor, kind: str = "cosine", alpha: float = 0.5,
+                    shrink: float = 0.0) -> Tensor:
+    """Item-item similarity ``[C, C]`` from a user-item matrix ``train``
+    ``[U, C]``, zero diagonal. ``S[c, p]``: how much liking ``p`` says about ``c``.
+    ``kind``: ``cosine``, ``asymmetric`` (cosine with exponent ``alpha`` on
+    ``c``'s count, Aiolli 2013) or ``jaccard``; ``shrink`` damps pairs seen
+    by few users."""
+    co = train.T @ train
+    n = co.diagonal().clamp_min(1)
+    if kind == "cosine":
+        sim = co / (n.sqrt()[:, None] * n.sqrt()[None, :] + shrink)
+    elif kind == "asymmetric":
+        sim = co / (n[:, None] ** alpha * n[None, :] ** (1 - alpha) + shrink)
+    elif kind == "jaccard":
+        sim = co / (n[:, None] + n[None, :] - co + shrink).clamp_min(1e-12)
+    else:
+        raise ValueError(f"unknown similarity {kind!r} (cosine, asymmetric, jaccard)")
+    return sim.fill_diagonal_(0)
+
+
+def neighbour_frequency(graphs: GraphBatch, known_interests: Tensor, known: Tensor) -> Tensor:
+    """How often each interest is liked among each ego's direct neighbours
+    whose interests are known: ``[T, C]`` (``known_interests`` ``[N, C]``,
+    zero rows for unknown users; ``known`` ``[N]``)."""
+    ids = graphs.node_ids.cpu()
+    nbr = (graphs.adj[:, 0].cpu() > 0) & (ids >= 0)            # the ego's neighbours
+    nbr &= known[ids.clamp_min(0)]
+    votes = (known_interests[ids.clamp_min(0)] * nbr.unsqueeze(-1)).sum(1)
+    return votes / nbr.sum(1, keepdim=True).clamp_min(1)
+
+
+def loo_cooccurrence(co: Tensor, own: Tensor, support: Tensor, weight: Tensor) -> Tensor:
+    """Mean cosine co-occurrence ``[T, C]`` of every interest with each task's
+    support positives, with the ego's own row left out of the counts (``own``
+    ``[T, C]``: the ego's interests when it is one of the users counted, else
+    zeros), so a training ego's query interests do not co-occur with its
+    support through its own row. ``support`` ``[T, k]`` are item ids,
+    ``weight`` ``[T, k]`` 1 for positives."""
+    co_s = co[:, support].permute(1, 0, 2)                          # [T, C, k]
+    own_s = own.gather(1, support)                                  # [T, k]
+    co_s = co_s - own.unsqueeze(-1) * own_s.unsqueeze(1)
+    n = (co.diagonal().unsqueeze(0) - own).clamp_min(1)             # [T, C]
+    sim = co_s / (n.sqrt().unsqueeze(-1) * n.gather(1, support).sqrt().unsqueeze(1))
+    sim = sim.masked_fill(torch.arange(co.size(0)).view(1, -1, 1) == support.unsqueeze(1), 0)
+    return (sim * weight.unsqueeze(1)).sum(-1) / weight.sum(-1, keepdim=True).clamp_min(1)
+
+
+__all__ = ["item_similarity", "loo_cooccurrence", "neighbour_frequency"]
