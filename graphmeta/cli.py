@@ -10,7 +10,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from graphmeta.config import ConfigError, load_config
+from graphmeta.config import load_config
+from graphmeta.errors import GraphmetaError
 from graphmeta.rundir import format_table
 
 
@@ -24,11 +25,20 @@ def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
                                      "e.g. deezer-hu")
     p.add_argument("--task", choices=("auto", "user-interest", "few-shot"),
                    help="task kind (overrides tasks.kind)")
-    p.add_argument("--out", default=out_default, required=out_default is None,
-                   help="run directory" + (f" (default: {out_default})" if out_default else ""))
+    p.add_argument("--out", default=out_default,
+                   help="run directory" + (f" (default: {out_default})" if out_default
+                                           else " (required unless --resume)"))
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its own config.yaml: finished "
+                        "methods are kept, an interrupted one continues where it stopped")
+    p.add_argument("--force", action="store_true",
+                   help="replace the run already in --out (default: refuse)")
 
 
 def _plugin_arg(p: argparse.ArgumentParser) -> None:
@@ -45,9 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="compare maml, maml-mlp, finetune and scratch "
                                     "on the synthetic social graph")
     _common(p, "runs/demo")
+    _run_args(p)
     _plugin_arg(p)
     p = sub.add_parser("compare", help="train and evaluate several methods on the same test tasks")
     _common(p, None)
+    _run_args(p)
     _plugin_arg(p)
     p.add_argument("--methods", help=f"comma-separated, from {', '.join(method_names())}")
     p.add_argument("--tune", type=int, metavar="N",
@@ -62,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                                                           "(overrides eval.tune; default 1)")
     p = sub.add_parser("train", help="train one method and save its checkpoint")
     _common(p, None)
+    _run_args(p)
     _plugin_arg(p)
     p.add_argument("--method", default="maml", help="one of " + ", ".join(method_names()))
     p = sub.add_parser("evaluate", help="evaluate a run directory's methods on its test tasks")
@@ -123,6 +136,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "datasets":
         return _list_datasets(args.root)
     from graphmeta import runner
+    if getattr(args, "resume", None):
+        given = [f for f, v in (("--config", args.config), ("--set", args.overrides),
+                                ("--seed", args.seed), ("--dataset", args.dataset),
+                                ("--task", args.task), ("--out", args.out if args.command != "demo"
+                                                        else None),
+                                ("--methods", getattr(args, "methods", None)),
+                                ("--tune", getattr(args, "tune", None))) if v]
+        if given:
+            print(f"graphmeta: error: --resume continues the run with its own config.yaml; "
+                  f"drop {', '.join(given)}", file=sys.stderr)
+            return 2
     try:
         device = runner.resolve_device(args.device)
         if args.command == "evaluate":
@@ -144,22 +168,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "train":
             overrides.append(f"methods=[{args.method}]")
         cfg = load_config(args.config, overrides)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
+    except (GraphmetaError, ValueError, FileNotFoundError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out)
+    resume = getattr(args, "resume", None)
+    if not (args.out or resume):
+        print(f"graphmeta {args.command}: error: --out is required (or --resume RUN_DIR)",
+              file=sys.stderr)
+        return 2
+    out = Path(resume or args.out)
     print(f"graphmeta {args.command}: device={device}, out={out}")
     try:
         if args.command == "tune":
             runner.tune_only(cfg, out, device, progress=not args.quiet)
             print(f"wrote {out / 'tuning.json'}")
             return 0
-        res = runner.compare(cfg, out, device, progress=not args.quiet)
-    except (ValueError, FileNotFoundError) as e:  # bad dataset, task or method settings
+        res = runner.compare(cfg, out, device, progress=not args.quiet, resume=bool(resume),
+                             force=args.force)
+    except (GraphmetaError, ValueError, FileNotFoundError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"graphmeta: interrupted; the run so far is in {out}: continue it with "
+              f"graphmeta {args.command} --resume {out}", file=sys.stderr)
+        return 130
     print(format_table(res))
     print(f"wrote {out / 'results.json'}")
     return 0

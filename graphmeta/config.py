@@ -30,11 +30,12 @@ from typing import Any, Optional, Sequence
 
 import yaml
 
+from graphmeta.errors import GraphmetaError
 from graphmeta.schema import (DEFAULTS, SECTIONS, BaselinesConfig, DatasetConfig, EvalConfig,
-                              MetaConfig, ModelConfig, SelectionConfig, TasksConfig)
+                              MetaConfig, ModelConfig, RunConfig, SelectionConfig, TasksConfig)
 
 
-class ConfigError(ValueError):
+class ConfigError(GraphmetaError, ValueError):
     """A configuration key or value is wrong."""
 
 
@@ -136,8 +137,8 @@ def _check_method_settings(value: Any, source: str) -> dict[str, dict[str, Any]]
                               f"dotted keys to values, got {settings!r}")
         flat = _leaves(settings)
         for k in flat:
-            if k in ("seed", "methods", "method_settings") or k.split(".")[0] in ("dataset",
-                                                                                "tasks", "eval"):
+            if k in ("seed", "methods", "method_settings") or k.split(".")[0] in (
+                    "dataset", "tasks", "eval", "run"):
                 raise ConfigError(f"{source}: 'method_settings.{method}.{k}': a method cannot "
                                   f"change the data, the tasks, the evaluation, the seed or "
                                   f"the method list")
@@ -233,6 +234,7 @@ def load_config(path: Optional[str | Path] = None,
 
 
 __all__ = ["DEFAULTS", "SECTIONS", "BaselinesConfig", "ConfigError", "DatasetConfig", "EvalConfig",
-           "MetaConfig", "ModelConfig", "SelectionConfig", "TasksConfig", "check_value", "get_key",
+           "MetaConfig", "ModelConfig", "RunConfig", "SelectionConfig", "TasksConfig",
+           "check_value", "get_key",
            "load_config",
            "set_key"]

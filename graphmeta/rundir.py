@@ -66,14 +66,19 @@ def seed_mean(per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return out
 
 
-def write_run(out: Path, spec: RunSpec, results: dict, history: list[dict],
-              checkpoints: dict[tuple[str, int], dict],
-              per_seed: dict[str, list[dict[str, np.ndarray]]]) -> None:
-    """Writes every file of the run directory (see the module docstring)."""
+def write_config(out: Path, spec: RunSpec) -> None:
+    """``config.yaml``: the resolved spec (written first, rewritten after tuning)."""
     gio.write_text(out / "config.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
+
+
+def write_checkpoint(out: Path, method: str, seed: int, state: dict) -> None:
+    gio.save_torch(checkpoint_path(out, method, seed), state)
+
+
+def write_run(out: Path, spec: RunSpec, results: dict, history: list[dict],
+              per_seed: dict[str, list[dict[str, np.ndarray]]]) -> None:
+    """Writes the run's tables and figures (see the module docstring)."""
     gio.write_text(out / "metrics.csv", _csv(history) if history else "method\n")
-    for (method, seed), state in checkpoints.items():
-        gio.save_torch(checkpoint_path(out, method, seed), state)
     rows = []
     for method, scores in per_seed.items():
         mean = seed_mean(scores)

@@ -27,11 +27,12 @@ from graphmeta.build import build_data, build_tasks
 from graphmeta.config import ConfigError, load_config
 from graphmeta.eval import evaluate, mean_ci
 from graphmeta.methods import Context, Learner, get_method
-from graphmeta.rundir import (checkpoint_path, primary_metric, summarize, write_json,
-                              write_run)
+from graphmeta.rundir import (checkpoint_path, primary_metric, summarize, write_checkpoint,
+                              write_config, write_json, write_run)
+from graphmeta.store import RunStore
 from graphmeta.spec import RunSpec, resolve, with_n_way
 from graphmeta.tasks import EgoTasks
-from graphmeta.train import TrainResult, build_learner, fit
+from graphmeta.train import Checkpointer, TrainResult, build_learner, fit
 from graphmeta.tune import tune
 
 EVAL_CHUNK = 100
@@ -59,6 +60,7 @@ class Run:
     device: torch.device
     warnings: list[str] = field(default_factory=list)
     cache: dict = field(default_factory=dict, repr=False)
+    store: Optional[RunStore] = None
 
     def context(self, method: str, seed: Optional[int] = None) -> Context:
         """What ``method`` is built with; training seed ``seed`` (default: ``spec.seed``)."""
@@ -71,12 +73,36 @@ class Run:
             self.cache["val"] = self.fixed("val")
         return self.cache["val"]
 
-    def train(self, method: str, seed: int, progress: bool = False) -> TrainResult:
-        """``method`` trained at ``seed`` (once per resolved settings)."""
-        key = (method, seed, json.dumps(self.spec.for_method(method).to_dict(), sort_keys=True))
-        if key not in self.cache:
-            self.cache[key] = fit(self.context(method, seed), self.val, progress)
-        return self.cache[key]
+    def key(self, method: str) -> str:
+        """``method``'s resolved settings, as a string that identifies them."""
+        return json.dumps(self.spec.for_method(method).to_dict(), sort_keys=True)
+
+    def train(self, method: str, seed: int, progress: bool = False,
+              resumable: bool = True) -> TrainResult:
+        """``method`` trained at ``seed``, once per resolved settings. In a
+        run directory (``store``) a finished method is loaded from its
+        checkpoint and an interrupted one resumes (when ``resumable``)."""
+        key = self.key(method)
+        if (method, seed, key) in self.cache:
+            return self.cache[(method, seed, key)]
+        ctx = self.context(method, seed)
+        done = self.store.finished(method, seed, key) if self.store else None
+        if done is not None:
+            learner = build_learner(ctx)
+            if get_method(method).checkpointed:
+                learner.load_state_dict(_load_checkpoint(self.store.root, method, seed,
+                                                         self.device))
+            res = TrainResult(learner, done["history"], done["seconds"])
+        else:
+            ck = None
+            if self.store is not None and resumable:
+                store = self.store
+                ck = Checkpointer(lambda state: store.save(method, seed, key, state),
+                                  lambda: store.load(method, seed, key),
+                                  self.spec.run.checkpoint_every)
+            res = fit(ctx, self.val, progress, ck)
+        self.cache[(method, seed, key)] = res
+        return res
 
     def trained(self, method: str, seed: int) -> Learner:
         return self.train(method, seed).learner
@@ -102,7 +128,8 @@ class Run:
         spec = resolve(cfg, self.data, self.device)
         if spec.kind == "few-shot":
             spec = with_n_way(spec, self.tasks.n_way)
-        return Run(cfg, spec, self.data, self.tasks, self.device, self.warnings, self.cache)
+        return Run(cfg, spec, self.data, self.tasks, self.device, self.warnings, self.cache,
+                   self.store)
 
 
 def prepare(cfg: dict, device: torch.device) -> Run:
@@ -119,45 +146,91 @@ def prepare(cfg: dict, device: torch.device) -> Run:
 
 
 def compare(cfg: dict, out: Path, device: torch.device, progress: bool = True,
-            log: Callable[[str], None] = print) -> dict:
+            log: Callable[[str], None] = print, *, resume: bool = False,
+            force: bool = False) -> dict:
     """Tunes (with ``eval.tune``), trains and evaluates every method of the
-    spec on the same fixed test tasks and writes the run directory."""
-    run = prepare(cfg, device)
-    log(f"{run.tasks}")
-    for w in run.warnings:
-        log(f"WARNING: {w}")
-    tuning = None
-    if run.spec.eval.tune:
-        log(f"tuning: {run.spec.eval.tune} configurations per method on meta-val "
-            f"({run.spec.meta.select})")
-        tuning = tune(run, run.spec.eval.tune, progress, log)
-        write_json(out / "tuning.json", tuning)
-        run = run.with_method_settings({m: t["settings"] for m, t in tuning.items()})
+    spec on the same fixed test tasks, writing the run directory ``out`` as
+    it goes. With ``resume`` the run in ``out`` continues from its own
+    ``config.yaml``: finished methods are not trained again, and an
+    interrupted one continues from its last saved state (:mod:`graphmeta.store`).
+    An existing run is replaced only with ``force``."""
+    with RunStore(out, resume=resume, force=force) as store:
+        if resume:
+            cfg = load_config(out / "config.yaml")
+            log(f"resuming {out}")
+        run = prepare(cfg, device)
+        run.store = store
+        write_config(out, run.spec)
+        log(f"{run.tasks}")
+        for w in run.warnings:
+            log(f"WARNING: {w}")
+        tuning = None
+        if run.spec.eval.tune:
+            if resume and (out / "tuning.json").exists():
+                tuning = json.loads((out / "tuning.json").read_text())
+            else:
+                log(f"tuning: {run.spec.eval.tune} configurations per method on meta-val "
+                    f"({run.spec.meta.select})")
+                tuning = tune(run, run.spec.eval.tune, progress, log)
+                write_json(out / "tuning.json", tuning)
+            run = run.with_method_settings({m: t["settings"] for m, t in tuning.items()})
+            write_config(out, run.spec)
+        results = _test_every_method(run, out, progress, log)
+        if tuning:
+            results["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
+                                     "configurations": len(t["trials"])}
+                                 for m, t in tuning.items()}
+        write_json(out / "results.json", results)
+        return results
+
+
+def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str], None]) -> dict:
+    """Trains every method and seed (or takes it from the run directory) and
+    scores it on the fixed test tasks; writes everything but results.json."""
     test = run.fixed("test")
     metric = primary_metric(run.spec)
     per_seed: dict[str, list[dict[str, np.ndarray]]] = {}
-    seconds, history, ckpts, reports = {}, [], {}, {}
+    seconds: dict[str, float] = {}
+    history: list[dict] = []
+    reports: dict[str, list] = {}
     for method in run.spec.methods:
-        start = time.perf_counter()
-        per_seed[method] = []
+        per_seed[method], seconds[method] = [], 0.0
         for seed in run.seeds(method):
-            res = run.train(method, seed, progress)
-            per_seed[method].append(evaluate(res.learner, run.tasks, test))
-            history += res.history
-            if get_method(method).checkpointed:
-                ckpts[(method, seed)] = res.learner.state_dict()
-            if hasattr(res.learner, "selection_report"):
-                reports.setdefault(method, []).append(res.learner.selection_report(test))
-        seconds[method] = time.perf_counter() - start
+            key = run.key(method)
+            done = run.store.finished(method, seed, key)
+            if done is None:
+                start = time.perf_counter()
+                res = run.train(method, seed, progress)
+                scores = evaluate(res.learner, run.tasks, test)
+                report = (res.learner.selection_report(test)
+                          if hasattr(res.learner, "selection_report") else None)
+                if get_method(method).checkpointed:
+                    write_checkpoint(out, method, seed, res.learner.state_dict())
+                took = res.seconds + time.perf_counter() - start
+                run.store.finish(method, seed, key, scores, res.history, took,
+                                 {"selection": report})
+                done = {"metrics": scores, "history": res.history, "seconds": took,
+                        "extra": {"selection": report}}
+            per_seed[method].append(done["metrics"])
+            history += done["history"]
+            seconds[method] += done["seconds"]
+            if done["extra"].get("selection"):
+                reports.setdefault(method, []).append(done["extra"]["selection"])
         s = mean_ci(np.nanmean([m[metric] for m in per_seed[method]], 0))
         log(f"  {method:<12} {metric} {s['mean']:.3f} ± {s['ci95']:.3f}  "
             f"({len(per_seed[method])} seed(s), {seconds[method]:.1f} s)")
-    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, tuning,
-                        run.warnings)
+    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings)
     for method, r in reports.items():
         results["methods"][method]["selection"] = r
-    write_run(out, run.spec, results, history, ckpts, per_seed)
+    write_run(out, run.spec, results, history, per_seed)
     return results
+
+
+def _load_checkpoint(run_dir: Path, method: str, seed: int, device: torch.device) -> dict:
+    path = checkpoint_path(run_dir, method, seed)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint for method {method!r}, seed {seed}")
+    return torch.load(path, weights_only=True, map_location=device)
 
 
 def tune_only(cfg: dict, out: Path, device: torch.device, progress: bool = True,
@@ -170,6 +243,7 @@ def tune_only(cfg: dict, out: Path, device: torch.device, progress: bool = True,
     run = prepare(cfg, device)
     log(f"{run.tasks}")
     tuning = tune(run, max(run.spec.eval.tune, 1), progress, log)
+    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "tuning.json", tuning)
     return tuning
 
@@ -191,12 +265,7 @@ def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None
         for seed in run.seeds(method):
             learner = build_learner(run.context(method, seed))
             if get_method(method).checkpointed:
-                path = checkpoint_path(run_dir, method, seed)
-                if not path.exists():
-                    raise FileNotFoundError(f"{path}: no checkpoint for method {method!r}, "
-                                            f"seed {seed}")
-                learner.load_state_dict(torch.load(path, weights_only=True,
-                                                   map_location=device))
+                learner.load_state_dict(_load_checkpoint(run_dir, method, seed, device))
             per_seed[method].append(evaluate(learner, run.tasks, test))
         seconds[method] = time.perf_counter() - start
     results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings)

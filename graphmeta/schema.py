@@ -89,7 +89,9 @@ class MetaConfig:
                                           "learned"),
                           doc="lslr: learned rate per tensor and step (MAML++); metasgd: "
                               "learned rate per element; learned: a learned update network")
-    balanced_query: bool = opt(False, doc="weigh the query loss's classes equally")
+    query_loss: str = opt("ce", choices=("ce", "balanced", "bpr"),
+                          doc="outer (and finetune's) loss on query sets: cross-entropy, "
+                              "class-balanced cross-entropy, or pairwise ranking (BPR)")
     select: str = opt("auto", choices=("auto", "accuracy", "auc", "ndcg@10"),
                       doc="meta-val score for checkpoints and tuning; auto: eval.metric on "
                           "user-interest tasks, accuracy on few-shot episodes")
@@ -138,9 +140,15 @@ class SelectionConfig:
     C: float = opt(1.0, positive=True, doc="select-clf and blend: inverse regularisation")
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    checkpoint_every: int = opt(100, low=0, doc="save a resumable training state every this "
+                                                "many iterations (0: only when interrupted)")
+
+
 SECTIONS = {"dataset": DatasetConfig, "tasks": TasksConfig, "model": ModelConfig,
             "meta": MetaConfig, "baselines": BaselinesConfig, "eval": EvalConfig,
-            "selection": SelectionConfig}
+            "selection": SelectionConfig, "run": RunConfig}
 
 
 def _defaults() -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import torch
 
 from graphmeta.config import (SECTIONS, BaselinesConfig, ConfigError, DatasetConfig, EvalConfig,
-                              MetaConfig, ModelConfig, SelectionConfig, TasksConfig,
+                              MetaConfig, ModelConfig, RunConfig, SelectionConfig, TasksConfig,
                               check_value, get_key, set_key)
 
 # What "auto" is, per task kind.
@@ -42,6 +42,7 @@ class RunSpec:
     baselines: BaselinesConfig
     eval: EvalConfig
     selection: SelectionConfig
+    run: RunConfig
     methods: tuple[str, ...]
     method_settings: Mapping[str, Mapping[str, Any]]
 

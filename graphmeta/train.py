@@ -5,15 +5,22 @@ parameters with Adam on batches from :meth:`Learner.train_batches` (meta
 iterations, or pre-training for ``training="pretrain"``), validates on fixed
 meta-val tasks every ``meta.eval_every`` iterations and keeps the state with
 the best meta-val score (``meta.select``).
+
+With a :class:`Checkpointer` the loop saves a resumable state every
+``run.checkpoint_every`` iterations, and when interrupted between two
+steps (Ctrl-C): the learner, the optimiser, the best state so far, the
+history, the RNG states and the position of the batch stream. Resumed from
+it, training ends with the same parameters as an uninterrupted run.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import math
+import random
 import time
 from dataclasses import dataclass, field
-from typing import ContextManager, Iterable, Iterator
+from typing import Callable, ContextManager, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -36,70 +43,161 @@ class TrainResult:
         return max(scores) if scores else math.nan
 
 
+@dataclass
+class Checkpointer:
+    """Where one training run keeps its resumable state (see the module docstring)."""
+    save: Callable[[dict], None]
+    load: Callable[[], Optional[dict]]
+    every: int
+
+
+def _rng_states() -> dict:
+    np_state = np.random.get_state()
+    out = {"torch": torch.get_rng_state(), "python": random.getstate(),
+           "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                     *np_state[2:]]}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def _restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def build_learner(ctx: Context) -> Learner:
     """The method's learner, built from the training seed ``ctx.seed``, on ``ctx.device``."""
     torch.manual_seed(ctx.seed)
     return get_method(ctx.method).build(ctx).to(ctx.device)
 
 
-def batch_stream(learner: Learner, ctx: Context) -> ContextManager[Iterator]:
+def batch_stream(ctx: Context, source: Iterator) -> ContextManager[Iterator]:
     """Training batches on the device. With ``tasks.prefetch: thread``,
     sampling and collating run ahead in a background thread (same batches,
     same order); ``auto`` resolves to that on CUDA only: on a CPU the
     meta-step's own threads and its Python dispatch use the cores and the
     GIL, so a sampling thread slows it down (see docs/PERFORMANCE.md)."""
-    source = learner.train_batches()
     if ctx.spec.tasks.prefetch == "thread":
         return Prefetcher(source, depth=2, transform=lambda b: to_device(b, ctx.device))
     return contextlib.nullcontext(to_device(b, ctx.device) for b in source)
 
 
-def fit(ctx: Context, val: Iterable, progress: bool = True) -> TrainResult:
+def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, lr: float,
+             rate_key: str, progress: bool = True, loss: Optional[Callable] = None,
+             batches: Optional[Iterator] = None, label: Optional[str] = None,
+             checkpointer: Optional[Checkpointer] = None) -> list[dict]:
+    """Adam on ``loss`` (default :meth:`Learner.training_loss`) over
+    ``batches`` (default :meth:`Learner.train_batches`) for ``iterations``
+    steps; validates every ``meta.eval_every`` and at the end, and leaves the
+    learner in its best meta-val state (``meta.select``). Returns the
+    history rows. ``rate_key`` names the config key of ``lr`` for errors."""
+    start = time.perf_counter()
+    spec, label = ctx.spec, label or ctx.method
+    loss = loss or learner.training_loss
+    opt = torch.optim.Adam(learner.parameters(), lr=lr)
+    history: list[dict] = []
+    best = (-math.inf, copy.deepcopy(learner.state_dict()))
+    running: list[float] = []
+    done = 0
+    saved = checkpointer.load() if checkpointer is not None else None
+    if saved is not None:
+        learner.load_state_dict(saved["learner"])
+        opt.load_state_dict(saved["opt"])
+        best, history, running = (saved["best_score"], saved["best"]), saved["history"], \
+            saved["running"]
+        done = saved["iteration"]
+        _restore_rng(saved["rng"])
+    source = batches if batches is not None else learner.train_batches()
+    if done:
+        _skip(source, done)
+
+    def snapshot(iteration: int, rng: dict) -> dict:
+        return {"iteration": iteration, "learner": learner.state_dict(),
+                "opt": opt.state_dict(), "best_score": best[0], "best": best[1],
+                "history": history, "running": running, "rng": rng,
+                "seconds": round(time.perf_counter() - start, 3)}
+
+    bar = tqdm(range(done + 1, iterations + 1), desc=label, disable=not progress,
+               leave=False, dynamic_ncols=True, initial=done, total=iterations)
+    stepping, it = False, done
+    rng = _rng_states()
+    try:
+        with batch_stream(ctx, source) as stream:
+            for it in bar:
+                rng = _rng_states()          # as the previous iteration left it
+                learner.train()
+                value = loss(next(stream))
+                if not torch.isfinite(value):
+                    raise FloatingPointError(
+                        f"{label}: training loss is {value.item()} at iteration {it}; lower "
+                        f"meta.inner_lr (now {spec.meta.inner_lr}) or {rate_key} (now {lr})")
+                opt.zero_grad()
+                value.backward()
+                stepping = True
+                opt.step()
+                stepping = False
+                running.append(value.item())
+                if it % spec.meta.eval_every == 0 or it == iterations:
+                    m = evaluate(learner, ctx.tasks, val)
+                    row = {"method": label, "seed": ctx.seed, "iteration": it,
+                           "train_loss": round(float(np.mean(running)), 6),
+                           **{f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()},
+                           "seconds": round(time.perf_counter() - start, 3)}
+                    running = []
+                    history.append(row)
+                    score = row[f"val_{spec.meta.select}"]
+                    bar.set_postfix(loss=f"{row['train_loss']:.3f}",
+                                    **{f"val_{spec.meta.select}": f"{score:.3f}"})
+                    if score > best[0]:
+                        best = (score, copy.deepcopy(learner.state_dict()))
+                if (checkpointer is not None and checkpointer.every
+                        and it % checkpointer.every == 0 and it < iterations):
+                    checkpointer.save(snapshot(it, _rng_states()))
+    except KeyboardInterrupt:
+        # Between two steps the parameters are those of the last completed
+        # iteration: save them, so a resume loses nothing.
+        if checkpointer is not None and not stepping:
+            learner.train()
+            checkpointer.save(snapshot(it - 1, rng))
+        raise
+    learner.load_state_dict(best[1])
+    return history
+
+
+def _skip(source: Iterator, n: int) -> None:
+    """Fast-forwards a batch stream past ``n`` batches."""
+    if hasattr(source, "skip"):
+        source.skip(n)
+    else:
+        for _ in range(n):
+            next(source)
+
+
+def fit(ctx: Context, val: Iterable, progress: bool = True,
+        checkpointer: Optional[Checkpointer] = None) -> TrainResult:
     """Builds and trains ``ctx.method``; returns the learner with the state
-    of best meta-val score and the validation history."""
+    of best meta-val score and the validation history. ``checkpointer``
+    makes ``meta`` and ``pretrain`` training resumable (``custom`` training
+    restarts)."""
     start = time.perf_counter()
     method = get_method(ctx.method)
     learner = build_learner(ctx)
     if method.training == "none":
-        return TrainResult(learner, [], time.perf_counter() - start)
-    if method.training == "custom":
+        history: list[dict] = []
+    elif method.training == "custom":
         history = learner.fit(val, progress)
-        return TrainResult(learner, history, time.perf_counter() - start)
-    spec = ctx.spec
-    meta = method.training == "meta"
-    iterations = spec.meta.iterations if meta else spec.baselines.pretrain_iterations
-    opt = torch.optim.Adam(learner.parameters(),
-                           lr=spec.meta.meta_lr if meta else spec.baselines.pretrain_lr)
-    history: list[dict] = []
-    best = (-math.inf, copy.deepcopy(learner.state_dict()))
-    running: list[float] = []
-    bar = tqdm(range(1, iterations + 1), desc=ctx.method, disable=not progress,
-               leave=False, dynamic_ncols=True)
-    with batch_stream(learner, ctx) as stream:
-        for it in bar:
-            learner.train()
-            loss = learner.training_loss(next(stream))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"{ctx.method}: training loss is {loss.item()} at iteration {it}; lower "
-                    f"meta.inner_lr (now {spec.meta.inner_lr}) or the outer rate "
-                    f"({'meta.meta_lr' if meta else 'baselines.pretrain_lr'})")
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            running.append(loss.item())
-            if it % spec.meta.eval_every == 0 or it == iterations:
-                m = evaluate(learner, ctx.tasks, val)
-                row = {"method": ctx.method, "seed": ctx.seed, "iteration": it,
-                       "train_loss": round(float(np.mean(running)), 6),
-                       **{f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()},
-                       "seconds": round(time.perf_counter() - start, 3)}
-                running = []
-                history.append(row)
-                score = row[f"val_{spec.meta.select}"]
-                bar.set_postfix(loss=f"{row['train_loss']:.3f}",
-                                **{f"val_{spec.meta.select}": f"{score:.3f}"})
-                if score > best[0]:
-                    best = (score, copy.deepcopy(learner.state_dict()))
-    learner.load_state_dict(best[1])
+    elif method.training == "meta":
+        history = optimise(learner, ctx, val, iterations=ctx.spec.meta.iterations,
+                           lr=ctx.spec.meta.meta_lr, rate_key="meta.meta_lr", progress=progress,
+                           checkpointer=checkpointer)
+    else:
+        b = ctx.spec.baselines
+        history = optimise(learner, ctx, val, iterations=b.pretrain_iterations,
+                           lr=b.pretrain_lr, rate_key="baselines.pretrain_lr", progress=progress,
+                           checkpointer=checkpointer)
     return TrainResult(learner, history, time.perf_counter() - start)

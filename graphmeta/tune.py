@@ -47,7 +47,7 @@ def tune(run: "Run", n: int, progress: bool = False,
         for settings in configurations(space, n, seed):
             trial = run.with_method_settings({method: settings})
             start = time.perf_counter()
-            res = trial.train(method, trial.spec.seed, progress)
+            res = trial.train(method, trial.spec.seed, progress, resumable=False)
             score = res.best_val(select)
             if not res.history:     # untrained methods: score the learner as built
                 score = float(np.nanmean(evaluate(res.learner, run.tasks, run.val)[select]))

@@ -9,7 +9,8 @@ from scipy import stats
 import yaml
 
 from graphmeta.config import load_config
-from graphmeta.rundir import format_table, summarize, write_run
+from graphmeta.rundir import (format_table, summarize, write_checkpoint, write_config,
+                              write_json, write_run)
 from graphmeta.runner import prepare
 from tests.helpers import TINY_SETTINGS
 
@@ -23,8 +24,10 @@ def test_write_run_writes_every_file_atomically(tmp_path):
                         lambda m: [0, 1] if m == "maml" else [0])
     history = [{"method": "maml", "seed": 0, "iteration": 2, "train_loss": 0.5, "val_auc": 0.7,
                 "seconds": 1.0}]
-    write_run(tmp_path, run.spec, results, history, {("maml", 0): {"w": torch.ones(2)}},
-              per_seed)
+    write_config(tmp_path, run.spec)
+    write_checkpoint(tmp_path, "maml", 0, {"w": torch.ones(2)})
+    write_run(tmp_path, run.spec, results, history, per_seed)
+    write_json(tmp_path / "results.json", results)
     assert load_config(tmp_path / "config.yaml")["tasks"]["k_shot"] == 5
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["meta"]["select"] == "auc"
     res = json.loads((tmp_path / "results.json").read_text())

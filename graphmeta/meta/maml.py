@@ -47,6 +47,30 @@ def task_ce(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None,
     return (ce * m).sum(1) / m.sum(1).clamp_min(1)
 
 
+def task_bpr(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+    r"""Per-task pairwise ranking loss (BPR, Rendle et al., 2009): the mean of
+    :math:`\log(1 + e^{-(s_i - s_j)})` over (positive ``i``, negative ``j``)
+    pairs of each task, with :math:`s` the log-odds of class 1. It scores
+    the order of a task's examples, which is what ROC-AUC measures."""
+    s = logits[..., 1] - logits[..., 0]                              # [T, S]
+    m = torch.ones_like(y, dtype=torch.bool) if mask is None else mask
+    pos, neg = (y == 1) & m, (y == 0) & m
+    diff = s.unsqueeze(2) - s.unsqueeze(1)                           # [T, S, S]
+    pairs = (pos.unsqueeze(2) & neg.unsqueeze(1)).to(s.dtype)
+    return (F.softplus(-diff) * pairs).sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)
+
+
+QUERY_LOSSES = ("ce", "balanced", "bpr")
+
+
+def task_loss(logits: Tensor, y: Tensor, mask: Optional[Tensor], kind: str = "ce") -> Tensor:
+    """Per-task query loss ``[T]``: cross-entropy (``"ce"``), class-balanced
+    cross-entropy (``"balanced"``) or pairwise ranking (``"bpr"``)."""
+    if kind == "bpr":
+        return task_bpr(logits, y, mask)
+    return task_ce(logits, y, mask, balanced=kind == "balanced")
+
+
 def expand_params(params: Params, num_tasks: int, *, detach: bool = False) -> Params:
     """Per-task copies ``[T, ...]`` of ``params``. With ``detach`` they are new
     leaves (for evaluation), else views that keep the graph to ``params``."""
@@ -102,9 +126,9 @@ class MAML(nn.Module):
             here, so the rule is part of this module's ``state_dict``.
         first_order (bool): First-order MAML.
         inner_params (str): ``"all"`` parameters, or ``"head"`` only (ANIL).
-        balanced_query (bool): Weigh the query loss's classes equally
-            (:func:`task_ce`), for query sets of few positives and many
-            negatives scored by a ranking metric.
+        query_loss (str): The outer loss on the query sets
+            (:func:`task_loss`): ``"ce"``, ``"balanced"`` (each class
+            weighs the same) or ``"bpr"`` (pairwise ranking).
 
     Example:
         >>> maml = MAML(model, inner_lr=0.5, inner_steps=5)
@@ -117,7 +141,7 @@ class MAML(nn.Module):
     def __init__(self, model: nn.Module, inner_lr: Optional[float] = None,
                  inner_steps: int = 5, *, rule: Optional[InnerRule] = None,
                  first_order: bool = False, inner_params: str = "all",
-                 balanced_query: bool = False) -> None:
+                 query_loss: str = "ce") -> None:
         super().__init__()
         if inner_params not in INNER_PARAMS:
             raise ValueError(f"inner_params must be one of {INNER_PARAMS}, got {inner_params!r}")
@@ -127,14 +151,16 @@ class MAML(nn.Module):
             raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
         self.model = model
         self.inner_steps, self.first_order = inner_steps, first_order
-        self.inner_params, self.balanced_query = inner_params, balanced_query
+        if query_loss not in QUERY_LOSSES:
+            raise ValueError(f"query_loss must be one of {QUERY_LOSSES}, got {query_loss!r}")
+        self.inner_params, self.query_loss = inner_params, query_loss
         self.rule = rule if rule is not None else SGD(0.1 if inner_lr is None else inner_lr)
         weights = dict(model.named_parameters())
         self.rule.bind({k: weights[k].shape for k in self.adapted_keys()}, inner_steps)
 
     def extra_repr(self) -> str:
         return (f"inner_steps={self.inner_steps}, first_order={self.first_order}, "
-                f"inner_params={self.inner_params!r}, balanced_query={self.balanced_query}")
+                f"inner_params={self.inner_params!r}, query_loss={self.query_loss!r}")
 
     def adapted_keys(self) -> list[str]:
         """The names of the parameters the inner loop adapts."""
@@ -179,8 +205,7 @@ class MAML(nn.Module):
                 raise ValueError("meta_loss(closure) needs a query_loss closure too")
             return query_loss(fast).mean()
         logits = self.model.batched_logits(fast, task, task.query_items)
-        return task_ce(logits, task.query_y, task.query_mask,
-                       balanced=self.balanced_query).mean()
+        return task_loss(logits, task.query_y, task.query_mask, self.query_loss).mean()
 
     @torch.no_grad()
     def predict_logits(self, batch: MetaBatch, steps: Optional[int] = None) -> Tensor:

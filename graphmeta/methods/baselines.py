@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphmeta.build import fewshot_model, interest_model
-from graphmeta.meta import MAML, Adam, expand_params, make_rule, task_ce
+from graphmeta.meta import MAML, Adam, expand_params, make_rule, task_loss
+from graphmeta.methods.common import classifier_loss, pretrain_batch_size, single_label
 from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.models import FewShotClassifier
 from graphmeta.tasks import MetaBatch, TaskBatch
@@ -57,7 +57,7 @@ class FinetuneInterests(Learner):
         model = self.adapter.model
         p = expand_params(dict(model.named_parameters()), batch.num_tasks)
         logits = model.batched_logits(p, batch, batch.query_items)
-        return task_ce(logits, batch.query_y, batch.query_mask).mean()
+        return task_loss(logits, batch.query_y, batch.query_mask, self.spec.meta.query_loss).mean()
 
     def predict(self, batch: MetaBatch) -> Tensor:
         return self.adapter.predict(batch)
@@ -78,19 +78,13 @@ class FinetuneEpisodes(Learner):
         train = tasks.splits["train"]
         self.pre = FewShotClassifier(model.encoder, len(train), ctx.spec.model.head_hidden)
         self.pre.head.fc1 = model.head.fc1
-        self.single = bool((tasks.member[:, train].sum(1) <= 1).all())
+        self.single = single_label(tasks)
 
     def train_batches(self) -> Iterator[Any]:
-        size = 4 * self.spec.meta.meta_batch * self.ctx.tasks.n_way
-        return self.ctx.tasks.pretrain_batches(size, self.ctx.seed)
+        return self.ctx.tasks.pretrain_batches(pretrain_batch_size(self.ctx), self.ctx.seed)
 
     def training_loss(self, batch: tuple) -> Tensor:
-        graphs, target = batch
-        p = {k: v.unsqueeze(0) for k, v in self.pre.named_parameters()}
-        logits = self.pre.graph_logits(p, graphs, 1)[0]
-        if self.single:
-            return F.cross_entropy(logits, target.float().argmax(1))
-        return F.binary_cross_entropy_with_logits(logits, target.float())
+        return classifier_loss(self.pre, batch, self.single)
 
     def predict(self, batch: MetaBatch) -> Tensor:
         return self.adapter.predict_logits(batch)

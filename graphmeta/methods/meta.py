@@ -15,7 +15,9 @@ from torch import Tensor, nn
 
 from graphmeta.build import fewshot_model, interest_model
 from graphmeta.config import ConfigError
-from graphmeta.meta import MAML, InnerRule, LearnedLR, LearnedRule, expand_params, make_rule, task_ce
+from graphmeta.meta import (MAML, InnerRule, LearnedLR, LearnedRule, expand_params, make_rule,
+                            task_ce, task_loss)
+from graphmeta.methods.common import classifier_loss, pretrain_batch_size, single_label
 from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.tasks import MetaBatch
 
@@ -38,7 +40,7 @@ class MetaLearner(Learner):
         self.maml = MAML(model, rule=rule or make_rule(m.inner_rule, m.inner_lr),
                          inner_steps=m.inner_steps if inner_steps is None else inner_steps,
                          first_order=first_order, inner_params=inner_params or m.adapt,
-                         balanced_query=m.balanced_query)
+                         query_loss=m.query_loss)
 
     @property
     def model(self) -> nn.Module:
@@ -78,8 +80,7 @@ class ANIL(MetaLearner):
 
     def training_loss(self, batch: Any) -> Tensor:
         logits = self._adapted_logits(batch, detach=False)
-        return task_ce(logits, batch.query_y, batch.query_mask,
-                       balanced=self.maml.balanced_query).mean()
+        return task_loss(logits, batch.query_y, batch.query_mask, self.maml.query_loss).mean()
 
     def predict(self, batch: MetaBatch) -> Tensor:
         with torch.no_grad():
@@ -133,6 +134,49 @@ def build_metasgd(ctx: Context) -> Learner:
                              "meta-trained through the inner loop")
 def build_learned_rule(ctx: Context) -> Learner:
     return MetaLearner(ctx, _classifier(ctx), rule=LearnedRule(ctx.spec.meta.inner_lr))
+
+
+class MetaBaseline(Learner):
+    """Meta-Baseline (Chen et al., 2021): pre-train the encoder as a
+    classifier over all meta-train classes (``baselines.pretrain_*``), then
+    meta-train it on episodes with cosine-prototype logits and a learned
+    temperature (``meta.iterations``, ``meta.meta_lr``); each stage keeps its
+    best meta-val state."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        from graphmeta.build import encoder
+        from graphmeta.models import FewShotClassifier, PrototypeClassifier
+        enc = encoder(ctx.spec, ctx.tasks)
+        self.maml = MAML(PrototypeClassifier(enc, metric="cosine"), inner_steps=0)
+        self.pre = FewShotClassifier(enc, len(ctx.tasks.splits["train"]),
+                                     ctx.spec.model.head_hidden)
+        self.single = single_label(ctx.tasks)
+
+    def fit(self, val: Any, progress: bool = False) -> list[dict]:
+        from graphmeta.train import optimise
+        ctx, b, m = self.ctx, self.spec.baselines, self.spec.meta
+        pre = optimise(self, ctx, val, iterations=b.pretrain_iterations, lr=b.pretrain_lr,
+                       rate_key="baselines.pretrain_lr", progress=progress,
+                       loss=lambda batch: classifier_loss(self.pre, batch, self.single),
+                       batches=ctx.tasks.pretrain_batches(pretrain_batch_size(ctx), ctx.seed),
+                       label=f"{ctx.method}:pretrain")
+        meta = optimise(self, ctx, val, iterations=m.iterations, lr=m.meta_lr,
+                        rate_key="meta.meta_lr", progress=progress, loss=self.maml.meta_loss,
+                        label=f"{ctx.method}:meta")
+        return pre + meta
+
+    def predict(self, batch: MetaBatch) -> Tensor:
+        return self.maml.predict_logits(batch)
+
+
+@register_method("meta-baseline", kinds=("few-shot",), training="custom",
+                 search={"baselines.pretrain_lr": [3e-4, 1e-3, 3e-3],
+                         "meta.meta_lr": [3e-4, 1e-3, 3e-3]},
+                 description="Meta-Baseline: classifier pre-training, then episodic "
+                             "meta-training of the embedding with cosine prototypes")
+def build_meta_baseline(ctx: Context) -> Learner:
+    return MetaBaseline(ctx)
 
 
 @register_method("maml-mlp", kinds=("user-interest",), training="meta",

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from graphmeta.eval import ranking_metrics
 from graphmeta.meta.selection import MetaSelector, StackedBlend
 from graphmeta.methods.registry import Context, Learner, get_method, register_method
 from graphmeta.methods.scorers import InterestScorers
@@ -90,18 +91,40 @@ class Selection(Learner):
 
     def fit(self, val: Iterable, progress: bool = False) -> list[dict]:
         """Trains (or takes from the run) each candidate, then fits the
-        selector on their per-task meta-val scores."""
+        selector on their per-task meta-val scores. Its own meta-val score
+        (the history row tuning reads) comes from fitting on one half of the
+        meta-val tasks and scoring the other; the kept selector is then
+        refitted on all of them."""
         from graphmeta.train import fit as fit_method
         for name in self.names:
             trained = (self.ctx.trained(name, self.ctx.seed) if self.ctx.trained is not None
                        else fit_method(self._context(name), val, progress).learner)
             self.candidates[name].load_state_dict(trained.state_dict())
-        X, scores, y, mask, per_task = self._collect(val)
+        data = self._collect(val)
+        half = np.arange(len(data[0])) % 2 == 0
+        self._fit_selector(*(d[half] if i != 1 else d[:, half] for i, d in enumerate(data)))
+        X, scores, y, mask, per_task = (d[~half] if i != 1 else d[:, ~half]
+                                        for i, d in enumerate(data))
+        held_out = self._choose(X, scores, y, mask, per_task)
+        self._fit_selector(*data)
+        select = self.ctx.spec.meta.select
+        return [{"method": self.ctx.method, "seed": self.ctx.seed, "iteration": 0,
+                 f"val_{select}": round(float(np.nanmean(held_out)), 6)}]
+
+    def _fit_selector(self, X, scores, y, mask, per_task) -> None:
         if self.mode == "blend":
             self.selector.fit(X, scores, y, mask)
         else:
             self.selector.fit(X, per_task)
-        return []
+
+    def _choose(self, X, scores, y, mask, per_task) -> np.ndarray:
+        """The selector's per-task metric on collected tasks."""
+        if self.mode == "blend":
+            out = self.selector.predict(X, scores, mask)
+            return ranking_metrics(torch.from_numpy(out), torch.from_numpy(y),
+                                   torch.from_numpy(mask))[self.ctx.spec.meta.select]
+        choice = self.selector.predict(X)
+        return per_task[np.arange(len(choice)), choice]
 
     def _collect(self, batches: Iterable) -> tuple[np.ndarray, ...]:
         """Meta-features, candidates' scores ``[L, T, S]``, labels, masks and

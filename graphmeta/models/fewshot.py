@@ -14,6 +14,7 @@ the same number of graphs per task) with per-task parameters, the interface
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -63,11 +64,18 @@ class FewShotClassifier(nn.Module):
 
 
 class PrototypeClassifier(nn.Module):
-    """GNN encoder; logits are ``-||z - c_k||^2`` for the support class means ``c_k``."""
+    """GNN encoder; logits compare each embedding ``z`` with the support class
+    means ``c_k``: ``-||z - c_k||^2`` (``metric="euclidean"``, ProtoNet), or
+    ``tau * cos(z, c_k)`` with a learned temperature ``tau`` (``"cosine"``,
+    Meta-Baseline, Chen et al., 2021)."""
 
-    def __init__(self, encoder: GNNEncoder) -> None:
+    def __init__(self, encoder: GNNEncoder, metric: str = "euclidean") -> None:
         super().__init__()
-        self.encoder = encoder
+        if metric not in ("euclidean", "cosine"):
+            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+        self.encoder, self.metric = encoder, metric
+        if metric == "cosine":
+            self.temperature = nn.Parameter(torch.tensor(10.0))
 
     def batched_logits(self, p: dict[str, Tensor], batch: FewShotBatch, items: GraphBatch
                        ) -> Tensor:
@@ -78,6 +86,9 @@ class PrototypeClassifier(nn.Module):
         onehot = F.one_hot(batch.support_y, batch.n_way).to(zs.dtype)        # [T, NK, N]
         protos = onehot.transpose(1, 2).bmm(zs) / onehot.sum(1).unsqueeze(-1)  # [T, N, d]
         z = zs if items is batch.support else _embed(self.encoder, p, items, T)
+        if self.metric == "cosine":
+            cos = F.normalize(z, dim=-1).bmm(F.normalize(protos, dim=-1).transpose(1, 2))
+            return p["temperature"].view(-1, 1, 1) * cos
         # Written out rather than torch.cdist, whose double backward the
         # second-order meta-gradient would need.
         return -(z.unsqueeze(2) - protos.unsqueeze(1)).pow(2).sum(-1)

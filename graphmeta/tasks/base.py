@@ -2,7 +2,7 @@
 node features built from named parts, and padding sampled subgraphs."""
 from __future__ import annotations
 
-from typing import ClassVar, Iterable, Iterator, Sequence
+from typing import Callable, ClassVar, Generic, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -13,6 +13,37 @@ from graphmeta.tasks.batch import GraphBatch
 from graphmeta.tasks.sampler import EgoSampler
 
 SPLITS = ("train", "val", "test")
+T = TypeVar("T")
+
+
+class SeededStream(Generic[T]):
+    """An endless stream of training batches that can be resumed.
+
+    Batch ``i`` is ``make(seed_i)``, where ``seed_i`` is the ``i``-th draw of
+    one generator seeded with ``seed``: batch ``i`` depends on nothing but
+    ``seed`` and ``i``. :attr:`position` counts the batches drawn, and
+    :meth:`skip` fast-forwards a fresh stream to where a stopped run was
+    (one integer draw per batch, no sampling).
+    """
+
+    def __init__(self, make: Callable[[int], T], seed: int) -> None:
+        self.make, self.seed = make, seed
+        self.rng = np.random.default_rng(seed)
+        self.position = 0
+
+    def __iter__(self) -> "SeededStream[T]":
+        return self
+
+    def __next__(self) -> T:
+        child = int(self.rng.integers(2**63 - 1))
+        self.position += 1
+        return self.make(child)
+
+    def skip(self, n: int) -> "SeededStream[T]":
+        if n:
+            self.rng.integers(2**63 - 1, size=n)
+        self.position += n
+        return self
 
 
 def split_ids(ids: Sequence[int] | Tensor, fractions: Sequence[float], seed: int,

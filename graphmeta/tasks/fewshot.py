@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphmeta.tasks.base import EgoTasks, split_ids
+from graphmeta.tasks.base import EgoTasks, SeededStream, split_ids
 from graphmeta.tasks.batch import FewShotBatch, GraphBatch
 
 
@@ -208,22 +208,26 @@ class FewShotTasks(EgoTasks):
         """Accuracy of query logits ``pred`` ``[T, Q, N]``."""
         return {"accuracy": (pred.argmax(-1) == batch.query_y).double().mean(1).cpu().numpy()}
 
-    def batches(self, split: str, batch_size: int, seed: int) -> Iterator[FewShotBatch]:
-        """Endless stream of meta-batches of fresh episodes from ``split``."""
-        rng = np.random.default_rng(seed)
-        while True:
-            yield self.collate([self.episode(split, rng) for _ in range(batch_size)])
+    def batches(self, split: str, batch_size: int, seed: int) -> SeededStream[FewShotBatch]:
+        """Endless, resumable stream of meta-batches of fresh episodes from ``split``."""
+        def make(child: int) -> FewShotBatch:
+            rng = np.random.default_rng(child)
+            return self.collate([self.episode(split, rng) for _ in range(batch_size)])
+        return SeededStream(make, seed)
 
-    def pretrain_batches(self, batch_size: int, seed: int) -> Iterator[tuple[GraphBatch, Tensor]]:
+    def pretrain_batches(self, batch_size: int, seed: int
+                         ) -> SeededStream[tuple[GraphBatch, Tensor]]:
         """Ego-subgraphs of meta-train users with their meta-train classes as
-        multi-hot targets ``[B, C_train]`` (for the ``finetune`` baseline)."""
+        multi-hot targets ``[B, C_train]`` (for classifier pre-training)."""
         train = self.splits["train"]
         target = self.member[:, train]
         users = target.any(1).nonzero().view(-1).numpy()
-        rng = np.random.default_rng(seed)
-        while True:
+
+        def make(child: int) -> tuple[GraphBatch, Tensor]:
+            rng = np.random.default_rng(child)
             picked = rng.choice(users, batch_size, replace=len(users) < batch_size)
-            yield self.graph_batch(self.sampler.sample_many(picked.tolist(), rng)), target[picked]
+            return self.graph_batch(self.sampler.sample_many(picked.tolist(), rng)), target[picked]
+        return SeededStream(make, seed)
 
 
 class _EpisodeBatches:

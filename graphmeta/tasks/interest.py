@@ -9,7 +9,7 @@ ego's own interests never reach the model: node features come from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from graphmeta.eval.ranking import ranking_metrics
-from graphmeta.tasks.base import EgoTasks, split_ids
+from graphmeta.tasks.base import EgoTasks, SeededStream, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
 from graphmeta.tasks.stats import loo_cooccurrence, neighbour_frequency
 
@@ -217,15 +217,17 @@ class UserInterestTasks(EgoTasks):
         step = max(1, min(chunk, EVAL_PAIRS // max(longest, 1)))
         return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
 
-    def batches(self, split: str, batch_size: int, seed: int) -> Iterator[TaskBatch]:
-        """Endless stream of meta-batches of random users from ``split``
-        (query sets as ``train_query`` says)."""
+    def batches(self, split: str, batch_size: int, seed: int) -> SeededStream[TaskBatch]:
+        """Endless, resumable stream of meta-batches of random users from
+        ``split`` (query sets as ``train_query`` says)."""
         users = self.splits[split]
-        rng = np.random.default_rng(seed)
         full = self.train_query == "full"
-        while True:
+
+        def make(child: int) -> TaskBatch:
+            rng = np.random.default_rng(child)
             picked = users[torch.from_numpy(rng.integers(0, len(users), batch_size))]
-            yield self.collate(self.tasks(picked, int(rng.integers(2**63 - 1)), full=full))
+            return self.collate(self.tasks(picked, int(rng.integers(2**63 - 1)), full=full))
+        return SeededStream(make, seed)
 
     def collate(self, tasks: Sequence[Task]) -> TaskBatch:
         """Pads a list of tasks into one :class:`TaskBatch`."""

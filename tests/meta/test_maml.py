@@ -186,3 +186,15 @@ def test_balanced_task_ce_weighs_each_class_equally():
     # One class only: the plain mean.
     assert torch.allclose(task_ce(logits, torch.zeros_like(y), balanced=True),
                           task_ce(logits, torch.zeros_like(y)))
+
+
+def test_bpr_is_the_mean_over_positive_negative_pairs():
+    import math
+
+    from graphmeta.meta import task_bpr
+    logits = torch.tensor([[[0.0, 1.0], [0.0, -1.0], [0.0, 0.5], [0.0, 3.0]]])
+    y = torch.tensor([[1, 0, 0, 1]])
+    mask = torch.tensor([[True, True, True, False]])
+    s = [1.0, -1.0, 0.5]
+    expected = (math.log1p(math.exp(-(s[0] - s[1]))) + math.log1p(math.exp(-(s[0] - s[2])))) / 2
+    assert task_bpr(logits, y, mask).item() == pytest.approx(expected)

@@ -74,3 +74,20 @@ def test_meta_rule_methods_use_their_rules():
     assert get_method("metasgd").build(_ctx("metasgd")).maml.rule.per == "element"
     assert isinstance(get_method("learned-rule").build(_ctx("learned-rule")).maml.rule, LearnedRule)
     assert get_method("metasgd").family == "meta-rule"
+
+
+def test_meta_baseline_pretrains_then_meta_trains_on_cosine_prototypes():
+    from graphmeta.train import fit
+    ctx = _ctx("meta-baseline", "baselines.pretrain_iterations=4", "meta.iterations=4",
+               few_shot=True)
+    val = ctx.tasks.fixed_batches("val", 4, 1, ctx.device)
+    res = fit(ctx, val, progress=False)
+    learner = res.learner
+    assert learner.maml.model.metric == "cosine" and learner.maml.inner_steps == 0
+    assert learner.pre.encoder is learner.maml.model.encoder            # one encoder, two stages
+    assert [r["method"] for r in res.history] == ["meta-baseline:pretrain"] * 2 + \
+        ["meta-baseline:meta"] * 2
+    batch = next(iter(val))
+    logits = learner.predict(batch)
+    assert logits.shape == (*batch.query_y.shape, ctx.tasks.n_way)
+    assert logits.abs().max() <= learner.maml.model.temperature.abs() + 1e-5   # tau * cosine

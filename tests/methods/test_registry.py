@@ -9,7 +9,8 @@ from graphmeta.methods import (Learner, default_methods, get_method, method_name
 
 def test_built_ins_are_declared_once_with_kinds_and_training():
     assert method_names("few-shot") == ["maml", "fomaml", "anil", "metasgd", "learned-rule",
-                                        "protonet", "gmeta", "finetune", "scratch"]
+                                        "meta-baseline", "protonet", "gmeta", "finetune",
+                                        "scratch"]
     assert method_names("user-interest") == [
         "maml", "fomaml", "anil", "metasgd", "learned-rule", "maml-mlp", "finetune", "scratch",
         "popularity", "neighbor-vote", "itemknn", "ease", "graph-knn", "select-knn",

@@ -1,0 +1,23 @@
+"""graphmeta's error types. The command line turns each into one line and a
+non-zero exit; every message names the file, line or key and what was
+expected."""
+from __future__ import annotations
+
+
+class GraphmetaError(Exception):
+    """Base of every error graphmeta raises about its input or its run."""
+
+
+class DataError(GraphmetaError, ValueError):
+    """A dataset file (or an object given as data) is malformed."""
+
+
+class RunDirError(GraphmetaError, ValueError):
+    """A run directory cannot be written, resumed or read."""
+
+
+class CheckpointError(GraphmetaError, ValueError):
+    """A checkpoint is unreadable or does not fit the run's spec."""
+
+
+__all__ = ["CheckpointError", "DataError", "GraphmetaError", "RunDirError"]
