@@ -126,6 +126,11 @@ def _leaves(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# The task settings that concern only how a method trains, not the shared
+# sampler or the evaluation.
+PER_METHOD_TASK_KEYS = ("tasks.train_query",)
+
+
 def _check_method_settings(value: Any, source: str) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict):
         raise ConfigError(f"{source}: 'method_settings' expects a mapping "
@@ -137,8 +142,8 @@ def _check_method_settings(value: Any, source: str) -> dict[str, dict[str, Any]]
                               f"dotted keys to values, got {settings!r}")
         flat = _leaves(settings)
         for k in flat:
-            if k in ("seed", "methods", "method_settings") or k.split(".")[0] in (
-                    "dataset", "tasks", "eval", "run"):
+            if (k in ("seed", "methods", "method_settings") or k.split(".")[0] in (
+                    "dataset", "tasks", "eval", "run")) and k not in PER_METHOD_TASK_KEYS:
                 raise ConfigError(f"{source}: 'method_settings.{method}.{k}': a method cannot "
                                   f"change the data, the tasks, the evaluation, the seed or "
                                   f"the method list")

@@ -12,6 +12,14 @@ class DataError(GraphmetaError, ValueError):
     """A dataset file (or an object given as data) is malformed."""
 
 
+class MissingFileError(GraphmetaError, FileNotFoundError):
+    """A file or folder that should be there is not."""
+
+
+class DownloadError(GraphmetaError, ConnectionError):
+    """A dataset could not be downloaded (offline, or the server refused)."""
+
+
 class RunDirError(GraphmetaError, ValueError):
     """A run directory cannot be written, resumed or read."""
 
@@ -20,4 +28,5 @@ class CheckpointError(GraphmetaError, ValueError):
     """A checkpoint is unreadable or does not fit the run's spec."""
 
 
-__all__ = ["CheckpointError", "DataError", "GraphmetaError", "RunDirError"]
+__all__ = ["CheckpointError", "DataError", "DownloadError", "GraphmetaError", "MissingFileError",
+           "RunDirError"]

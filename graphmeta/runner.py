@@ -24,6 +24,7 @@ import torch
 from torch_geometric.data import Data
 
 from graphmeta.build import build_data, build_tasks
+from graphmeta.checks import check_data, check_run
 from graphmeta.config import ConfigError, load_config
 from graphmeta.eval import evaluate, mean_ci
 from graphmeta.methods import Context, Learner, get_method
@@ -135,12 +136,13 @@ class Run:
 def prepare(cfg: dict, device: torch.device) -> Run:
     """Loads the graph, resolves the spec and builds the task sampler."""
     data = build_data(cfg["dataset"], cfg["seed"])
+    check_data(data, cfg["dataset"]["name"])
     spec = resolve(cfg, data, device)
     tasks = build_tasks(spec, data)
     if spec.kind == "few-shot":
         spec = with_n_way(spec, tasks.n_way)
     t = spec.tasks
-    warnings = (tasks.eval_size("val", t.n_val_tasks)[1]
+    warnings = (check_run(spec, data, tasks) + tasks.eval_size("val", t.n_val_tasks)[1]
                 + tasks.eval_size("test", t.n_test_tasks)[1])
     return Run(cfg, spec, data, tasks, device, warnings)
 

@@ -21,6 +21,7 @@ from graphmeta.datasets.gemsec import read_gemsec
 from graphmeta.datasets.matlab import read_mat
 from graphmeta.datasets.musae import read_musae
 from graphmeta.datasets.snap import read_snap_ego, read_snap_labelled
+from graphmeta.errors import DataError, MissingFileError
 
 _REGISTRY: dict[str, Callable[[Path], Data]] = {}
 _RECOMMENDED: dict[str, dict] = {}
@@ -65,7 +66,7 @@ def names() -> list[str]:
 def resolve_root(root: Optional[str | Path] = None) -> Path:
     root = root or os.environ.get("GRAPHMETA_DATA")
     if not root:
-        raise FileNotFoundError("no local dataset mirror: pass root=... or set GRAPHMETA_DATA "
+        raise MissingFileError("no local dataset mirror: pass root=... or set GRAPHMETA_DATA "
                                 "to a folder laid out like shared/datasets")
     return Path(root)
 
@@ -107,7 +108,7 @@ def load(name: str, root: Optional[str | Path] = None, *, download: bool = True,
     if base is None:
         where = root or os.environ.get("GRAPHMETA_DATA")
         if not download:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{name}: files not found under {where or 'no mirror (GRAPHMETA_DATA unset)'} or "
                 f"in the cache {cache_dir(cache) / 'raw'}; pass root=... or set GRAPHMETA_DATA, "
                 f"or allow download")
@@ -173,6 +174,6 @@ for _lang in ("DE", "ENGB", "ES", "FR", "PTBR", "RU"):
     register(f"twitch-{_lang.lower()}")(_twitch(_lang))
 
 
-__all__ = ["Card", "card", "fetch", "from_edge_list", "from_folder", "from_networkx", "load",
+__all__ = ["Card", "DataError", "MissingFileError", "card", "fetch", "from_edge_list", "from_folder", "from_networkx", "load",
            "locate", "names", "read_gemsec", "read_mat", "read_musae", "read_snap_ego",
            "read_snap_labelled", "recommended", "register", "resolve_root", "unregister"]

@@ -2,119 +2,35 @@
 
 Node ids may be any strings. All-integer ids are ordered numerically, other
 ids lexicographically, and mapped to ``0..N-1``. ``data.node_ids[i]`` keeps
-the original id of node ``i``. Nodes that appear only in the interest,
-feature or label files become isolated nodes.
+the original id of node ``i``. The edge list declares the nodes: a node
+named only in the interest, feature or label file is an error, unless
+``allow_isolated`` makes it an isolated node.
+
+Every malformed input is a :class:`~graphmeta.errors.DataError` naming the
+file and line (or node) and what was expected: a row with other than two
+columns, an empty or self-loop-only edge list, the same integer id written
+two ways (``007`` and ``7``) in two files, NaN or infinite features, an
+interest file that is not a mapping of nodes to lists.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import networkx as nx
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from graphmeta.datasets.formats import read_json_object, undirected
-
-
-def _read_edges(path: Path) -> list[tuple[str, str]]:
-    """CSV with a header row (comma-separated), or whitespace-separated
-    pairs (``#`` comments allowed, no header)."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    lines = path.read_text().splitlines()
-    first = next((ln for ln in lines if ln.strip() and not ln.startswith("#")), "")
-    edges = []
-    if "," in first:
-        rows = csv.reader(lines)
-        next(rows, None)  # header
-        for no, row in enumerate(rows, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2 or not row[0].strip() or not row[1].strip():
-                raise ValueError(f"{path}, line {no}: expected 'source,target', got {','.join(row)!r}")
-            edges.append((row[0].strip(), row[1].strip()))
-    else:
-        for no, line in enumerate(lines, start=1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split()
-            if len(parts) < 2:
-                raise ValueError(f"{path}, line {no}: expected two node ids, got {line.strip()!r}")
-            edges.append((parts[0], parts[1]))
-    return edges
-
-
-def _read_pairs_csv(path: Path, what: str) -> list[tuple[str, str]]:
-    with path.open(newline="") as f:
-        rows = csv.reader(f)
-        next(rows, None)  # header
-        out = []
-        for no, row in enumerate(rows, start=2):
-            if not row:
-                continue
-            if len(row) != 2:
-                raise ValueError(f"{path}, line {no}: expected 'node,{what}', got {','.join(row)!r}")
-            out.append((row[0].strip(), row[1].strip()))
-    return out
-
-
-def _read_interests(path: Path) -> dict[str, list[str]]:
-    if path.suffix == ".json":
-        out = {}
-        for node, items in read_json_object(path).items():
-            if not isinstance(items, list):
-                raise ValueError(f"{path}: node {node!r}: expected a list of interests, got {items!r}")
-            out[node] = [str(i) for i in items]
-        return out
-    out: dict[str, list[str]] = {}
-    for node, item in _read_pairs_csv(path, "interest"):
-        out.setdefault(node, []).append(item)
-    return out
-
-
-def _read_features(path: Path) -> dict[str, list[float]] | np.ndarray:
-    if path.suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
-        if arr.ndim != 2:
-            raise ValueError(f"{path}: expected a 2-D array [num_nodes, F], got shape {arr.shape}")
-        return arr
-    if path.suffix == ".json":
-        rows = read_json_object(path)
-    else:
-        rows = {}
-        with path.open(newline="") as f:
-            reader = csv.reader(f)
-            next(reader, None)  # header: node,f0,f1,...
-            for no, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                try:
-                    rows[row[0].strip()] = [float(v) for v in row[1:]]
-                except ValueError:
-                    raise ValueError(f"{path}, line {no}: expected 'node,number,...', "
-                                     f"got {','.join(row)!r}") from None
-    dims = {len(v) if isinstance(v, list) else -1 for v in rows.values()}
-    if len(dims) > 1 or -1 in dims:
-        raise ValueError(f"{path}: every node needs a feature list of the same length "
-                         f"(found lengths {sorted(dims)})")
-    return rows
-
-
-def _order(ids: Iterable[str]) -> list[str]:
-    ids = set(ids)
-    try:
-        return [str(i) for i in sorted(int(i) for i in ids)] if all(
-            str(int(i)) == i for i in ids) else sorted(ids)
-    except ValueError:
-        return sorted(ids)
+from graphmeta.datasets.formats import (check_id_forms, is_int, order_ids, read_edge_pairs,
+                                        read_features, read_interests, read_pairs_csv,
+                                        undirected)
+from graphmeta.errors import DataError, MissingFileError
 
 
 def from_edge_list(edges: str | Path, interests: Optional[str | Path] = None,
                    features: Optional[str | Path] = None, labels: Optional[str | Path] = None,
-                   name: Optional[str] = None) -> Data:
+                   name: Optional[str] = None, allow_isolated: bool = False) -> Data:
     """Builds a graph from files.
 
     Args:
@@ -129,22 +45,38 @@ def from_edge_list(edges: str | Path, interests: Optional[str | Path] = None,
         labels: CSV ``node,label`` (header row first), one label per node.
             Nodes without a label get ``y = -1``.
         name: Stored as ``data.name``.
+        allow_isolated: Keep nodes that only the interest, feature or label
+            file names, as isolated nodes (default: an error).
 
     Returns:
         ``Data`` with ``edge_index``, ``num_nodes`` and ``node_ids``, plus
         ``interests`` and ``interest_names``, ``x``, or ``y`` and
         ``label_names`` when those files are given.
     """
-    edge_pairs = _read_edges(Path(edges))
-    inter = _read_interests(Path(interests)) if interests else {}
-    feats = _read_features(Path(features)) if features else None
-    labs = _read_pairs_csv(Path(labels), "label") if labels else []
-    ids = {u for e in edge_pairs for u in e} | set(inter) | {n for n, _ in labs}
+    edge_pairs = read_edge_pairs(Path(edges))
+    loops = sum(a == b for a, b in edge_pairs)
+    if loops == len(edge_pairs):
+        raise DataError(f"{edges}: no edges" + (f" (only {loops} self loops)" if loops else "")
+                        + "; graphmeta learns from ego-subgraphs and needs a graph")
+    inter = read_interests(Path(interests)) if interests else {}
+    feats = read_features(Path(features)) if features else None
+    labs = read_pairs_csv(Path(labels), "label") if labels else []
+    graph_ids = {u for e in edge_pairs for u in e}
+    side = {str(interests): set(inter), str(labels): {n for n, _ in labs}}
     if isinstance(feats, dict):
-        ids |= set(feats)
+        side[str(features)] = set(feats)
+    check_id_forms({str(edges): graph_ids, **side})
+    ids = set(graph_ids)
+    for path, nodes in side.items():
+        extra = sorted(nodes - graph_ids)
+        if extra and not allow_isolated:
+            raise DataError(f"{path}: {len(extra)} node(s) not in the edge list {edges}, e.g. "
+                            f"{', '.join(map(repr, extra[:3]))} (allow_isolated=True keeps "
+                            f"them as isolated nodes)")
+        ids |= nodes
     if isinstance(feats, np.ndarray):
         ids |= {str(i) for i in range(len(feats))}
-    order = _order(ids)
+    order = order_ids(ids)
     index = {u: i for i, u in enumerate(order)}
     n = len(order)
     ei = torch.tensor([[index[a] for a, _ in edge_pairs], [index[b] for _, b in edge_pairs]],
@@ -160,9 +92,9 @@ def from_edge_list(edges: str | Path, interests: Optional[str | Path] = None,
             mat[index[node], [col[i] for i in items]] = True
         data.interests, data.interest_names = mat, names
     if isinstance(feats, np.ndarray):
-        if not all(u.isdigit() for u in order) or n != len(feats):
-            raise ValueError(f"{features}: a .npy feature file needs integer node ids "
-                             f"0..{len(feats) - 1} (found {n} nodes)")
+        if not all(is_int(u) and not u.startswith("-") for u in order) or n != len(feats):
+            raise DataError(f"{features}: a .npy feature file needs integer node ids "
+                            f"0..{len(feats) - 1} (found {n} nodes)")
         data.x = torch.from_numpy(feats).float()
     elif feats is not None:
         dim = len(next(iter(feats.values()))) if feats else 0
@@ -195,10 +127,22 @@ def from_networkx(G: nx.Graph, interests_attr: Optional[str] = "interests",
     def attr(key: str) -> list[Any]:
         missing = [u for u in order if key not in G.nodes[u]]
         if missing and key != interests_attr:
-            raise ValueError(f"node {missing[0]!r} has no attribute {key!r}")
+            raise DataError(f"node {missing[0]!r} has no attribute {key!r}")
+        if key == interests_attr and len(missing) == len(order):
+            raise DataError(f"no node has the attribute {key!r} (interests_attr); set it, "
+                            f"or pass interests_attr=None for a graph without interests")
         return [G.nodes[u].get(key, []) for u in order]
+
+    def interest_list(u: Any, items: Any) -> list[str]:
+        if isinstance(items, (str, bytes, int, float)):      # one interest, not its letters
+            return [str(items)]
+        try:
+            return [str(i) for i in items]
+        except TypeError:
+            raise DataError(f"node {u!r}: {interests_attr!r} must be an interest or an "
+                            f"iterable of interests, got {items!r}") from None
     if interests_attr is not None:
-        rows = [[str(i) for i in items] for items in attr(interests_attr)]
+        rows = [interest_list(u, items) for u, items in zip(order, attr(interests_attr))]
         names = sorted({i for r in rows for i in r})
         col = {g: j for j, g in enumerate(names)}
         mat = torch.zeros(n, len(names), dtype=torch.bool)
@@ -206,7 +150,14 @@ def from_networkx(G: nx.Graph, interests_attr: Optional[str] = "interests",
             mat[i, [col[g] for g in r]] = True
         data.interests, data.interest_names = mat, names
     if features_attr is not None:
-        data.x = torch.tensor(attr(features_attr), dtype=torch.float)
+        try:
+            data.x = torch.tensor(attr(features_attr), dtype=torch.float)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"{features_attr!r}: every node needs a list of numbers of the "
+                            f"same length ({e})") from None
+        if not torch.isfinite(data.x).all():
+            bad = order[int((~torch.isfinite(data.x)).any(1).nonzero()[0])]
+            raise DataError(f"node {bad!r}: {features_attr!r} holds NaN or infinity")
     if label_attr is not None:
         labs = [str(v) for v in attr(label_attr)]
         label_names = sorted(set(labs))
@@ -221,8 +172,8 @@ def from_folder(folder: str | Path) -> Data:
     ``--dataset PATH`` reads with no code."""
     folder = Path(folder)
     if not (folder / "edges.csv").exists():
-        raise FileNotFoundError(f"{folder}: no edges.csv (a --dataset folder holds edges.csv "
-                                f"and interests.json, optionally features.* and labels.csv)")
+        raise MissingFileError(f"{folder}: no edges.csv (a --dataset folder holds edges.csv "
+                               f"and interests.json, optionally features.* and labels.csv)")
 
     def first(*names: str) -> Optional[Path]:
         return next((folder / n for n in names if (folder / n).exists()), None)

@@ -31,6 +31,7 @@ import torch
 import yaml
 from torch_geometric.data import Data
 
+from graphmeta.errors import DataError, DownloadError
 from graphmeta import io as gio
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "datasets"
@@ -67,14 +68,14 @@ def read_card(path: Path) -> Card:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML ({e})") from None
+        raise DataError(f"{path}: not valid YAML ({e})") from None
     for key in ("name", "folder", "files", "counts"):
         if not isinstance(raw, dict) or key not in raw:
-            raise ValueError(f"{path}: missing key {key!r} (a card needs name, folder, files, counts)")
+            raise DataError(f"{path}: missing key {key!r} (a card needs name, folder, files, counts)")
     files = []
     for i, f in enumerate(raw["files"]):
         if not isinstance(f, dict) or not {"path", "url", "sha256"} <= set(f):
-            raise ValueError(f"{path}: files[{i}] needs path, url and sha256 (null if unknown)")
+            raise DataError(f"{path}: files[{i}] needs path, url and sha256 (null if unknown)")
         files.append(CardFile(f["path"], f["url"], f["sha256"], f.get("member")))
     meta = {k: v for k, v in raw.items() if k not in ("name", "folder", "files", "counts")}
     return Card(raw["name"], raw["folder"], tuple(files), dict(raw["counts"]), meta)
@@ -96,7 +97,8 @@ def _get(url: str) -> bytes:
         with urllib.request.urlopen(url, timeout=60) as r:
             return r.read()
     except (urllib.error.URLError, OSError) as e:
-        raise ConnectionError(f"download of {url} failed: {e}") from None
+        raise DownloadError(f"download of {url} failed: {e}; without network, put the files "
+                            f"in a local mirror and pass root=... or set GRAPHMETA_DATA") from None
 
 
 def _unpack(url: str, blob: bytes, member: Optional[str]) -> bytes:
@@ -114,9 +116,9 @@ def _unpack(url: str, blob: bytes, member: Optional[str]) -> bytes:
             return gzip.decompress(blob)
         return blob
     except KeyError:
-        raise ValueError(f"{url}: the archive has no member {member!r}") from None
+        raise DataError(f"{url}: the archive has no member {member!r}") from None
     except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, OSError) as e:
-        raise ValueError(f"{url}: cannot unpack the download ({e}); truncated or corrupted?") from None
+        raise DataError(f"{url}: cannot unpack the download ({e}); truncated or corrupted?") from None
 
 
 def fetch(card: Card, dest: Path, base_url: Optional[str] = None) -> list[Path]:
@@ -130,7 +132,7 @@ def fetch(card: Card, dest: Path, base_url: Optional[str] = None) -> list[Path]:
     base_url = base_url or os.environ.get("GRAPHMETA_MIRROR_URL")
     missing = [f.path for f in card.files if not f.sha256]
     if missing:
-        raise ValueError(f"{card.name}: the card records no sha256 for {', '.join(missing)}, so it "
+        raise DataError(f"{card.name}: the card records no sha256 for {', '.join(missing)}, so it "
                          f"cannot be downloaded verified; put the files under <root>/{card.folder}/ "
                          f"and pass root=... or set GRAPHMETA_DATA")
     blobs: dict[str, bytes] = {}
@@ -146,7 +148,7 @@ def fetch(card: Card, dest: Path, base_url: Optional[str] = None) -> list[Path]:
             content = _unpack(url, blobs[url], f.member)
         digest = hashlib.sha256(content).hexdigest()
         if digest != f.sha256:
-            raise ValueError(f"{url}: sha256 {digest} does not match {f.sha256} recorded for "
+            raise DataError(f"{url}: sha256 {digest} does not match {f.sha256} recorded for "
                              f"{f.path} in the {card.name} card ({len(content)} bytes received; "
                              f"truncated or corrupted?); nothing was written")
         contents.append((dest / card.folder / f.path, content))

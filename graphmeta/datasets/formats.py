@@ -2,14 +2,19 @@
 file and line."""
 from __future__ import annotations
 
+import csv
 import json
+import math
+import re
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
+
+from graphmeta.errors import DataError, MissingFileError
 
 
 def read_edge_csv(path: str | Path, header: Optional[Sequence[str] | Sequence[Sequence[str]]] = None,
@@ -18,14 +23,14 @@ def read_edge_csv(path: str | Path, header: Optional[Sequence[str] | Sequence[Se
     list of accepted ones) is checked against the first line if given."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     with path.open() as f:
         if header is not None:
             first = [h.strip() for h in f.readline().strip().split(delimiter)]
             accepted = [list(header)] if isinstance(header[0], str) else [list(h) for h in header]
             if first not in accepted:
                 want = " or ".join(repr(delimiter.join(h)) for h in accepted)
-                raise ValueError(f"{path}, line 1: expected header {want}, "
+                raise DataError(f"{path}, line 1: expected header {want}, "
                                  f"got {delimiter.join(first)!r}")
         try:
             arr = np.loadtxt(f, delimiter=delimiter, dtype=np.int64, ndmin=2)
@@ -43,9 +48,9 @@ def _raise_bad_line(path: Path, skip_header: bool, delimiter: str) -> None:
                 continue
             parts = line.strip().split(delimiter)
             if len(parts) != 2 or not all(p.strip().lstrip("-").isdigit() for p in parts):
-                raise ValueError(f"{path}, line {no}: expected two integer node ids, "
+                raise DataError(f"{path}, line {no}: expected two integer node ids, "
                                  f"got {line.strip()!r}")
-    raise ValueError(f"{path}: could not parse the edge list")
+    raise DataError(f"{path}: could not parse the edge list")
 
 
 def undirected(edge_index: Tensor, num_nodes: int, keep_self_loops: bool = False) -> Tensor:
@@ -60,11 +65,165 @@ def read_json_object(path: str | Path) -> dict[str, object]:
     """A JSON object keyed by node id (keys as strings)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     try:
-        obj = json.loads(path.read_text())
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+        raise DataError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a JSON object keyed by node id")
+        raise DataError(f"{path}: expected a JSON object keyed by node id")
     return {str(k): v for k, v in obj.items()}
+
+
+# Header rows an edge CSV may start with (case-insensitive).
+EDGE_HEADERS = {("source", "target"), ("src", "dst"), ("from", "to"), ("u", "v"),
+                ("node_1", "node_2"), ("id_1", "id_2"), ("node1", "node2"), ("user", "friend")}
+
+
+def _text(path: Path) -> str:
+    if not path.exists():
+        raise MissingFileError(f"{path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+_INT = re.compile(r"-?[0-9]+")
+
+
+def is_int(s: str) -> bool:
+    """An id written as an ASCII integer (``str.isdigit`` also accepts ``²``)."""
+    return _INT.fullmatch(s) is not None
+
+
+def read_edge_pairs(path: Path) -> list[tuple[str, str]]:
+    """CSV (comma-separated) or whitespace-separated pairs, ``#`` comments
+    allowed. The first row is a header when it is a known one
+    (:data:`EDGE_HEADERS`), or when its fields are not integers while every
+    other id is; otherwise it is an edge."""
+    rows: list[tuple[int, list[str]]] = []
+    text = _text(path)
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
+    if "," in first:
+        parsed = csv.reader(lines)
+        rows = [(no, [f.strip() for f in row]) for no, row in enumerate(parsed, start=1)
+                if row and "".join(row).strip() and not row[0].lstrip().startswith("#")]
+    else:
+        rows = [(no, ln.split()) for no, ln in enumerate(lines, start=1)
+                if ln.strip() and not ln.lstrip().startswith("#")]
+    for no, row in rows:
+        if len(row) != 2 or not row[0] or not row[1]:
+            raise DataError(f"{path}, line {no}: expected two node ids ('source,target'), "
+                            f"got {','.join(row)!r}")
+    if rows and _is_header(rows[0][1], [r for _, r in rows[1:]]):
+        rows = rows[1:]
+    return [(a, b) for _, (a, b) in rows]
+
+
+def _is_header(first: list[str], rest: list[list[str]]) -> bool:
+    if tuple(f.lower() for f in first) in EDGE_HEADERS:
+        return True
+    if not rest:
+        return False
+    ids = {u for row in rest for u in row}
+    if all(is_int(u) for u in ids):
+        return not any(is_int(f) for f in first)
+    return not (set(first) & ids)
+
+
+def read_pairs_csv(path: Path, what: str) -> list[tuple[str, str]]:
+    out = []
+    rows = csv.reader(_text(path).splitlines())
+    next(rows, None)  # header
+    for no, row in enumerate(rows, start=2):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != 2 or not row[0].strip():
+            raise DataError(f"{path}, line {no}: expected 'node,{what}', got {','.join(row)!r}")
+        out.append((row[0].strip(), row[1].strip()))
+    return out
+
+
+def read_interests(path: Path) -> dict[str, list[str]]:
+    if path.suffix == ".json":
+        out = {}
+        for node, items in read_json_object(path).items():
+            if not isinstance(items, list) or any(isinstance(i, (list, dict)) for i in items):
+                raise DataError(f"{path}: node {node!r}: expected a list of interests, "
+                                f"got {items!r}")
+            out[node] = [str(i) for i in items]
+        return out
+    out: dict[str, list[str]] = {}
+    for node, item in read_pairs_csv(path, "interest"):
+        out.setdefault(node, []).append(item)
+    return out
+
+
+def read_features(path: Path) -> dict[str, list[float]] | np.ndarray:
+    if path.suffix == ".npy":
+        if not path.exists():
+            raise MissingFileError(f"{path}: no such file")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise DataError(f"{path}: not a .npy array ({e})") from None
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+            raise DataError(f"{path}: expected a 2-D numeric array [num_nodes, F], got "
+                            f"shape {arr.shape} of {arr.dtype}")
+        bad = np.argwhere(~np.isfinite(arr))
+        if len(bad):
+            raise DataError(f"{path}: row {bad[0][0]}, column {bad[0][1]} is "
+                            f"{arr[tuple(bad[0])]}; features must be finite")
+        return arr
+    if path.suffix == ".json":
+        rows = read_json_object(path)
+    else:
+        rows = {}
+        reader = csv.reader(_text(path).splitlines())
+        next(reader, None)  # header: node,f0,f1,...
+        for no, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            try:
+                rows[row[0].strip()] = [float(v) for v in row[1:]]
+            except ValueError:
+                raise DataError(f"{path}, line {no}: expected 'node,number,...', "
+                                f"got {','.join(row)!r}") from None
+    dims = {len(v) if isinstance(v, list) else -1 for v in rows.values()}
+    if len(dims) > 1 or -1 in dims:
+        raise DataError(f"{path}: every node needs a feature list of the same length "
+                        f"(found lengths {sorted(dims)})")
+    for node, v in rows.items():
+        if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f)
+                   for f in v):
+            raise DataError(f"{path}: node {node!r}: features must be finite numbers, got {v!r}")
+    return rows
+
+
+def check_id_forms(files: dict[str, Iterable[str]]) -> None:
+    """The same integer written two ways (``007`` here, ``7`` there) would
+    silently become two nodes: refuse it, naming both files."""
+    seen: dict[int, tuple[str, str]] = {}
+    for name, ids in files.items():
+        for u in ids:
+            if not is_int(u):
+                continue
+            v = int(u)
+            if v in seen and seen[v][0] != u:
+                raise DataError(f"{seen[v][1]} writes node id {seen[v][0]!r} and {name} writes "
+                                f"{u!r}: the same number written two ways would become two "
+                                f"nodes; write ids the same way in every file")
+            seen.setdefault(v, (u, name))
+
+
+def order_ids(ids: Iterable[str]) -> list[str]:
+    ids = set(ids)
+    try:
+        return [str(i) for i in sorted(int(i) for i in ids)] if all(
+            str(int(i)) == i for i in ids) else sorted(ids)
+    except ValueError:
+        return sorted(ids)

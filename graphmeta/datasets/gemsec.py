@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Data
 
+from graphmeta.errors import DataError
 from graphmeta.datasets.formats import read_edge_csv, read_json_object, undirected
 
 
@@ -28,14 +29,14 @@ def read_gemsec(folder: str | Path, country: str) -> Data:
         ids = {int(k): v for k, v in genres.items()}
     except ValueError:
         bad = next(k for k in genres if not k.lstrip("-").isdigit())
-        raise ValueError(f"{genres_path}: key {bad!r} is not an integer node id") from None
+        raise DataError(f"{genres_path}: key {bad!r} is not an integer node id") from None
     num_nodes = max(max(ids, default=-1), int(edges.max()) if edges.numel() else -1) + 1
     names = sorted({g for v in ids.values() for g in v})
     col = {g: i for i, g in enumerate(names)}
     interests = torch.zeros(num_nodes, len(names), dtype=torch.bool)
     for node, liked in ids.items():
         if not isinstance(liked, list):
-            raise ValueError(f"{genres_path}: node {node}: expected a list of genres, got {liked!r}")
+            raise DataError(f"{genres_path}: node {node}: expected a list of genres, got {liked!r}")
         interests[node, [col[g] for g in liked]] = True
     return Data(edge_index=undirected(edges, num_nodes), interests=interests,
                 interest_names=names, num_nodes=num_nodes)

@@ -9,6 +9,7 @@ from scipy.io import loadmat
 from torch_geometric.data import Data
 from torch_geometric.utils import from_scipy_sparse_matrix
 
+from graphmeta.errors import DataError, MissingFileError
 from graphmeta.datasets.formats import undirected
 
 
@@ -21,19 +22,19 @@ def read_mat(path: str | Path, network_key: str = "network", group_key: str = "g
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     try:
         mat = loadmat(str(path))
     except Exception as e:  # scipy raises several types for a damaged file
-        raise ValueError(f"{path}: not a readable MAT file ({e})") from None
+        raise DataError(f"{path}: not a readable MAT file ({e})") from None
     for key in (network_key, group_key):
         if key not in mat:
             found = ", ".join(k for k in mat if not k.startswith("__"))
-            raise ValueError(f"{path}: no '{key}' matrix (found: {found})")
+            raise DataError(f"{path}: no '{key}' matrix (found: {found})")
     network, group = mat[network_key], mat[group_key]
     n = network.shape[0]
     if network.shape != (n, n) or group.shape[0] != n:
-        raise ValueError(f"{path}: '{network_key}' is {network.shape} and '{group_key}' is "
+        raise DataError(f"{path}: '{network_key}' is {network.shape} and '{group_key}' is "
                          f"{group.shape}; expected [N, N] and [N, G]")
     edge_index, _ = from_scipy_sparse_matrix(network.tocoo())
     interests = torch.from_numpy(group.toarray() != 0)

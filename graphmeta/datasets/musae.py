@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 from torch_geometric.data import Data
 
+from graphmeta.errors import DataError, MissingFileError
 from graphmeta.datasets.formats import read_edge_csv, read_json_object, undirected
 
 EDGE_HEADERS = (("id_1", "id_2"), ("node_1", "node_2"), ("from", "to"))
@@ -34,19 +35,19 @@ def read_musae(folder: str | Path, prefix: str, *, label_column: str,
     edges = read_edge_csv(folder / f"{prefix}_edges.csv", header=EDGE_HEADERS)
     target_path = folder / f"{prefix}_target.csv"
     if not target_path.exists():
-        raise FileNotFoundError(f"{target_path}: no such file")
+        raise MissingFileError(f"{target_path}: no such file")
     with target_path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         for col in (id_column, label_column):
             if col not in (reader.fieldnames or []):
-                raise ValueError(f"{target_path}, line 1: no column {col!r} "
+                raise DataError(f"{target_path}, line 1: no column {col!r} "
                                  f"(columns: {', '.join(reader.fieldnames or [])})")
         rows = []
         for no, row in enumerate(reader, start=2):
             try:
                 rows.append((int(row[id_column]), row[label_column].strip()))
             except (TypeError, ValueError):
-                raise ValueError(f"{target_path}, line {no}: {id_column!r} must be an integer "
+                raise DataError(f"{target_path}, line {no}: {id_column!r} must be an integer "
                                  f"node id, got {row.get(id_column)!r}") from None
     num_nodes = max(max(i for i, _ in rows) + 1, int(edges.max()) + 1 if edges.numel() else 0)
     label_names = sorted({lab for _, lab in rows},

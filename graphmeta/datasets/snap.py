@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from graphmeta.errors import DataError, MissingFileError
 from graphmeta.datasets.formats import read_edge_csv, undirected
 
 EGOS = ("0", "107", "348", "414", "686", "698", "1684", "1912", "3437", "3980")
@@ -35,7 +36,7 @@ def read_snap_labelled(edges_path: str | Path, labels_path: str | Path) -> Data:
     nodes, values = labels
     num_nodes = max(int(nodes.max()) + 1, int(edges.max()) + 1)
     if len(torch.unique(nodes)) != len(nodes):
-        raise ValueError(f"{labels_path}: a node is listed more than once")
+        raise DataError(f"{labels_path}: a node is listed more than once")
     names, codes = torch.unique(values, return_inverse=True)
     y = torch.full((num_nodes,), -1, dtype=torch.long)
     y[nodes] = codes
@@ -45,11 +46,11 @@ def read_snap_labelled(edges_path: str | Path, labels_path: str | Path) -> Data:
 
 def _read_ints(path: Path) -> np.ndarray:
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     try:
         return np.loadtxt(path, dtype=np.int64, ndmin=2)
     except ValueError as e:
-        raise ValueError(f"{path}: expected whitespace-separated integers ({e})") from None
+        raise DataError(f"{path}: expected whitespace-separated integers ({e})") from None
 
 
 def read_snap_ego(folder: str | Path, egos: tuple[str, ...] = EGOS) -> Data:
@@ -70,36 +71,36 @@ def read_snap_ego(folder: str | Path, egos: tuple[str, ...] = EGOS) -> Data:
         ego_id = int(ego)
         featnames_path = stem.with_suffix(".featnames")
         if not featnames_path.exists():
-            raise FileNotFoundError(f"{featnames_path}: no such file")
+            raise MissingFileError(f"{featnames_path}: no such file")
         names = []
         for no, line in enumerate(featnames_path.read_text().splitlines(), start=1):
             idx, _, name = line.partition(" ")
             if not idx.isdigit() or int(idx) != no - 1 or not name:
-                raise ValueError(f"{featnames_path}, line {no}: expected '{no - 1} <name>', got {line!r}")
+                raise DataError(f"{featnames_path}, line {no}: expected '{no - 1} <name>', got {line!r}")
             names.append(name)
         feat = _read_ints(stem.with_suffix(".feat"))
         egofeat = _read_ints(stem.with_suffix(".egofeat"))
         for path, arr, width in ((stem.with_suffix(".feat"), feat, len(names) + 1),
                                  (stem.with_suffix(".egofeat"), egofeat, len(names))):
             if arr.shape[1] != width:
-                raise ValueError(f"{path}: rows have {arr.shape[1]} columns, expected {width} "
+                raise DataError(f"{path}: rows have {arr.shape[1]} columns, expected {width} "
                                  f"({len(names)} features in {featnames_path.name})")
         friends = feat[:, 0]
         feats.append((np.concatenate([friends, [ego_id]]), names,
                       np.concatenate([feat[:, 1:], egofeat], 0)))
         edges = _read_ints(stem.with_suffix(".edges"))
         if edges.shape[1] != 2:
-            raise ValueError(f"{stem.with_suffix('.edges')}: expected two node ids per line")
+            raise DataError(f"{stem.with_suffix('.edges')}: expected two node ids per line")
         edge_parts += [edges.T, np.stack([np.full_like(friends, ego_id), friends])]
         circles_path = stem.with_suffix(".circles")
         if not circles_path.exists():
-            raise FileNotFoundError(f"{circles_path}: no such file")
+            raise MissingFileError(f"{circles_path}: no such file")
         for no, line in enumerate(circles_path.read_text().splitlines(), start=1):
             name, *members = line.split("\t")
             try:
                 circles.append((f"{ego}/{name}", [int(m) for m in members]))
             except ValueError:
-                raise ValueError(f"{circles_path}, line {no}: members must be node ids") from None
+                raise DataError(f"{circles_path}, line {no}: members must be node ids") from None
     edge_index = torch.from_numpy(np.concatenate(edge_parts, 1))
     num_nodes = int(edge_index.max()) + 1
     feature_names = sorted({n for _, names, _ in feats for n in names})

@@ -9,7 +9,7 @@ ego's own interests never reach the model: node features come from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -217,11 +217,13 @@ class UserInterestTasks(EgoTasks):
         step = max(1, min(chunk, EVAL_PAIRS // max(longest, 1)))
         return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
 
-    def batches(self, split: str, batch_size: int, seed: int) -> SeededStream[TaskBatch]:
+    def batches(self, split: str, batch_size: int, seed: int,
+                full: Optional[bool] = None) -> SeededStream[TaskBatch]:
         """Endless, resumable stream of meta-batches of random users from
-        ``split`` (query sets as ``train_query`` says)."""
+        ``split``; ``full`` query sets (every non-support interest) or
+        sampled ones (default: as ``train_query`` says)."""
         users = self.splits[split]
-        full = self.train_query == "full"
+        full = self.train_query == "full" if full is None else full
 
         def make(child: int) -> TaskBatch:
             rng = np.random.default_rng(child)

@@ -19,7 +19,7 @@ def _files(tmp_path):
 
 def test_edge_list_with_string_ids(tmp_path):
     d = datasets.from_edge_list(_files(tmp_path) / "edges.csv", tmp_path / "interests.json",
-                                name="toy")
+                                name="toy", allow_isolated=True)
     assert d.node_ids == ["alice", "bob", "carol", "dave", "erin"]  # erin: interests only
     assert d.num_nodes == 5 and d.name == "toy"
     assert d.edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]]  # undirected, no self loop
@@ -52,8 +52,12 @@ def test_npy_and_json_features(tmp_path):
 
 
 @pytest.mark.parametrize("name, text, match", [
-    ("e.csv", "a,b\n0,1\n2,\n", r"e.csv, line 3: expected 'source,target'"),
+    ("e.csv", "a,b\n0,1\n2,\n", r"e.csv, line 3: expected two node ids \('source,target'\)"),
     ("e.txt", "0 1\n7\n", r"e.txt, line 2: expected two node ids"),
+    ("e.csv", "a,b\n0,1,2\n", r"e.csv, line 2: expected two node ids .* got '0,1,2'"),
+    ("e.csv", "source,target\n", r"e.csv: no edges; graphmeta learns from ego-subgraphs"),
+    ("e.csv", "", r"e.csv: no edges"),
+    ("e.csv", "a,b\n3,3\n4,4\n", r"e.csv: no edges \(only 2 self loops\)"),
 ])
 def test_bad_edges_name_file_and_line(tmp_path, name, text, match):
     (tmp_path / name).write_text(text)
@@ -91,7 +95,8 @@ def test_from_networkx():
 def toy_registered(tmp_path):
     @datasets.register("toy-test-graph", config={"tasks.k_shot": 1})
     def _toy(root):
-        return datasets.from_edge_list(_files(tmp_path) / "edges.csv", tmp_path / "interests.json")
+        return datasets.from_edge_list(_files(tmp_path) / "edges.csv", tmp_path / "interests.json",
+                                       allow_isolated=True)
     yield _toy
     datasets.unregister("toy-test-graph")
     assert "toy-test-graph" not in datasets.names()
@@ -127,3 +132,53 @@ def test_cli_dataset_folder_needs_no_code(tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert set(res["methods"]) == {"maml", "itemknn"} and res["n_test_tasks"] == 20
     assert torch.load(out / "checkpoints" / "maml" / "seed-0.pt", weights_only=True)
+
+
+def test_a_headerless_csv_keeps_its_first_edge(tmp_path):
+    (tmp_path / "e.csv").write_text("1,2\n2,3\n3,4\n")
+    assert datasets.from_edge_list(tmp_path / "e.csv").num_nodes == 4
+    (tmp_path / "e.csv").write_text("user,friend\n1,2\n2,3\n")
+    assert datasets.from_edge_list(tmp_path / "e.csv").num_nodes == 3
+    (tmp_path / "e.csv").write_text("who,whom\nu1,u2\nu2,u3\n")      # an unknown header
+    assert datasets.from_edge_list(tmp_path / "e.csv").node_ids == ["u1", "u2", "u3"]
+
+
+def test_the_same_id_written_two_ways_is_refused(tmp_path):
+    (tmp_path / "e.csv").write_text("a,b\n7,8\n8,9\n")
+    (tmp_path / "i.json").write_text('{"007": ["x"], "8": ["y"]}')
+    with pytest.raises(datasets.DataError, match=r"writes node id '7' and .*i.json writes '007'"):
+        datasets.from_edge_list(tmp_path / "e.csv", tmp_path / "i.json")
+
+
+def test_unknown_nodes_nan_features_and_bad_interest_files(tmp_path):
+    (tmp_path / "e.csv").write_text("a,b\n0,1\n1,2\n")
+    (tmp_path / "i.json").write_text('{"0": ["x"], "5": ["y"]}')
+    with pytest.raises(datasets.DataError, match=r"i.json: 1 node\(s\) not in the edge list"):
+        datasets.from_edge_list(tmp_path / "e.csv", tmp_path / "i.json")
+    (tmp_path / "f.json").write_text('{"0": [1.0], "1": [NaN], "2": [0]}')
+    with pytest.raises(datasets.DataError, match=r"f.json: node '1': features must be finite"):
+        datasets.from_edge_list(tmp_path / "e.csv", features=tmp_path / "f.json")
+    np.save(tmp_path / "f.npy", np.array([[0.0], [np.inf], [1.0]]))
+    with pytest.raises(datasets.DataError, match=r"f.npy: row 1, column 0 is inf"):
+        datasets.from_edge_list(tmp_path / "e.csv", features=tmp_path / "f.npy")
+    (tmp_path / "i.json").write_text('{"0": ["x"')
+    with pytest.raises(datasets.DataError, match=r"i.json: not valid JSON"):
+        datasets.from_edge_list(tmp_path / "e.csv", tmp_path / "i.json")
+    (tmp_path / "i.json").write_text('[1, 2]')
+    with pytest.raises(datasets.DataError, match=r"i.json: expected a JSON object"):
+        datasets.from_edge_list(tmp_path / "e.csv", tmp_path / "i.json")
+    (tmp_path / "i.csv").write_text("node,interest\n0,x,extra\n")
+    with pytest.raises(datasets.DataError, match=r"i.csv, line 2: expected 'node,interest'"):
+        datasets.from_edge_list(tmp_path / "e.csv", tmp_path / "i.csv")
+    with pytest.raises(datasets.MissingFileError, match=r"nope.json: no such file"):
+        datasets.from_edge_list(tmp_path / "e.csv", tmp_path / "nope.json")
+
+
+def test_networkx_interests_are_items_not_letters():
+    G = nx.path_graph(3)
+    for u in G.nodes:
+        G.nodes[u]["interests"] = "abc" if u == 0 else ["abc", "d"]
+    d = datasets.from_networkx(G)
+    assert d.interest_names == ["abc", "d"] and d.interests[0].tolist() == [True, False]
+    with pytest.raises(datasets.DataError, match="no node has the attribute 'likes'"):
+        datasets.from_networkx(nx.path_graph(3), interests_attr="likes")
