@@ -1,2 +1,7 @@
 """graphmeta: graph-based meta-learning on social networks."""
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("graphmeta")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.2.0"

@@ -47,17 +47,41 @@ def _plugin_arg(p: argparse.ArgumentParser) -> None:
                         "methods or datasets (repeatable)")
 
 
+EXAMPLES = {
+    "demo": "graphmeta demo --out runs/demo --threads 2",
+    "compare": "GRAPHMETA_DATA=../shared/datasets graphmeta compare --dataset deezer-hu "
+               "--methods maml,finetune,itemknn,ease --tune 4 --out runs/deezer",
+    "tune": "graphmeta tune --methods maml,itemknn --tune 8 --out runs/tuned",
+    "train": "graphmeta train --method maml --set meta.inner_steps=10 --out runs/m   "
+             "(then: graphmeta train --resume runs/m)",
+    "evaluate": "graphmeta evaluate runs/m   (writes runs/m/evaluation.json)",
+    "report": "graphmeta report runs/demo   (writes runs/demo/report.md and its figures)",
+    "datasets": "GRAPHMETA_DATA=../shared/datasets graphmeta datasets",
+    "bench": "graphmeta bench --json > bench.json",
+}
+
+
+def _sub(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                          epilog=f"example:\n  {EXAMPLES[name]}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def _parser() -> argparse.ArgumentParser:
+    import graphmeta
     from graphmeta import bench
     from graphmeta.methods import method_names
-    ap = argparse.ArgumentParser(prog="graphmeta", description=__doc__)
+    ap = argparse.ArgumentParser(prog="graphmeta", description=__doc__,
+                                 epilog=f"example:\n  {EXAMPLES['demo']}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"graphmeta {graphmeta.__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="compare maml, maml-mlp, finetune and scratch "
-                                    "on the synthetic social graph")
+    p = _sub(sub, "demo", "compare maml, maml-mlp, finetune and scratch "
+                          "on the synthetic social graph")
     _common(p, "runs/demo")
     _run_args(p)
     _plugin_arg(p)
-    p = sub.add_parser("compare", help="train and evaluate several methods on the same test tasks")
+    p = _sub(sub, "compare", "train and evaluate several methods on the same test tasks")
     _common(p, None)
     _run_args(p)
     _plugin_arg(p)
@@ -65,29 +89,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=int, metavar="N",
                    help="tune every method on meta-val with N configurations first "
                         "(overrides eval.tune)")
-    p = sub.add_parser("tune", help="tune methods on meta-val only (writes tuning.json; "
-                                    "the test split is never drawn)")
+    p = _sub(sub, "tune", "tune methods on meta-val only (writes tuning.json; "
+                          "the test split is never drawn)")
     _common(p, None)
     _plugin_arg(p)
     p.add_argument("--methods", help=f"comma-separated, from {', '.join(method_names())}")
     p.add_argument("--tune", type=int, metavar="N", help="configurations per method "
                                                           "(overrides eval.tune; default 1)")
-    p = sub.add_parser("train", help="train one method and save its checkpoint")
+    p = _sub(sub, "train", "train one method and save its checkpoint")
     _common(p, None)
     _run_args(p)
     _plugin_arg(p)
     p.add_argument("--method", default="maml", help="one of " + ", ".join(method_names()))
-    p = sub.add_parser("evaluate", help="evaluate a run directory's methods on its test tasks")
+    p = _sub(sub, "evaluate", "evaluate a run directory's methods on its test tasks")
     p.add_argument("run", help="run directory written by train or compare")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", help="where to write evaluation.json (default: the run directory)")
     _plugin_arg(p)
-    p = sub.add_parser("datasets", help="list the registered datasets, their counts and "
-                                        "whether their files are present locally")
+    p = _sub(sub, "report", "write RUN_DIR/report.md with figures: training curves, methods "
+                            "with CIs and paired differences, score against inner steps, "
+                            "learned inner rules")
+    p.add_argument("run", help="a finished run directory")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--tasks", type=int, default=500,
+                   help="test tasks re-scored for the inner-steps figure (default 500)")
+    p.add_argument("--threads", type=int, default=None)
+    _plugin_arg(p)
+    p = _sub(sub, "datasets", "list the registered datasets, their counts and "
+                              "whether their files are present locally")
     p.add_argument("--root", help="local mirror (default: $GRAPHMETA_DATA)")
     _plugin_arg(p)
-    p = sub.add_parser("bench", help="meta-step, sampler, memory and throughput benchmarks "
-                                     "against in-run references")
+    p = _sub(sub, "bench", "meta-step, sampler, memory and throughput benchmarks "
+                           "against in-run references")
     bench.add_arguments(p)
     return ap
 
@@ -135,6 +168,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return bench.run(args)
     if args.command == "datasets":
         return _list_datasets(args.root)
+    if args.command == "report":
+        from graphmeta import runner
+        from graphmeta.report import write_report
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        try:
+            path = write_report(Path(args.run), runner.resolve_device(args.device),
+                                n_tasks=args.tasks)
+        except (GraphmetaError, ValueError, FileNotFoundError) as e:
+            print(f"graphmeta: error: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {path}")
+        return 0
     from graphmeta import runner
     if getattr(args, "resume", None):
         given = [f for f, v in (("--config", args.config), ("--set", args.overrides),

@@ -33,6 +33,41 @@ LABELS = {"auc": "ROC-AUC", "ndcg@10": "nDCG@10", "recall@10": "Recall@10",
           "recall@20": "Recall@20", "mrr": "MRR", "accuracy": "accuracy"}
 
 
+def provenance(device: Optional[str] = None) -> dict[str, Any]:
+    """What produced a result: package versions, the source commit (when
+    graphmeta runs from a git checkout), the command line, the time."""
+    import datetime
+    import platform
+    import subprocess
+    import sys
+
+    import sklearn
+    import torch
+    import torch_geometric
+
+    import graphmeta
+    out: dict[str, Any] = {
+        "graphmeta": graphmeta.__version__, "python": platform.python_version(),
+        "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+        "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+        "command": " ".join(["graphmeta" if Path(sys.argv[0]).name in ("graphmeta", "cli.py")
+                             else sys.argv[0], *sys.argv[1:]]),
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "device": device}
+    src = Path(graphmeta.__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5)
+        if commit.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain",
+                                    "--untracked-files=no"], capture_output=True, text=True,
+                                   timeout=5).stdout.strip()
+            out["commit"] = commit.stdout.strip() + ("+uncommitted" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
 def primary_metric(spec: RunSpec) -> str:
     """The metric tables lead with and pair on."""
     return "accuracy" if spec.kind == "few-shot" else spec.eval.metric
@@ -166,6 +201,7 @@ def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str,
         out["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
                              "configurations": len(t["trials"])} for m, t in tuning.items()}
     out["spec"] = spec.to_dict()
+    out["provenance"] = provenance()
     return out
 
 

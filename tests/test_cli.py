@@ -15,8 +15,10 @@ def graphmeta(*args):
 
 
 def _strip_seconds(res):
+    """Everything but wall times and the provenance (timestamp, command)."""
     for m in res["methods"].values():
         m.pop("seconds")
+    res.pop("provenance")
     return res
 
 
@@ -62,3 +64,16 @@ def test_errors_are_clear(tmp_path):
 def test_bench_is_a_real_subcommand():
     p = graphmeta("bench", "--help")
     assert p.returncode == 0 and "--skip-memory" in p.stdout
+
+
+def test_version_help_examples_and_provenance(tmp_path):
+    p = graphmeta("--version")
+    assert p.returncode == 0 and p.stdout.startswith("graphmeta ")
+    for command in ("compare", "train", "tune", "evaluate", "report", "datasets", "bench"):
+        p = graphmeta(command, "--help")
+        assert p.returncode == 0 and "example:\n  " in p.stdout, command
+    p = graphmeta("train", "--method", "itemknn", "--out", str(tmp_path), *TINY)
+    assert p.returncode == 0, p.stderr
+    prov = json.loads((tmp_path / "results.json").read_text())["provenance"]
+    assert prov["command"].startswith("graphmeta train --method itemknn")
+    assert {"torch", "torch_geometric", "graphmeta", "timestamp"} <= set(prov)
