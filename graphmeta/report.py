@@ -25,7 +25,7 @@ import torch
 
 from graphmeta import io as gio
 from graphmeta.errors import RunDirError
-from graphmeta.rundir import LABELS, checkpoint_path, format_table
+from graphmeta.rundir import LABELS, format_table
 
 STEPS = (0, 1, 2, 5, 10)
 
@@ -106,7 +106,6 @@ def inner_steps_curves(run_dir: Path, device: torch.device, steps: Sequence[int]
     from graphmeta.eval import evaluate
     from graphmeta.methods import get_method
     from graphmeta.runner import prepare
-    from graphmeta.train import build_learner
     run = prepare(load_config(run_dir / "config.yaml"), device)
     metric = "accuracy" if run.spec.kind == "few-shot" else run.spec.eval.metric
     t = run.spec.tasks
@@ -115,14 +114,10 @@ def inner_steps_curves(run_dir: Path, device: torch.device, steps: Sequence[int]
     for method in run.spec.methods:
         if get_method(method).training not in ("meta", "pretrain"):
             continue
-        seed = run.seeds(method)[0]
-        learner = build_learner(run.context(method, seed))
+        learner = run.load(run_dir, method, run.seeds(method)[0])
         adapters = _adapters(learner)
         if not adapters or all(a.inner_steps == 0 for a in adapters):   # no inner loop
             continue
-        state = torch.load(checkpoint_path(run_dir, method, seed), weights_only=True,
-                           map_location=device)
-        learner.load_state_dict(state)
         curve = []
         for s in steps:
             for a in adapters:
@@ -156,7 +151,7 @@ def rules_figure(run_dir: Path, methods: Sequence[str], path: Path) -> list[str]
         files = sorted((run_dir / "checkpoints" / m).glob("seed-*.pt"))
         if not files:
             continue
-        state = torch.load(files[0], weights_only=True, map_location="cpu")
+        state = torch.load(files[0], weights_only=True, map_location="cpu")["state_dict"]
         rates = {k: v for k, v in state.items() if ".rule.values." in k or ".rule.rates." in k}
         net = {k: v for k, v in state.items() if ".rule.net." in k}
         if rates or net:

@@ -2,7 +2,8 @@
 
 - ``config.yaml``: the resolved spec, loadable as a config;
 - ``metrics.csv``: the meta-val history of every method and seed;
-- ``checkpoints/<method>/seed-<s>.pt``: each trained learner's ``state_dict``;
+- ``checkpoints/<method>/seed-<s>.pt``: each trained learner's ``state_dict``
+  with its settings and data fingerprint (:mod:`graphmeta.checkpoint`);
 - ``results.json``: the table (per metric mean ± 95% CI over test tasks of
   the seed-averaged scores, the seed spread, paired differences to the best
   baseline, tuned settings, warnings) and the spec;
@@ -73,10 +74,6 @@ def primary_metric(spec: RunSpec) -> str:
     return "accuracy" if spec.kind == "few-shot" else spec.eval.metric
 
 
-def checkpoint_path(run: Path, method: str, seed: int) -> Path:
-    return run / "checkpoints" / method / f"seed-{seed}.pt"
-
-
 def write_json(path: Path, obj: Any) -> None:
     gio.write_text(path, json.dumps(obj, indent=2) + "\n")
 
@@ -104,10 +101,6 @@ def seed_mean(per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def write_config(out: Path, spec: RunSpec) -> None:
     """``config.yaml``: the resolved spec (written first, rewritten after tuning)."""
     gio.write_text(out / "config.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
-
-
-def write_checkpoint(out: Path, method: str, seed: int, state: dict) -> None:
-    gio.save_torch(checkpoint_path(out, method, seed), state)
 
 
 def write_run(out: Path, spec: RunSpec, results: dict, history: list[dict],

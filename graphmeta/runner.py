@@ -28,8 +28,8 @@ from graphmeta.checks import check_data, check_run
 from graphmeta.config import ConfigError, load_config
 from graphmeta.eval import evaluate, mean_ci
 from graphmeta.methods import Context, Learner, get_method
-from graphmeta.rundir import (checkpoint_path, primary_metric, summarize, write_checkpoint,
-                              write_config, write_json, write_run)
+from graphmeta import checkpoint
+from graphmeta.rundir import primary_metric, summarize, write_config, write_json, write_run
 from graphmeta.store import RunStore
 from graphmeta.spec import RunSpec, resolve, with_n_way
 from graphmeta.tasks import EgoTasks
@@ -75,8 +75,27 @@ class Run:
         return self.cache["val"]
 
     def key(self, method: str) -> str:
-        """``method``'s resolved settings, as a string that identifies them."""
-        return json.dumps(self.spec.for_method(method).to_dict(), sort_keys=True)
+        """``method``'s resolved settings, as a string that identifies them:
+        everything its training depends on (not the method list, other
+        methods' settings, the number of seeds or tuning configurations)."""
+        d = self.spec.for_method(method).to_dict()
+        for k in ("methods", "method_settings", "run"):
+            d.pop(k)
+        d["eval"] = {k: v for k, v in d["eval"].items() if k not in ("seeds", "tune")}
+        return json.dumps(d, sort_keys=True)
+
+    @property
+    def fingerprint(self) -> dict:
+        return checkpoint.fingerprint(self.data, self.tasks.splits)
+
+    def load(self, run_dir: Path, method: str, seed: int) -> Learner:
+        """``method``'s learner at ``seed`` from ``run_dir``'s checkpoint
+        (rebuilt from the spec when the method saves none)."""
+        learner = build_learner(self.context(method, seed))
+        if get_method(method).checkpointed:
+            checkpoint.load(run_dir, method, seed, learner, self.key(method), self.fingerprint,
+                            self.device)
+        return learner
 
     def train(self, method: str, seed: int, progress: bool = False,
               resumable: bool = True) -> TrainResult:
@@ -89,11 +108,8 @@ class Run:
         ctx = self.context(method, seed)
         done = self.store.finished(method, seed, key) if self.store else None
         if done is not None:
-            learner = build_learner(ctx)
-            if get_method(method).checkpointed:
-                learner.load_state_dict(_load_checkpoint(self.store.root, method, seed,
-                                                         self.device))
-            res = TrainResult(learner, done["history"], done["seconds"])
+            res = TrainResult(self.load(self.store.root, method, seed), done["history"],
+                              done["seconds"])
         else:
             ck = None
             if self.store is not None and resumable:
@@ -207,7 +223,7 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
                 report = (res.learner.selection_report(test)
                           if hasattr(res.learner, "selection_report") else None)
                 if get_method(method).checkpointed:
-                    write_checkpoint(out, method, seed, res.learner.state_dict())
+                    checkpoint.save(out, method, seed, res.learner, key, run.fingerprint)
                 took = res.seconds + time.perf_counter() - start
                 run.store.finish(method, seed, key, scores, res.history, took,
                                  {"selection": report})
@@ -226,13 +242,6 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
         results["methods"][method]["selection"] = r
     write_run(out, run.spec, results, history, per_seed)
     return results
-
-
-def _load_checkpoint(run_dir: Path, method: str, seed: int, device: torch.device) -> dict:
-    path = checkpoint_path(run_dir, method, seed)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no checkpoint for method {method!r}, seed {seed}")
-    return torch.load(path, weights_only=True, map_location=device)
 
 
 def tune_only(cfg: dict, out: Path, device: torch.device, progress: bool = True,
@@ -265,10 +274,7 @@ def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None
         start = time.perf_counter()
         per_seed[method] = []
         for seed in run.seeds(method):
-            learner = build_learner(run.context(method, seed))
-            if get_method(method).checkpointed:
-                learner.load_state_dict(_load_checkpoint(run_dir, method, seed, device))
-            per_seed[method].append(evaluate(learner, run.tasks, test))
+            per_seed[method].append(evaluate(run.load(run_dir, method, seed), run.tasks, test))
         seconds[method] = time.perf_counter() - start
     results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings)
     write_json((out or run_dir) / "evaluation.json", results)

@@ -34,7 +34,7 @@ def _same_checkpoints(a, b):
     files = sorted(p.relative_to(a) for p in (a / "checkpoints").rglob("*.pt"))
     assert files == sorted(p.relative_to(b) for p in (b / "checkpoints").rglob("*.pt"))
     for f in files:
-        x, y = torch.load(a / f, weights_only=True), torch.load(b / f, weights_only=True)
+        x, y = (torch.load(p / f, weights_only=True)["state_dict"] for p in (a, b))
         assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), f
 
 

@@ -7,6 +7,7 @@ import torch
 
 from graphmeta.cli import load_plugin, main
 from graphmeta.config import load_config
+from graphmeta.errors import CheckpointError
 from graphmeta.methods import get_method
 from graphmeta.runner import compare, evaluate_run, prepare
 from tests.helpers import SHARED, TINY_SETTINGS
@@ -59,7 +60,7 @@ def test_evaluate_names_a_missing_checkpoint(run_dir, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "config.yaml").write_text((run_dir / "config.yaml").read_text())
-    with pytest.raises(FileNotFoundError,
+    with pytest.raises(CheckpointError,
                        match=r"maml/seed-3.pt: no checkpoint for method 'maml', seed 3"):
         evaluate_run(copy, CPU)
 

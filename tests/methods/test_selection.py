@@ -31,8 +31,10 @@ def test_selectors_run_beside_their_candidates_and_reload(tmp_path):
     assert sum(rep["choices"].values()) <= res["n_test_tasks"]
     assert "oracle_rate" not in res["methods"]["blend"]["selection"][0]
     # the candidate maml inside the selector is the run's maml (trained once)
-    state = torch.load(tmp_path / "checkpoints" / "select-knn" / "seed-0.pt", weights_only=True)
-    maml = torch.load(tmp_path / "checkpoints" / "maml" / "seed-0.pt", weights_only=True)
+    state = torch.load(tmp_path / "checkpoints" / "select-knn" / "seed-0.pt",
+                       weights_only=True)["state_dict"]
+    maml = torch.load(tmp_path / "checkpoints" / "maml" / "seed-0.pt",
+                      weights_only=True)["state_dict"]
     assert all(torch.equal(state[f"candidates.maml.{k}"], v) for k, v in maml.items())
     again = evaluate_run(tmp_path, CPU, tmp_path / "again")
     for m in ("select-knn", "select-clf", "blend"):
