@@ -39,6 +39,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                         "methods are kept, an interrupted one continues where it stopped")
     p.add_argument("--force", action="store_true",
                    help="replace the run already in --out (default: refuse)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write training histories as TensorBoard events "
+                        "(sets run.tensorboard)")
 
 
 def _plugin_arg(p: argparse.ArgumentParser) -> None:
@@ -104,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     p = _sub(sub, "evaluate", "evaluate a run directory's methods on its test tasks")
     p.add_argument("run", help="run directory written by train or compare")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--out", help="where to write evaluation.json (default: the run directory)")
     _plugin_arg(p)
     p = _sub(sub, "report", "write RUN_DIR/report.md with figures: training curves, methods "
@@ -142,6 +147,13 @@ def load_plugin(spec: str) -> None:
         importlib.import_module(spec)
 
 
+def _installed_plugins() -> list[str]:
+    """Modules that installed packages declare under the ``graphmeta.plugins``
+    entry-point group (``[project.entry-points."graphmeta.plugins"]``)."""
+    from importlib.metadata import entry_points
+    return [ep.value for ep in entry_points(group="graphmeta.plugins")]
+
+
 def _plugins(argv: Sequence[str]) -> list[str]:
     """``--plugin`` values, read before the parser is built (its help lists
     the registered methods, plugins' included)."""
@@ -154,10 +166,24 @@ def _plugins(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _progress(quiet: bool) -> bool:
+    """Progress bars on a terminal; plain log lines (one per validation)
+    when stderr is redirected; neither with ``--quiet``."""
+    import logging
+    bars = not quiet and sys.stderr.isatty()
+    logger = logging.getLogger("graphmeta")
+    logger.setLevel(logging.INFO if not quiet and not bars else logging.WARNING)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    return bars
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        for plugin in _plugins(argv):
+        for plugin in _installed_plugins() + _plugins(argv):
             load_plugin(plugin)
     except (ImportError, FileNotFoundError) as e:
         print(f"graphmeta: error: --plugin: {e}", file=sys.stderr)
@@ -196,9 +222,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         device = runner.resolve_device(args.device)
         if args.command == "evaluate":
+            if args.threads:
+                torch.set_num_threads(args.threads)
             res = runner.evaluate_run(Path(args.run), device,
                                       Path(args.out) if args.out else None)
-            print(format_table(res))
+            if not args.quiet:
+                print(format_table(res))
             return 0
         overrides = list(args.overrides)
         if args.seed is not None:
@@ -213,6 +242,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             overrides.append(f"eval.tune={args.tune}")
         if args.command == "train":
             overrides.append(f"methods=[{args.method}]")
+        if getattr(args, "tensorboard", False):
+            overrides.append("run.tensorboard=true")
         cfg = load_config(args.config, overrides)
     except (GraphmetaError, ValueError, FileNotFoundError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)
@@ -227,11 +258,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(resume or args.out)
     print(f"graphmeta {args.command}: device={device}, out={out}")
     try:
+        progress = _progress(args.quiet)
         if args.command == "tune":
-            runner.tune_only(cfg, out, device, progress=not args.quiet)
+            runner.tune_only(cfg, out, device, progress=progress)
             print(f"wrote {out / 'tuning.json'}")
             return 0
-        res = runner.compare(cfg, out, device, progress=not args.quiet, resume=bool(resume),
+        res = runner.compare(cfg, out, device, progress=progress, resume=bool(resume),
                              force=args.force)
     except (GraphmetaError, ValueError, FileNotFoundError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)

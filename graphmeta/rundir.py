@@ -98,6 +98,16 @@ def seed_mean(per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return out
 
 
+def write_tensorboard(out: Path, method: str, seed: int, history: list[dict]) -> None:
+    """``history`` as TensorBoard scalars under ``out/tensorboard/<method>/seed-<s>``."""
+    from torch.utils.tensorboard import SummaryWriter
+    with SummaryWriter(str(out / "tensorboard" / method / f"seed-{seed}")) as w:
+        for row in history:
+            for k, v in row.items():
+                if k.startswith(("val_", "train_")) and isinstance(v, (int, float)):
+                    w.add_scalar(k, v, int(row["iteration"]))
+
+
 def write_config(out: Path, spec: RunSpec) -> None:
     """``config.yaml``: the resolved spec (written first, rewritten after tuning)."""
     gio.write_text(out / "config.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))

@@ -26,10 +26,12 @@ from torch_geometric.data import Data
 from graphmeta.build import build_data, build_tasks
 from graphmeta.checks import check_data, check_run
 from graphmeta.config import ConfigError, load_config
+from graphmeta.errors import GraphmetaError
 from graphmeta.eval import evaluate, mean_ci
 from graphmeta.methods import Context, Learner, get_method
 from graphmeta import checkpoint
-from graphmeta.rundir import primary_metric, summarize, write_config, write_json, write_run
+from graphmeta.rundir import (primary_metric, summarize, write_config, write_json, write_run,
+                              write_tensorboard)
 from graphmeta.store import RunStore
 from graphmeta.spec import RunSpec, resolve, with_n_way
 from graphmeta.tasks import EgoTasks
@@ -178,6 +180,12 @@ def compare(cfg: dict, out: Path, device: torch.device, progress: bool = True,
             log(f"resuming {out}")
         run = prepare(cfg, device)
         run.store = store
+        if run.spec.run.tensorboard:
+            try:
+                import torch.utils.tensorboard  # noqa: F401
+            except ImportError:
+                raise GraphmetaError("run.tensorboard needs the tensorboard package: "
+                                     "pip install tensorboard") from None
         write_config(out, run.spec)
         log(f"{run.tasks}")
         for w in run.warnings:
@@ -231,6 +239,8 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
                         "extra": {"selection": report}}
             per_seed[method].append(done["metrics"])
             history += done["history"]
+            if run.spec.run.tensorboard:
+                write_tensorboard(out, method, seed, done["history"])
             seconds[method] += done["seconds"]
             if done["extra"].get("selection"):
                 reports.setdefault(method, []).append(done["extra"]["selection"])

@@ -144,6 +144,8 @@ class SelectionConfig:
 class RunConfig:
     checkpoint_every: int = opt(100, low=0, doc="save a resumable training state every this "
                                                 "many iterations (0: only when interrupted)")
+    tensorboard: bool = opt(False, doc="also write each method's training history as "
+                                       "TensorBoard events under RUN_DIR/tensorboard/")
 
 
 SECTIONS = {"dataset": DatasetConfig, "tasks": TasksConfig, "model": ModelConfig,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import math
 import random
 import time
@@ -30,6 +31,11 @@ from graphmeta.eval import evaluate
 from graphmeta.methods import Context, Learner, get_method
 from graphmeta.tasks import Prefetcher
 from graphmeta.tasks.batch import to_device
+
+# Plain progress lines (one per validation) for logs that are not a terminal;
+# the command line turns them on when it shows no progress bar.
+log = logging.getLogger("graphmeta")
+
 
 @dataclass
 class TrainResult:
@@ -153,6 +159,9 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
                     score = row[f"val_{spec.meta.select}"]
                     bar.set_postfix(loss=f"{row['train_loss']:.3f}",
                                     **{f"val_{spec.meta.select}": f"{score:.3f}"})
+                    log.info("%s seed %d: iteration %d/%d, loss %.4f, val %s %.4f (%.0f s)",
+                             label, ctx.seed, it, iterations, row["train_loss"],
+                             spec.meta.select, score, row["seconds"])
                     if score > best[0]:
                         best = (score, copy.deepcopy(learner.state_dict()))
                 if (checkpointer is not None and checkpointer.every

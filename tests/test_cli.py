@@ -77,3 +77,15 @@ def test_version_help_examples_and_provenance(tmp_path):
     prov = json.loads((tmp_path / "results.json").read_text())["provenance"]
     assert prov["command"].startswith("graphmeta train --method itemknn")
     assert {"torch", "torch_geometric", "graphmeta", "timestamp"} <= set(prov)
+
+
+def test_logs_are_plain_lines_when_not_a_terminal_and_tensorboard_events(tmp_path):
+    args = [a for a in TINY if a != "--quiet"]
+    p = graphmeta("train", "--method", "maml", "--out", str(tmp_path), "--tensorboard", *args)
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if "iteration" in ln]
+    assert len(lines) == 2 and "maml seed 0: iteration 2/4" in lines[0]
+    assert "\r" not in p.stderr                                     # no progress bar redraws
+    assert list((tmp_path / "tensorboard" / "maml" / "seed-0").glob("events.out.tfevents.*"))
+    q = graphmeta("evaluate", str(tmp_path), "--quiet", "--threads", "1", "--device", "cpu")
+    assert q.returncode == 0 and q.stdout == ""

@@ -117,9 +117,14 @@ def load(name: str, root: Optional[str | Path] = None, *, download: bool = True,
     return cached_load(name, _REGISTRY[name], base, c, cache_dir(cache))
 
 
-@register("deezer-hu")
-def _deezer_hu(root: Path) -> Data:
-    return read_gemsec(root / "deezer_gemsec" / "raw_csv", "HU")
+def _deezer(country: str) -> Callable[[Path], Data]:
+    def load_deezer(root: Path) -> Data:  # GEMSEC layout: deezer_gemsec/raw_csv/<C>_*
+        return read_gemsec(root / "deezer_gemsec" / "raw_csv", country)
+    return load_deezer
+
+
+for _country in ("HU", "HR", "RO"):
+    register(f"deezer-{_country.lower()}")(_deezer(_country))
 
 
 # 1.4 groups per user: K=1 leaves 2,852 eligible users. With one support

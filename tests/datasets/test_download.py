@@ -150,7 +150,8 @@ def test_card_matches_mirror_files_and_loaded_counts(name):
 
 
 def test_every_built_in_dataset_has_a_card():
-    built_in = ["blogcatalog", "deezer-europe", "deezer-hu", "ego-facebook", "email-eu-core",
+    built_in = ["blogcatalog", "deezer-europe", "deezer-hr", "deezer-hu", "deezer-ro",
+                "ego-facebook", "email-eu-core",
                 "facebook-page-page", "github", "lastfm-asia"] + [
         f"twitch-{lang}" for lang in ("de", "engb", "es", "fr", "ptbr", "ru")]
     assert set(built_in) <= set(datasets.names())

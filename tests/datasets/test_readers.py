@@ -162,3 +162,19 @@ def test_snap_ego_bad_feat_width_is_named(tmp_path):
     d = datasets.read_snap_ego(tmp_path, egos=("5",))
     assert d.num_nodes == 6 and d.edge_index.size(1) == 2 * 3  # 5-1, 5-2, 1-2
     assert d.interests[[1, 2], 0].all() and d.x[5].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("country", ["ro", "hr"])
+def test_deezer_countries_beside_hungary_on_written_files(tmp_path, country):
+    import json
+    folder = tmp_path / "deezer_gemsec" / "raw_csv"
+    folder.mkdir(parents=True)
+    C = country.upper()
+    (folder / f"{C}_edges.csv").write_text("node_1,node_2\n0,1\n1,2\n3,2\n")
+    (folder / f"{C}_genres.json").write_text(json.dumps(
+        {"0": ["Pop", "Rock"], "1": ["Pop"], "2": [], "3": ["Jazz"]}))
+    d = datasets.load(f"deezer-{country}", root=tmp_path, download=False)
+    assert d.num_nodes == 4 and d.interest_names == ["Jazz", "Pop", "Rock"]
+    assert d.interests.sum().item() == 4 and d.edge_index.size(1) == 6
+    card = datasets.card(f"deezer-{country}")
+    assert card.counts["interests"] == 84 and all(f.sha256 is None for f in card.files)
