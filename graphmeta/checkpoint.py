@@ -70,7 +70,7 @@ def load(run_dir: Path, method: str, seed: int, learner: nn.Module, settings: st
         ck = torch.load(path, weights_only=True, map_location=device)
     except Exception as e:
         raise CheckpointError(f"{path}: unreadable, truncated or corrupted "
-                              f"({type(e).__name__}: {e})") from None
+                              f"({type(e).__name__}); train that method again") from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a graphmeta checkpoint of format {FORMAT}")
     if ck["data"] != data:

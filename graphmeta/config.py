@@ -168,6 +168,11 @@ def get_key(cfg: dict, key: str) -> Any:
     return node
 
 
+def _where(e: yaml.YAMLError) -> str:
+    mark = getattr(e, "problem_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
 def load_config(path: Optional[str | Path] = None,
                 overrides: Sequence[str] = ()) -> dict[str, Any]:
     """The validated config as a nested dict: defaults, then the dataset's
@@ -182,7 +187,8 @@ def load_config(path: Optional[str | Path] = None,
         try:
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+            raise ConfigError(f"{path}{_where(e)}: not valid YAML "
+                              f"({getattr(e, 'problem', None) or e})") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of config keys, got {loaded!r}")
         layers.append((str(path), loaded))
@@ -194,7 +200,8 @@ def load_config(path: Optional[str | Path] = None,
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError as e:
-            raise ConfigError(f"--set {item}: the value is not valid YAML: {e}") from None
+            raise ConfigError(f"--set {item}: the value is not valid YAML "
+                              f"({getattr(e, 'problem', None) or e})") from None
         if key.startswith("method_settings."):
             _, method, sub = key.split(".", 2) if key.count(".") >= 2 else (key, "", "")
             if not method or not sub:

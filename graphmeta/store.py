@@ -112,7 +112,8 @@ class RunStore:
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
         except Exception as e:  # truncated or corrupted: start that part again
-            raise RunDirError(f"{path}: unreadable ({type(e).__name__}: {e}); delete it to "
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise RunDirError(f"{path}: unreadable ({type(e).__name__}: {first}); delete it to "
                               f"train that method again") from None
         return state if state.get("key") == key else None
 
