@@ -256,6 +256,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               file=sys.stderr)
         return 2
     out = Path(resume or args.out)
+    from graphmeta import distributed
+    distributed.init(device)
+    main_rank = distributed.is_main()
+    if distributed.active():
+        print(f"graphmeta {args.command}: rank {distributed.rank()} of {distributed.world()}")
+        if not distributed.is_main():
+            args.quiet = True
     print(f"graphmeta {args.command}: device={device}, out={out}")
     try:
         progress = _progress(args.quiet)
@@ -272,8 +279,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"graphmeta: interrupted; the run so far is in {out}: continue it with "
               f"graphmeta {args.command} --resume {out}", file=sys.stderr)
         return 130
-    print(format_table(res))
-    print(f"wrote {out / 'results.json'}")
+    finally:
+        distributed.finish()
+    if main_rank:
+        print(format_table(res))
+        print(f"wrote {out / 'results.json'}")
     return 0
 
 

@@ -29,7 +29,7 @@ from graphmeta.config import ConfigError, load_config
 from graphmeta.errors import GraphmetaError
 from graphmeta.eval import evaluate, mean_ci
 from graphmeta.methods import Context, Learner, get_method
-from graphmeta import checkpoint
+from graphmeta import checkpoint, distributed
 from graphmeta.rundir import (primary_metric, summarize, write_config, write_json, write_run,
                               write_tensorboard)
 from graphmeta.store import RunStore
@@ -174,7 +174,12 @@ def compare(cfg: dict, out: Path, device: torch.device, progress: bool = True,
     ``config.yaml``: finished methods are not trained again, and an
     interrupted one continues from its last saved state (:mod:`graphmeta.store`).
     An existing run is replaced only with ``force``."""
-    with RunStore(out, resume=resume, force=force) as store:
+    writer = distributed.is_main()
+    if resume and not writer:
+        distributed.barrier()   # rank 0 checks the directory first
+    with RunStore(out, resume=resume, force=force, writer=writer) as store:
+        if resume and writer:
+            distributed.barrier()
         if resume:
             cfg = load_config(out / "config.yaml")
             log(f"resuming {out}")
@@ -186,7 +191,8 @@ def compare(cfg: dict, out: Path, device: torch.device, progress: bool = True,
             except ImportError:
                 raise GraphmetaError("run.tensorboard needs the tensorboard package: "
                                      "pip install tensorboard") from None
-        write_config(out, run.spec)
+        if writer:
+            write_config(out, run.spec)
         log(f"{run.tasks}")
         for w in run.warnings:
             log(f"WARNING: {w}")
@@ -198,15 +204,18 @@ def compare(cfg: dict, out: Path, device: torch.device, progress: bool = True,
                 log(f"tuning: {run.spec.eval.tune} configurations per method on meta-val "
                     f"({run.spec.meta.select})")
                 tuning = tune(run, run.spec.eval.tune, progress, log)
-                write_json(out / "tuning.json", tuning)
+                if writer:
+                    write_json(out / "tuning.json", tuning)
             run = run.with_method_settings({m: t["settings"] for m, t in tuning.items()})
-            write_config(out, run.spec)
+            if writer:
+                write_config(out, run.spec)
         results = _test_every_method(run, out, progress, log)
         if tuning:
             results["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
                                      "configurations": len(t["trials"])}
                                  for m, t in tuning.items()}
-        write_json(out / "results.json", results)
+        if writer:
+            write_json(out / "results.json", results)
         return results
 
 
@@ -230,7 +239,7 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
                 scores = evaluate(res.learner, run.tasks, test)
                 report = (res.learner.selection_report(test)
                           if hasattr(res.learner, "selection_report") else None)
-                if get_method(method).checkpointed:
+                if get_method(method).checkpointed and run.store.writer:
                     checkpoint.save(out, method, seed, res.learner, key, run.fingerprint)
                 took = res.seconds + time.perf_counter() - start
                 run.store.finish(method, seed, key, scores, res.history, took,
@@ -239,7 +248,7 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
                         "extra": {"selection": report}}
             per_seed[method].append(done["metrics"])
             history += done["history"]
-            if run.spec.run.tensorboard:
+            if run.spec.run.tensorboard and run.store.writer:
                 write_tensorboard(out, method, seed, done["history"])
             seconds[method] += done["seconds"]
             if done["extra"].get("selection"):
@@ -250,7 +259,8 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
     results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings)
     for method, r in reports.items():
         results["methods"][method]["selection"] = r
-    write_run(out, run.spec, results, history, per_seed)
+    if run.store.writer:
+        write_run(out, run.spec, results, history, per_seed)
     return results
 
 

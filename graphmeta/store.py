@@ -47,9 +47,13 @@ def _alive(pid: int) -> bool:
 class RunStore:
     """The run directory ``root`` of one ``train``/``compare`` (see the module docstring)."""
 
-    def __init__(self, root: str | Path, *, resume: bool = False, force: bool = False) -> None:
+    def __init__(self, root: str | Path, *, resume: bool = False, force: bool = False,
+                 writer: bool = True) -> None:
         self.root = Path(root)
-        self.resume = resume
+        self.resume, self.writer = resume, writer
+        self._force, self._locked = False, False
+        if not writer:     # another rank of a distributed run writes; this one only reads
+            return
         if self.root.exists() and not self.root.is_dir():
             raise RunDirError(f"--out {self.root}: is a file, not a directory")
         existing = self.root.is_dir() and (self.root / "config.yaml").exists()
@@ -62,10 +66,11 @@ class RunStore:
         if not os.access(parent, os.W_OK | os.X_OK):
             raise RunDirError(f"--out {self.root}: cannot write in {parent}")
         self._force = force and existing and not resume
-        self._locked = False
 
     # -- locking ----------------------------------------------------------------
     def __enter__(self) -> "RunStore":
+        if not self.writer:
+            return self
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -118,7 +123,8 @@ class RunStore:
         return state if state.get("key") == key else None
 
     def save(self, method: str, seed: int, key: str, state: dict, suffix: str = ".pt") -> None:
-        gio.save_torch(self._path(method, seed, suffix), {**state, "key": key})
+        if self.writer:
+            gio.save_torch(self._path(method, seed, suffix), {**state, "key": key})
 
     def finish(self, method: str, seed: int, key: str, metrics: dict[str, np.ndarray],
                history: list[dict], seconds: float, extra: Optional[dict] = None) -> None:
@@ -128,7 +134,8 @@ class RunStore:
                         for k, v in metrics.items()},
             "history": history, "seconds": seconds, "extra": json.dumps(extra or {})},
             suffix=".done.pt")
-        self._path(method, seed, ".pt").unlink(missing_ok=True)
+        if self.writer:
+            self._path(method, seed, ".pt").unlink(missing_ok=True)
 
     def finished(self, method: str, seed: int, key: str) -> Optional[dict]:
         state = self.load(method, seed, key, suffix=".done.pt")

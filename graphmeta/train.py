@@ -21,12 +21,13 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Iterable, Iterator, Optional
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from graphmeta import distributed
 from graphmeta.eval import evaluate
 from graphmeta.methods import Context, Learner, get_method
 from graphmeta.tasks import Prefetcher
@@ -105,6 +106,7 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
     start = time.perf_counter()
     spec, label = ctx.spec, label or ctx.method
     loss = loss or learner.training_loss
+    distributed.broadcast_parameters(learner)
     opt = torch.optim.Adam(learner.parameters(), lr=lr)
     history: list[dict] = []
     best = (-math.inf, copy.deepcopy(learner.state_dict()))
@@ -137,13 +139,21 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
             for it in bar:
                 rng = _rng_states()          # as the previous iteration left it
                 learner.train()
-                value = loss(next(stream))
+                batch = next(stream)
+                value = loss(batch)
                 if not torch.isfinite(value):
                     raise FloatingPointError(
                         f"{label}: training loss is {value.item()} at iteration {it}; lower "
                         f"meta.inner_lr (now {spec.meta.inner_lr}) or {rate_key} (now {lr})")
                 opt.zero_grad()
-                value.backward()
+                if distributed.active():
+                    # This rank's mean, weighted by its share of the global
+                    # batch: the summed gradients are the global mean's.
+                    n = _units(batch)
+                    (value * n / distributed.global_size(n, ctx.device)).backward()
+                    distributed.sum_gradients(learner)
+                else:
+                    value.backward()
                 stepping = True
                 opt.step()
                 stepping = False
@@ -176,6 +186,12 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
         raise
     learner.load_state_dict(best[1])
     return history
+
+
+def _units(batch: Any) -> int:
+    """The examples a training loss averages over: tasks of a meta-batch, or
+    graphs of a pre-training batch ``(graphs, targets)``."""
+    return batch.num_tasks if hasattr(batch, "num_tasks") else len(batch[1])
 
 
 def _skip(source: Iterator, n: int) -> None:

@@ -42,3 +42,13 @@ def test_custom_method_example_compares_reptile_with_the_built_ins(tmp_path):
     assert p.returncode == 0, p.stderr
     assert re.search(r"^reptile\s+[\d.]+ ± ", p.stdout, re.M), p.stdout
     assert (tmp_path / "checkpoints" / "reptile" / "seed-0.pt").exists()
+
+
+def test_distributed_example(tmp_path):
+    p = subprocess.run(["bash", str(ROOT / "examples" / "distributed.sh")], capture_output=True,
+                       text=True, timeout=600, cwd=ROOT,
+                       env={**__import__("os").environ, "PY": sys.executable,
+                            "OUT": str(tmp_path / "d")})
+    assert p.returncode == 0, p.stderr
+    rel = float(re.search(r"largest relative parameter difference (\S+)", p.stdout).group(1))
+    assert rel < 0.05

@@ -9,7 +9,13 @@ import numpy as np
 def evaluate(learner: Any, tasks: Any, batches: Iterable[Any]) -> dict[str, np.ndarray]:
     """Per-task metrics of ``learner.predict`` on ``batches``, scored by the
     task sampler (:meth:`~graphmeta.tasks.EgoTasks.score`): accuracy and
-    ROC-AUC on user-interest tasks, accuracy on few-shot episodes."""
+    ROC-AUC on user-interest tasks, accuracy on few-shot episodes. In a
+    distributed run the batches are shared out and the scores gathered."""
+    from graphmeta import distributed
     learner.eval()
-    parts = [tasks.score(learner.predict(b), b) for b in batches]
+    if not distributed.active():
+        parts = [tasks.score(learner.predict(b), b) for b in batches]
+    else:   # each rank scores its share of the batches; all get every score, in order
+        mine = [(i, tasks.score(learner.predict(b), b)) for i, b in distributed.mine(batches)]
+        parts = [p for _, p in sorted(x for r in distributed.gather(mine) for x in r)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from graphmeta.build import fewshot_model, interest_model
 from graphmeta.meta import MAML, Adam, expand_params, make_rule, task_loss
-from graphmeta.methods.common import classifier_loss, pretrain_batch_size, single_label
+from graphmeta.methods.common import classifier_loss, pretrain_batches, single_label
 from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.models import FewShotClassifier
 from graphmeta.tasks import MetaBatch, TaskBatch
@@ -81,7 +81,7 @@ class FinetuneEpisodes(Learner):
         self.single = single_label(tasks)
 
     def train_batches(self) -> Iterator[Any]:
-        return self.ctx.tasks.pretrain_batches(pretrain_batch_size(self.ctx), self.ctx.seed)
+        return pretrain_batches(self.ctx)
 
     def training_loss(self, batch: tuple) -> Tensor:
         return classifier_loss(self.pre, batch, self.single)

@@ -29,3 +29,10 @@ def single_label(tasks: Any) -> bool:
 
 def pretrain_batch_size(ctx: Context) -> int:
     return 4 * ctx.spec.meta.meta_batch * ctx.tasks.n_way
+
+
+def pretrain_batches(ctx: Context) -> Any:
+    """Classifier pre-training batches of meta-train users (this rank's share)."""
+    from graphmeta import distributed
+    return ctx.tasks.pretrain_batches(pretrain_batch_size(ctx), ctx.seed,
+                                      shard=distributed.shard())

@@ -17,7 +17,7 @@ from graphmeta.build import fewshot_model, interest_model
 from graphmeta.config import ConfigError
 from graphmeta.meta import (MAML, InnerRule, LearnedLR, LearnedRule, expand_params, make_rule,
                             task_ce, task_loss)
-from graphmeta.methods.common import classifier_loss, pretrain_batch_size, single_label
+from graphmeta.methods.common import classifier_loss, pretrain_batches, single_label
 from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.tasks import MetaBatch
 
@@ -159,7 +159,7 @@ class MetaBaseline(Learner):
         pre = optimise(self, ctx, val, iterations=b.pretrain_iterations, lr=b.pretrain_lr,
                        rate_key="baselines.pretrain_lr", progress=progress,
                        loss=lambda batch: classifier_loss(self.pre, batch, self.single),
-                       batches=ctx.tasks.pretrain_batches(pretrain_batch_size(ctx), ctx.seed),
+                       batches=pretrain_batches(ctx),
                        label=f"{ctx.method}:pretrain")
         meta = optimise(self, ctx, val, iterations=m.iterations, lr=m.meta_lr,
                         rate_key="meta.meta_lr", progress=progress, loss=self.maml.meta_loss,

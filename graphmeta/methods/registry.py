@@ -75,11 +75,14 @@ class Learner(nn.Module):
         """Training batches (on the CPU; the loop moves them to the device):
         meta-batches of meta-train tasks, with the query sets
         ``tasks.train_query`` asks for on user-interest tasks."""
+        from graphmeta import distributed
         tasks, spec = self.ctx.tasks, self.spec
         if spec.kind == "user-interest":
             return tasks.batches("train", spec.meta.meta_batch, seed=self.ctx.seed,
-                                 full=spec.tasks.train_query == "full")
-        return tasks.batches("train", spec.meta.meta_batch, seed=self.ctx.seed)
+                                 full=spec.tasks.train_query == "full",
+                                 shard=distributed.shard())
+        return tasks.batches("train", spec.meta.meta_batch, seed=self.ctx.seed,
+                             shard=distributed.shard())
 
     def training_loss(self, batch: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} is not trained")

@@ -208,35 +208,52 @@ class FewShotTasks(EgoTasks):
         """Accuracy of query logits ``pred`` ``[T, Q, N]``."""
         return {"accuracy": (pred.argmax(-1) == batch.query_y).double().mean(1).cpu().numpy()}
 
-    def batches(self, split: str, batch_size: int, seed: int) -> SeededStream[FewShotBatch]:
-        """Endless, resumable stream of meta-batches of fresh episodes from ``split``."""
+    def batches(self, split: str, batch_size: int, seed: int,
+                shard: tuple[int, int] = (0, 1)) -> SeededStream[FewShotBatch]:
+        """Endless, resumable stream of meta-batches of fresh episodes from
+        ``split`` (with ``shard = (rank, world)``, episodes ``rank, rank +
+        world, ...`` of each global batch)."""
+        rank, world = shard
+
         def make(child: int) -> FewShotBatch:
             rng = np.random.default_rng(child)
-            return self.collate([self.episode(split, rng) for _ in range(batch_size)])
+            return self.collate([self.episode(split, rng) for _ in range(batch_size)][rank::world])
         return SeededStream(make, seed)
 
-    def pretrain_batches(self, batch_size: int, seed: int
+    def pretrain_batches(self, batch_size: int, seed: int, shard: tuple[int, int] = (0, 1)
                          ) -> SeededStream[tuple[GraphBatch, Tensor]]:
         """Ego-subgraphs of meta-train users with their meta-train classes as
-        multi-hot targets ``[B, C_train]`` (for classifier pre-training)."""
+        multi-hot targets ``[B, C_train]`` (for classifier pre-training;
+        ``shard`` as in :meth:`batches`)."""
         train = self.splits["train"]
         target = self.member[:, train]
         users = target.any(1).nonzero().view(-1).numpy()
+        rank, world = shard
 
         def make(child: int) -> tuple[GraphBatch, Tensor]:
             rng = np.random.default_rng(child)
             picked = rng.choice(users, batch_size, replace=len(users) < batch_size)
-            return self.graph_batch(self.sampler.sample_many(picked.tolist(), rng)), target[picked]
+            graphs = self.sampler.sample_many(picked.tolist(), rng)[rank::world]
+            return self.graph_batch(graphs), target[picked[rank::world]]
         return SeededStream(make, seed)
 
 
 class _EpisodeBatches:
-    """Fixed episodes, collated chunk by chunk on each pass."""
+    """Fixed episodes, collated chunk by chunk on each pass (or one chunk by
+    index, for a rank's share)."""
 
     def __init__(self, tasks: FewShotTasks, episodes: list[Episode], device: torch.device,
                  step: int) -> None:
         self.tasks, self.episodes, self.device, self.step = tasks, episodes, device, step
 
+    def __len__(self) -> int:
+        return -(-len(self.episodes) // self.step)
+
+    def __getitem__(self, i: int) -> FewShotBatch:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        chunk = self.episodes[i * self.step:(i + 1) * self.step]
+        return self.tasks.collate(chunk).to(self.device)
+
     def __iter__(self) -> Iterator[FewShotBatch]:
-        for i in range(0, len(self.episodes), self.step):
-            yield self.tasks.collate(self.episodes[i:i + self.step]).to(self.device)
+        return (self[i] for i in range(len(self)))

@@ -217,18 +217,22 @@ class UserInterestTasks(EgoTasks):
         step = max(1, min(chunk, EVAL_PAIRS // max(longest, 1)))
         return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
 
-    def batches(self, split: str, batch_size: int, seed: int,
-                full: Optional[bool] = None) -> SeededStream[TaskBatch]:
+    def batches(self, split: str, batch_size: int, seed: int, full: Optional[bool] = None,
+                shard: tuple[int, int] = (0, 1)) -> SeededStream[TaskBatch]:
         """Endless, resumable stream of meta-batches of random users from
         ``split``; ``full`` query sets (every non-support interest) or
-        sampled ones (default: as ``train_query`` says)."""
+        sampled ones (default: as ``train_query`` says). With ``shard =
+        (rank, world)`` each batch holds only tasks ``rank, rank + world,
+        ...`` of the global one (the same tasks one process would draw)."""
         users = self.splits[split]
         full = self.train_query == "full" if full is None else full
+        rank, world = shard
 
         def make(child: int) -> TaskBatch:
             rng = np.random.default_rng(child)
             picked = users[torch.from_numpy(rng.integers(0, len(users), batch_size))]
-            return self.collate(self.tasks(picked, int(rng.integers(2**63 - 1)), full=full))
+            tasks = self.tasks(picked, int(rng.integers(2**63 - 1)), full=full)
+            return self.collate(tasks[rank::world])
         return SeededStream(make, seed)
 
     def collate(self, tasks: Sequence[Task]) -> TaskBatch:
