@@ -29,7 +29,8 @@ def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
                    help="run directory" + (f" (default: {out_default})" if out_default
                                            else " (required unless --resume)"))
     p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's own choice)")
+                   help="torch CPU threads (default: the cores not already busy, from the "
+                        "load average; see docs/SCALING.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -166,6 +167,19 @@ def _plugins(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def default_threads() -> int:
+    """Threads for this process: the usable cores minus those the 1-minute
+    load average says are busy, at least 1. On shared cores, more threads
+    than free cores make every job wait on the others (docs/SCALING.md)."""
+    import os
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores or 1, round((cores or 1) - busy)))
+
+
 def _progress(quiet: bool) -> bool:
     """Progress bars on a terminal; plain log lines (one per validation)
     when stderr is redirected; neither with ``--quiet``."""
@@ -248,8 +262,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (GraphmetaError, ValueError, FileNotFoundError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or default_threads())
     resume = getattr(args, "resume", None)
     if not (args.out or resume):
         print(f"graphmeta {args.command}: error: --out is required (or --resume RUN_DIR)",

@@ -133,11 +133,27 @@ def mine(items: Iterable[Any]) -> Iterable[tuple[int, Any]]:
     return ((i, x) for i, x in enumerate(items) if i % w == r)
 
 
+def shared_sampler(sampler: Any, key: str) -> Any:
+    """One CSR copy per machine: local rank 0 saves ``sampler``'s arrays under
+    the dataset cache (``csr/<key>``), the other local ranks map that file
+    and drop their own copy."""
+    if not active():
+        return sampler
+    from graphmeta.datasets.download import cache_dir
+    from graphmeta.tasks import EgoSampler
+    folder = cache_dir() / "csr" / key
+    local = int(os.environ.get("LOCAL_RANK", rank()))
+    if local == 0:
+        sampler.save(folder)
+    barrier()
+    return sampler if local == 0 else EgoSampler.load(folder, sampler.hops, sampler.max_nodes)
+
+
 def finish() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 
 __all__ = ["PeerLost", "active", "barrier", "broadcast_parameters", "finish", "gather",
-           "global_size", "init", "is_main", "launched", "mine", "rank", "shard",
+           "global_size", "init", "is_main", "launched", "mine", "rank", "shard", "shared_sampler",
            "sum_gradients", "world"]

@@ -157,6 +157,9 @@ def prepare(cfg: dict, device: torch.device) -> Run:
     check_data(data, cfg["dataset"]["name"])
     spec = resolve(cfg, data, device)
     tasks = build_tasks(spec, data)
+    if distributed.active():
+        tasks.sampler = distributed.shared_sampler(
+            tasks.sampler, checkpoint.fingerprint(data, tasks.splits)["splits"])
     if spec.kind == "few-shot":
         spec = with_n_way(spec, tasks.n_way)
     t = spec.tasks

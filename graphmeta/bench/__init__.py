@@ -20,7 +20,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from graphmeta.bench.memory import memory_child, bench_memory
+from graphmeta.bench.catalogue import bench_catalogue, catalogue_child
+from graphmeta.bench.memory import bench_memory, memory_child
 from graphmeta.bench.sampling import bench_sampler, random_graph
 from graphmeta.bench.timing import bench_meta_step, bench_throughput, setup
 
@@ -63,6 +64,10 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print) -> d
     if not args.skip_memory:
         result["peak_memory_mb"] = bench_memory(args, args.memory_steps_list)
         log(f"peak_memory_mb: {result['peak_memory_mb']}")
+    sizes = [int(c) for c in args.catalogue_sizes.split(",") if c]
+    if sizes:
+        result["catalogue"] = bench_catalogue(args, sizes)
+        log(f"catalogue: {result['catalogue']}")
     ms = result["meta_step_ms"]
     result["ratios"] = {
         "loop_over_batched_second_order": ms["loop_second_order"] / ms["batched_second_order"],
@@ -107,6 +112,11 @@ def format_report(r: dict) -> str:
                   f"with sampling: in-line {t['train_inline']:.0f}, prefetch thread "
                   f"{t['train_prefetch_thread']:.0f}; graphmeta train (auto) = "
                   f"{100 * t['auto_fraction_of_bare']:.0f}% of bare"]
+    if "catalogue" in r:
+        lines += ["", "catalogue sweep (10 known interests per user): " + "; ".join(
+            f"{c}: " + (f"{v['meta_step_ms']:.1f} ms, {v['peak_memory_mb']:.0f} MB"
+                        if "error" not in v else f"failed ({v['error']})")
+            for c, v in r["catalogue"].items())]
     if "peak_memory_mb" in r:
         pm = r["peak_memory_mb"]
         lines += ["", "peak memory of one meta-step (MB): "
@@ -135,6 +145,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                                         "$GRAPHMETA_DATA; without one the deezer-hu "
                                         "sampler row is skipped)")
     ap.add_argument("--skip-sampler", action="store_true")
+    ap.add_argument("--catalogue", dest="catalogue_sizes", default="100,10000,1000000",
+                    help="catalogue sizes for the sweep (comma-separated; empty: skip)")
+    ap.add_argument("--memory-cap-gb", type=float, default=12.0,
+                    help="address-space cap of each catalogue-sweep process")
+    ap.add_argument("--catalogue-timeout", type=int, default=300)
+    ap.add_argument("--_catalogue", dest="catalogue", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--_memory-order", dest="memory_order", help=argparse.SUPPRESS)
     ap.add_argument("--_memory-steps", dest="memory_steps", type=int, help=argparse.SUPPRESS)
@@ -146,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.memory_order:
         memory_child(args)
+        return 0
+    if args.catalogue:
+        catalogue_child(args)
         return 0
     log = (lambda s: print(s, file=sys.stderr)) if args.json else (lambda s: None)
     r = run_bench(args, log)

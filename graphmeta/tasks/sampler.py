@@ -10,7 +10,8 @@ torch-sparse, which are not available on every platform.
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ class EgoSampler:
         [1, 0, 2]
     """
 
-    def __init__(self, edge_index: Tensor, num_nodes: int, hops: int = 2,
+    def __init__(self, edge_index: Optional[Tensor], num_nodes: int, hops: int = 2,
                  max_nodes: int | None = 64) -> None:
         if hops < 0:
             raise ValueError(f"hops must be >= 0, got {hops}")
@@ -50,6 +51,9 @@ class EgoSampler:
         self.num_nodes = int(num_nodes)
         self.hops = hops
         self.max_nodes = max_nodes
+        self._tls = threading.local()
+        if edge_index is None:      # filled by load()
+            return
         # Neighbours of v (the nodes that send messages to v and that v
         # reaches) are the sources of edges whose target is v: CSR by target.
         src, dst = edge_index.cpu().numpy()
@@ -60,9 +64,31 @@ class EgoSampler:
         counts = np.bincount(dst, minlength=self.num_nodes)
         self.rowptr = np.zeros(self.num_nodes + 1, dtype=np.int64)
         np.cumsum(counts, out=self.rowptr[1:])
-        # Scratch lookup (global id -> local id), one per thread, reset after
-        # every call so that a call costs O(subgraph) and not O(num_nodes).
-        self._tls = threading.local()
+        # The scratch lookup (global id -> local id) is one per thread, reset
+        # after every call so that a call costs O(subgraph), not O(num_nodes).
+
+    def save(self, folder: str | Path) -> Path:
+        """Writes the CSR arrays as ``rowptr.npy`` and ``col.npy`` (atomically),
+        for other processes to :meth:`load` memory-mapped."""
+        from graphmeta import io as gio
+        folder = Path(folder)
+        for name in ("rowptr", "col"):
+            arr = getattr(self, name)
+            gio.atomic(folder / f"{name}.npy", lambda tmp: np.save(open(tmp, "wb"), arr))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, hops: int = 2, max_nodes: int | None = 64,
+             mmap: bool = True) -> "EgoSampler":
+        """A sampler over CSR arrays saved by :meth:`save`. Memory-mapped, so
+        the processes of one machine share a single copy of the graph through
+        the page cache (distributed ranks, 5M-node graphs)."""
+        folder = Path(folder)
+        rowptr = np.load(folder / "rowptr.npy", mmap_mode="r" if mmap else None)
+        sampler = cls(None, len(rowptr) - 1, hops, max_nodes)
+        sampler.rowptr = rowptr
+        sampler.col = np.load(folder / "col.npy", mmap_mode="r" if mmap else None)
+        return sampler
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_nodes={self.num_nodes}, "

@@ -15,14 +15,16 @@ def _args(*argv):
 def test_run_bench_reports_every_section():
     args = _args("--tasks", "4", "--hidden", "8", "--repeats", "2", "--loop-repeats", "1",
                  "--throughput-iters", "2", "--skip-sampler", "--memory-steps", "1",
-                 "--threads", "1")
+                 "--threads", "1", "--catalogue", "50,400", "--inner-steps", "1")
     r = run_bench(args, log=lambda s: None)
     assert set(r["meta_step_ms"]) == {"batched_second_order", "batched_first_order",
                                       "loop_second_order", "loop_first_order", "fused_fwd_bwd"}
     assert all(v > 0 for v in r["meta_step_ms"].values())
     assert set(r["peak_memory_mb"]) == {"second_order", "first_order"}
     assert r["ratios"]["loop_over_batched_second_order"] > 0
-    assert "graphmeta bench: 4 tasks" in format_report(r)
+    assert set(r["catalogue"]) == {"50", "400"}
+    assert all(v["meta_step_ms"] > 0 and "peak_memory_mb" in v for v in r["catalogue"].values())
+    assert "graphmeta bench: 4 tasks" in format_report(r) and "catalogue sweep" in format_report(r)
 
 
 def test_sampler_bench_on_a_small_graph():

@@ -104,3 +104,17 @@ def test_source_self_loops_stay_out_of_subgraphs():
     nodes, sub = EgoSampler(ei, 3, hops=1).sample(1, np.random.default_rng(0))
     assert nodes.tolist() == [1, 0, 2]
     assert not (sub[0] == sub[1]).any() and sub.size(1) == 4
+
+
+def test_saved_csr_loads_memory_mapped_and_samples_the_same(tmp_path):
+    import numpy as np
+
+    from graphmeta.synthetic import make_social_graph
+    from graphmeta.tasks import EgoSampler
+    g = make_social_graph(300, 5, 3, n_blocks=5, seed=2)
+    a = EgoSampler(g.edge_index, g.num_nodes, hops=2, max_nodes=9)
+    b = EgoSampler.load(a.save(tmp_path / "csr"), hops=2, max_nodes=9)
+    assert isinstance(b.col, np.memmap) and b.num_nodes == 300
+    for x, y in zip(a.sample_many(range(0, 300, 7), np.random.default_rng(0)),
+                    b.sample_many(range(0, 300, 7), np.random.default_rng(0))):
+        assert torch.equal(x[0], y[0]) and torch.equal(x[1], y[1])

@@ -1,0 +1,76 @@
+"""The catalogue sweep: meta-step time and peak memory against the number of
+interests (10 known interests per user), each size in a fresh process with a
+memory cap, so a size that does not fit is reported, not fatal.
+
+It measures the model as graphmeta builds it today (a learned embedding per
+interest, adapted per task): cost grows with the catalogue. docs/SCALING.md
+records the sweep and what a catalogue-independent model needs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+SIZES = (100, 10_000, 1_000_000)
+
+
+def catalogue_child(args: argparse.Namespace) -> None:
+    """Runs in a fresh process: one catalogue size."""
+    from graphmeta.bench.memory import _proc_status_kb
+    from graphmeta.meta import MAML
+    from graphmeta.models import GNNEncoder, InterestModel
+    from graphmeta.synthetic import make_social_graph
+    from graphmeta.tasks import UserInterestTasks
+    cap = int(args.memory_cap_gb * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    torch.set_num_threads(args.threads)
+    n_items = args.catalogue
+    g = make_social_graph(2000, 10, 10, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    interests = torch.zeros(2000, n_items, dtype=torch.bool)
+    liked = torch.randint(0, n_items, (2000, 10), generator=gen)
+    interests[torch.arange(2000).unsqueeze(1), liked] = True
+    g.interests, g.interest_x = interests, None
+    tasks = UserInterestTasks(g, k_shot=3, n_query=5, max_nodes=args.max_nodes, seed=0)
+    batch = next(tasks.batches("train", args.tasks, seed=0))
+    torch.manual_seed(0)
+    model = InterestModel(g.x.size(1), GNNEncoder(g.x.size(1), args.hidden, args.layers, "sage"),
+                          num_interests=n_items, interest_dim=32)
+    maml = MAML(model, inner_lr=0.1, inner_steps=args.inner_steps)
+    maml.meta_loss(batch).backward()                       # warm-up
+    base = _proc_status_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        maml.meta_loss(batch).backward()
+        times.append((time.perf_counter() - start) * 1000)
+    print(json.dumps({"meta_step_ms": round(sorted(times)[1], 2),
+                      "peak_memory_mb": round((_proc_status_kb("VmHWM") - base) / 1024, 1)}))
+
+
+def bench_catalogue(args: argparse.Namespace, sizes=SIZES) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for c in sizes:
+        cmd = [sys.executable, "-m", "graphmeta.bench", "--_catalogue", str(c), "--threads",
+               str(args.threads), "--tasks", str(args.tasks), "--max-nodes", str(args.max_nodes),
+               "--hidden", str(args.hidden), "--layers", str(args.layers), "--inner-steps",
+               str(args.inner_steps), "--memory-cap-gb", str(args.memory_cap_gb)]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.catalogue_timeout)
+        except subprocess.TimeoutExpired:
+            out[str(c)] = {"error": f"over {args.catalogue_timeout} s"}
+            continue
+        if p.returncode == 0:
+            out[str(c)] = json.loads(p.stdout.strip().splitlines()[-1])
+        else:
+            last = (p.stderr.strip().splitlines() or ["?"])[-1][:160]
+            out[str(c)] = {"error": last}
+    return out
