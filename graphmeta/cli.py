@@ -285,7 +285,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         res = runner.compare(cfg, out, device, progress=progress, resume=bool(resume),
                              force=args.force)
-    except (GraphmetaError, ValueError, FileNotFoundError) as e:
+    except (GraphmetaError, ValueError, FileNotFoundError, FloatingPointError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -47,13 +47,22 @@ def tune(run: "Run", n: int, progress: bool = False,
         for settings in configurations(space, n, seed):
             trial = run.with_method_settings({method: settings})
             start = time.perf_counter()
-            res = trial.train(method, trial.spec.seed, progress, resumable=False)
+            try:
+                res = trial.train(method, trial.spec.seed, progress, resumable=False)
+            except FloatingPointError as e:   # a diverging configuration loses, the rest go on
+                trials.append({"settings": settings, "val": None, "error": str(e),
+                               "seconds": round(time.perf_counter() - start, 2)})
+                continue
             score = res.best_val(select)
             if not res.history:     # untrained methods: score the learner as built
                 score = float(np.nanmean(evaluate(res.learner, run.tasks, run.val)[select]))
             trials.append({"settings": settings, "val": round(score, 6),
                            "seconds": round(time.perf_counter() - start, 2)})
-        best = max(trials, key=lambda t: t["val"])
+        scored = [t for t in trials if t["val"] is not None]
+        if not scored:
+            raise FloatingPointError(f"{method}: every tuning configuration diverged "
+                                     f"({trials[0]['error']})")
+        best = max(scored, key=lambda t: t["val"])
         out[method] = {"settings": best["settings"], "val": best["val"], "metric": select,
                        "trials": trials}
         log(f"  tuned {method:<12} val {select} {best['val']:.4f} with "

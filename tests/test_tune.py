@@ -66,3 +66,15 @@ def test_the_chosen_settings_are_what_the_final_run_uses(tmp_path):
         effective = spec.for_method(m).to_dict()
         for key, value in tuning[m]["settings"].items():
             assert get_key(effective, key) == value, (m, key)
+
+
+def test_a_diverging_configuration_loses_and_the_rest_go_on(monkeypatch):
+    import dataclasses
+
+    from graphmeta.methods import get_method, registry
+    run = prepare(load_config(None, TINY_SETTINGS + ["methods=[maml]", "meta.iterations=2"]), CPU)
+    monkeypatch.setitem(registry._METHODS, "maml", dataclasses.replace(
+        get_method("maml"), search={"meta.inner_lr": [1e30]}))
+    out = tune(run, 2, log=lambda s: None)["maml"]
+    assert out["settings"] == {} and len(out["trials"]) == 2
+    assert out["trials"][1]["val"] is None and "training loss is" in out["trials"][1]["error"]
