@@ -1,4 +1,9 @@
-"""``graphmeta`` command line: demo, train, evaluate, compare, bench, datasets."""
+"""``graphmeta`` command line: demo, train, evaluate, compare, bench, datasets.
+
+Over 300 lines: the argparse declarations of every subcommand (their options,
+help texts and examples) are kept in one file so the whole command line reads
+in one place; the work each subcommand does lives in other modules.
+"""
 from __future__ import annotations
 
 import argparse
