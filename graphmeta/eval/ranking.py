@@ -81,9 +81,16 @@ def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] =
                     ) -> dict[str, np.ndarray]:
     """Per-task metrics of ``scores``, ``y``, ``mask`` ``[T, S]`` (see the
     module docstring). A task without both relevant and irrelevant
-    candidates gets NaN, which means leave out."""
+    candidates gets NaN, which means leave out. Non-finite scores (a
+    diverged model) raise ``FloatingPointError``, which tuning counts as a
+    losing configuration."""
     s_all, y_all, m_all = (scores.detach().cpu().double().numpy(), y.cpu().numpy(),
                            mask.cpu().numpy())
+    bad = ~np.isfinite(s_all) & m_all.astype(bool)
+    if bad.any():
+        raise FloatingPointError(f"{int(bad.sum())} candidate scores are NaN or infinite "
+                                 f"(in {int(bad.any(1).sum())} of {len(s_all)} tasks): the "
+                                 f"model diverged; try a smaller learning rate")
     out: dict[str, list[float]] = {name: [] for name in metric_names(ks)}
     for s, t, m in zip(s_all, y_all, m_all):
         s, t = s[m], (t[m] == 1).astype(np.int64)

@@ -50,3 +50,13 @@ def test_a_user_without_both_classes_is_left_out():
     m = ranking_metrics(torch.tensor([[0.3, 0.4]]), torch.tensor([[1, 1]]),
                         torch.ones(1, 2, dtype=torch.bool))
     assert all(math.isnan(v[0]) for v in m.values())
+
+
+def test_diverged_scores_are_a_floating_point_error_but_padding_is_not():
+    y = torch.tensor([[1, 0, 0]])
+    ok = ranking_metrics(torch.tensor([[0.9, 0.1, float("nan")]]), y,
+                         torch.tensor([[True, True, False]]))     # NaN only in padding
+    assert ok["auc"][0] == 1.0
+    with pytest.raises(FloatingPointError, match="1 candidate scores are NaN"):
+        ranking_metrics(torch.tensor([[0.9, float("nan"), 0.1]]), y,
+                        torch.ones(1, 3, dtype=torch.bool))
