@@ -46,7 +46,8 @@ class TrainResult:
 
     def best_val(self, select: str) -> float:
         """The meta-val score of the kept state (``nan`` if never validated)."""
-        scores = [r[f"val_{select}"] for r in self.history]
+        scores = [r[f"val_{select}"] for r in self.history
+                  if math.isfinite(r.get(f"val_{select}", math.nan))]
         return max(scores) if scores else math.nan
 
 
@@ -159,10 +160,18 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
                 stepping = False
                 running.append(value.item())
                 if it % spec.meta.eval_every == 0 or it == iterations:
-                    m = evaluate(learner, ctx.tasks, val)
+                    try:
+                        m = evaluate(learner, ctx.tasks, val)
+                    except FloatingPointError as e:
+                        # A state whose adaptation diverges on a meta-val task is
+                        # not selectable; training goes on (the loss is finite).
+                        log.warning("%s seed %d: iteration %d: not selectable: %s",
+                                    label, ctx.seed, it, e)
+                        m = None
                     row = {"method": label, "seed": ctx.seed, "iteration": it,
                            "train_loss": round(float(np.mean(running)), 6),
-                           **{f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()},
+                           **({f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()}
+                              if m is not None else {f"val_{spec.meta.select}": math.nan}),
                            "seconds": round(time.perf_counter() - start, 3)}
                     running = []
                     history.append(row)
@@ -184,6 +193,9 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
             learner.train()
             checkpointer.save(snapshot(it - 1, rng))
         raise
+    if history and not any(math.isfinite(r[f"val_{spec.meta.select}"]) for r in history):
+        raise FloatingPointError(f"{label} seed {ctx.seed}: every meta-val evaluation diverged "
+                                 f"(NaN or infinite scores); try a smaller learning rate")
     learner.load_state_dict(best[1])
     return history
 

@@ -62,3 +62,39 @@ def test_a_non_finite_loss_names_the_rates(run):
             fit(run.context("diverges-test"), run.fixed("val"), progress=False)
     finally:
         unregister_method("diverges-test")
+
+
+class _SometimesNaN(Learner):
+    """A finite loss, but predictions that are NaN at chosen validations (as
+    when one task's adaptation overflows): evaluation ``i`` is NaN iff
+    ``bad[i]``; otherwise it ranks by ``w``, which grows every step."""
+    bad: tuple = ()
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.calls = 0
+
+    def training_loss(self, batch):
+        return -self.w
+
+    def predict(self, batch):
+        self.calls += 1
+        if self.bad[self.calls - 1]:
+            return torch.full(batch.query_y.shape, float("nan"))
+        return batch.query_y.float() * self.w.detach() + 0 * torch.rand(batch.query_y.shape)
+
+
+def test_a_diverged_validation_is_not_selectable_and_training_goes_on(run):
+    register_method("nan-test", kinds=("user-interest",), training="meta")(_SometimesNaN)
+    try:
+        _SometimesNaN.bad = (False, True, False)
+        res = fit(run.context("nan-test"), run.fixed("val"), progress=False)
+        assert [r["iteration"] for r in res.history] == [2, 4, 6]
+        assert math.isnan(res.history[1]["val_auc"])
+        assert res.best_val("auc") == max(res.history[0]["val_auc"], res.history[2]["val_auc"])
+        _SometimesNaN.bad = (True, True, True)
+        with pytest.raises(FloatingPointError, match="every meta-val evaluation diverged"):
+            fit(run.context("nan-test"), run.fixed("val"), progress=False)
+    finally:
+        unregister_method("nan-test")
