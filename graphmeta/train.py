@@ -193,7 +193,7 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
             learner.train()
             checkpointer.save(snapshot(it - 1, rng))
         raise
-    if history and not any(math.isfinite(r[f"val_{spec.meta.select}"]) for r in history):
+    if history and best[0] == -math.inf:    # no validation gave a finite score
         raise FloatingPointError(f"{label} seed {ctx.seed}: every meta-val evaluation diverged "
                                  f"(NaN or infinite scores); try a smaller learning rate")
     learner.load_state_dict(best[1])

@@ -72,3 +72,43 @@ def test_a_dead_rank_stops_the_other_with_a_clear_error(tmp_path):
     assert procs[0].returncode == 2, err
     assert "rank 0 of 2: another rank failed or stopped answering" in err
     assert "Traceback" not in err
+
+
+WORKER = r"""
+import sys, time
+import torch, torch.distributed as dist
+from types import SimpleNamespace
+from graphmeta.eval import evaluate, ranking_metrics
+dist.init_process_group("gloo", init_method=sys.argv[1], rank=int(sys.argv[2]), world_size=2,
+                        timeout=__import__("datetime").timedelta(seconds=30))
+y = torch.tensor([[1, 0, 0]]); mask = torch.ones(1, 3, dtype=torch.bool)
+batches = [SimpleNamespace(i=i) for i in range(4)]
+tasks = SimpleNamespace(score=lambda pred, b: ranking_metrics(pred, y, mask))
+nan_on = int(sys.argv[3])      # the batch whose scores diverge (-1: none)
+learner = SimpleNamespace(eval=lambda: None, predict=lambda b: torch.full((1, 3), float("nan"))
+                          if b.i == nan_on else torch.tensor([[0.9, 0.1, 0.2]]))
+start = time.time()
+try:
+    print("auc", evaluate(learner, tasks, batches)["auc"].tolist())
+except FloatingPointError as e:
+    print("FloatingPointError", round(time.time() - start), e)
+evaluate(learner, tasks, batches[:0] if nan_on < 0 else [b for b in batches if b.i != nan_on])
+print("in step")
+dist.destroy_process_group()
+"""
+
+
+def test_a_share_that_diverges_on_one_rank_raises_on_every_rank_in_step():
+    """Rank 1 scores batch 1; its NaN must not leave rank 0 waiting in a
+    collective: both raise FloatingPointError at once, then keep working
+    together (the next collective completes)."""
+    url = f"tcp://127.0.0.1:{_port()}"
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, str(r), "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in (0, 1)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        lines = out.splitlines()
+        assert lines[0].startswith("FloatingPointError 0 3 candidate scores are NaN"), out
+        assert lines[1] == "in step", out
