@@ -241,8 +241,8 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
             key = run.key(method)
             done = run.store.finished(method, seed, key)
             if done is None:
-                start = time.perf_counter()
                 res = run.train(method, seed, progress)
+                start = time.perf_counter()      # training has its own clock
                 scores = evaluate(res.learner, run.tasks, test)
                 report = (res.learner.selection_report(test)
                           if hasattr(res.learner, "selection_report") else None)

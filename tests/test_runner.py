@@ -24,11 +24,26 @@ def _strip_seconds(res):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
+    import time
     out = tmp_path_factory.mktemp("run")
     cfg = load_config(None, TINY_SETTINGS + ["seed=3", "methods=[maml, fomaml, maml-mlp, "
                                              "finetune, scratch]"])
-    compare(cfg, out, CPU, progress=False, log=lambda s: None)
+    stamps = []
+    compare(cfg, out, CPU, progress=False, log=lambda s: stamps.append((time.perf_counter(), s)))
+    (out / "stamps.json").write_text(json.dumps(stamps))
     return out
+
+
+def test_method_seconds_are_at_most_the_time_the_method_took(run_dir):
+    """A method's seconds (training and test, each counted once; training
+    was once counted twice) fit between its line of the log and the line
+    before it."""
+    res = json.loads((run_dir / "results.json").read_text())
+    stamps = json.loads((run_dir / "stamps.json").read_text())
+    done = {m: t for t, line in stamps for m in res["methods"] if line.lstrip().startswith(m + " ")}
+    order = list(res["methods"])
+    for prev, m in zip(order, order[1:]):
+        assert 0 < res["methods"][m]["seconds"] <= done[m] - done[prev], m
 
 
 def test_compare_writes_every_method_with_the_resolved_spec(run_dir):
