@@ -61,7 +61,8 @@ def interest_model(spec: RunSpec, tasks: UserInterestTasks, graph: bool = True) 
     kw: dict[str, Any] = ({"interest_x": data.interest_x}
                           if getattr(data, "interest_x", None) is not None
                           else {"num_interests": data.interests.size(1),
-                                "interest_dim": spec.model.interest_dim})
+                                "interest_dim": spec.model.interest_dim,
+                                "sparse_grad": bool(spec.model.sparse_grad)})
     return InterestModel(tasks.node_x.size(1), enc, combine=spec.model.combine,
                          head_hidden=spec.model.head_hidden, context=context, **kw)
 

@@ -108,6 +108,15 @@ def sum_gradients(module: torch.nn.Module) -> None:
     for p in module.parameters():
         if p.grad is None:
             p.grad = torch.zeros_like(p)
+        if p.grad.is_sparse:
+            # A sparse table gradient (model.sparse_grad) is summed dense
+            # and handed back as the rows some rank touched: correct, but
+            # its traffic grows with the table.
+            g = p.grad.to_dense()
+            _collective(dist.all_reduce, g)
+            rows = g.flatten(1).ne(0).any(1).nonzero().view(-1)
+            p.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), g[rows], g.shape)
+            continue
         _collective(dist.all_reduce, p.grad)
 
 

@@ -59,9 +59,11 @@ class TasksConfig:
                            doc="training query sets: n_query positives and negatives, or "
                                "every non-support interest")
     node_features: str = opt("auto", choices=("auto", "x", "interests", "x+interests",
+                                              "interests-svd", "x+interests-svd",
                                               "structure", "x+structure"),
-                             doc="auto: x when the graph has it, else interests (user-interest) "
-                                 "or structure (few-shot)")
+                             doc="auto: x when the graph has it, else interests (user-interest; "
+                                 "interests-svd, 64 SVD components of them, above 1,000 "
+                                 "interests) or structure (few-shot)")
     prefetch: str = opt("auto", choices=("auto", "thread", "off"),
                         doc="auto: a sampling thread on CUDA, in-line on CPU")
 
@@ -76,6 +78,10 @@ class ModelConfig:
     combine: str = opt("concat-product", choices=("concat", "concat-product"))
     head_hidden: int = opt(64, low=1)
     interest_dim: int = opt(32, low=1)
+    sparse_grad: Any = opt("auto", auto=bool,
+                           doc="learned interest table with sparse gradients and lazy Adam "
+                               "(a step's cost independent of the catalogue); auto: on above "
+                               "10,000 interests")
     context: bool = opt(False, doc="user-interest: the head also reads each candidate's "
                                    "popularity, co-occurrence with the support positives and "
                                    "(with the encoder) frequency among the ego's neighbours")

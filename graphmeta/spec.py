@@ -24,7 +24,7 @@ from graphmeta.config import (SECTIONS, BaselinesConfig, ConfigError, DatasetCon
 # What "auto" is, per task kind.
 K_SHOT = {"user-interest": 5, "few-shot": 3}
 META_BATCH = {"user-interest": 32, "few-shot": 4}
-FEATURES = {"user-interest": ("x", "interests"), "few-shot": ("x", "structure")}
+FEATURES = {"user-interest": ("x", "interests", "interests-svd"), "few-shot": ("x", "structure")}
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,22 @@ def _from_dict(d: dict, methods: tuple[str, ...], settings: Mapping) -> RunSpec:
                    **{s: cls(**d[s]) for s, cls in SECTIONS.items()})
 
 
+# Above this many interests a learned interest table gets sparse gradients.
+SPARSE_FROM = 10_000
+# Above this many interests, graphs without x get ``interests-svd`` node
+# features instead of multi-hot ones: chosen for cost (on a 2,113-interest
+# graph the multi-hot first layer made a meta-step 341 ms against 27 ms,
+# docs/SCALING.md); every dataset of docs/RESULTS.md has at most 193.
+SVD_FROM = 1_000
+
+
 def _resolve_autos(cfg: dict, *, has_interests: bool, has_x: bool,
-                   device: torch.device) -> dict:
+                   device: torch.device, n_interests: int = 0) -> dict:
     """Resolves every ``auto`` of a nested config (in a copy)."""
     cfg = copy.deepcopy(cfg)
     t, m = cfg["tasks"], cfg["meta"]
+    if cfg["model"]["sparse_grad"] == "auto":
+        cfg["model"]["sparse_grad"] = n_interests > SPARSE_FROM
     if t["kind"] == "auto":
         t["kind"] = "user-interest" if has_interests else "few-shot"
     kind = t["kind"]
@@ -96,7 +107,9 @@ def _resolve_autos(cfg: dict, *, has_interests: bool, has_x: bool,
         t["k_shot"] = K_SHOT[kind]
     allowed = FEATURES[kind]
     if t["node_features"] == "auto":
-        t["node_features"] = allowed[0] if has_x else allowed[1]
+        t["node_features"] = (allowed[0] if has_x else "interests-svd"
+                              if kind == "user-interest" and n_interests > SVD_FROM
+                              else allowed[1])
     parts = t["node_features"].split("+")
     if not set(parts) <= set(allowed):
         raise ConfigError(f"tasks.node_features={t['node_features']!r} does not apply to {kind} "
@@ -122,7 +135,9 @@ def resolve(cfg: dict, data: Any, device: torch.device | str = "cpu") -> RunSpec
     from graphmeta.methods import get_method, default_methods
     device = torch.device(device)
     facts = {"has_interests": getattr(data, "interests", None) is not None,
-             "has_x": getattr(data, "x", None) is not None, "device": device}
+             "has_x": getattr(data, "x", None) is not None, "device": device,
+             "n_interests": (data.interests.size(1)
+                             if getattr(data, "interests", None) is not None else 0)}
     plain = {k: v for k, v in cfg.items() if k not in ("method_settings", "_explicit")}
     common = _resolve_autos(plain, **facts)
     kind = common["tasks"]["kind"]

@@ -95,6 +95,46 @@ def batch_stream(ctx: Context, source: Iterator) -> ContextManager[Iterator]:
     return contextlib.nullcontext(to_device(b, ctx.device) for b in source)
 
 
+class Optimiser:
+    """Adam on the learner's parameters, except those whose gradients are
+    sparse (a module's ``sparse_parameters()``: a large interest table with
+    ``model.sparse_grad``), which get lazy Adam
+    (:class:`torch.optim.SparseAdam`: moments and updates for the rows a
+    step touched only, which is what keeps a step's cost independent of the
+    table's size; plain Adam would move every row every step)."""
+
+    def __init__(self, learner: torch.nn.Module, lr: float) -> None:
+        sparse = {id(p) for m in learner.modules()
+                  for p in getattr(m, "sparse_parameters", list)()}
+        params = list(learner.parameters())
+        self.opts: list[torch.optim.Optimizer] = [
+            torch.optim.Adam([p for p in params if id(p) not in sparse], lr=lr)]
+        if sparse:
+            self.opts.append(torch.optim.SparseAdam([p for p in params if id(p) in sparse],
+                                                    lr=lr))
+
+    def zero_grad(self) -> None:
+        for o in self.opts:
+            o.zero_grad()
+
+    def step(self) -> None:
+        for o in self.opts:
+            o.step()
+
+    def state_dict(self) -> dict:
+        if len(self.opts) == 1:     # the checkpoint format of a plain Adam
+            return self.opts[0].state_dict()
+        return {"optimisers": [o.state_dict() for o in self.opts]}
+
+    def load_state_dict(self, state: dict) -> None:
+        states = state["optimisers"] if "optimisers" in state else [state]
+        if len(states) != len(self.opts):
+            raise ValueError(f"the checkpoint holds {len(states)} optimiser states, this "
+                             f"learner needs {len(self.opts)} (model.sparse_grad changed?)")
+        for o, st in zip(self.opts, states):
+            o.load_state_dict(st)
+
+
 def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, lr: float,
              rate_key: str, progress: bool = True, loss: Optional[Callable] = None,
              batches: Optional[Iterator] = None, label: Optional[str] = None,
@@ -108,7 +148,7 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
     spec, label = ctx.spec, label or ctx.method
     loss = loss or learner.training_loss
     distributed.broadcast_parameters(learner)
-    opt = torch.optim.Adam(learner.parameters(), lr=lr)
+    opt = Optimiser(learner, lr)
     history: list[dict] = []
     best = (-math.inf, copy.deepcopy(learner.state_dict()))
     running: list[float] = []

@@ -6,9 +6,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
-from tests.helpers import TINY_SETTINGS
+from tests.helpers import TINY_SETTINGS, interest_folder
 
 SETTINGS = [a for s in TINY_SETTINGS + ["meta.iterations=20", "meta.eval_every=10",
                                         "meta.meta_batch=8"] for a in ("--set", s)]
@@ -25,19 +26,24 @@ def _state(path):
     return torch.load(path / "checkpoints" / "maml" / "seed-0.pt", weights_only=True)["state_dict"]
 
 
-def test_two_processes_train_what_one_does(tmp_path):
+@pytest.mark.parametrize("table", ["fixed item features", "sparse learned table"])
+def test_two_processes_train_what_one_does(tmp_path, table):
     """The same global meta-batches, split over 2 ranks whose gradients are
     summed: the parameters after 20 meta-steps equal one process's up to
     float32 summation order (the 2 ranks add the per-task losses in another
-    order), so the tolerance is relative 1e-5, not equality."""
+    order), so the tolerance is relative 1e-5, not equality. The second
+    case sums a learned interest table's sparse gradients (lazy Adam)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    extra = [] if table == "fixed item features" else [
+        "--dataset", str(interest_folder(tmp_path)), "--set", "model.sparse_grad=true",
+        "--set", "tasks.k_shot=2", "--set", "tasks.n_query=2"]
     one = subprocess.run([sys.executable, "-m", "graphmeta", "train", "--method", "maml",
-                          "--out", str(tmp_path / "one"), *SETTINGS, *COMMON],
+                          "--out", str(tmp_path / "one"), *SETTINGS, *COMMON, *extra],
                          capture_output=True, text=True, timeout=300, env=env)
     assert one.returncode == 0, one.stderr
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                           f"--master_port={_port()}", "-m", "graphmeta", "train", "--method",
-                          "maml", "--out", str(tmp_path / "two"), *SETTINGS, *COMMON],
+                          "maml", "--out", str(tmp_path / "two"), *SETTINGS, *COMMON, *extra],
                          capture_output=True, text=True, timeout=300, env=env)
     assert two.returncode == 0, two.stderr
     assert "rank 0 of 2" in two.stdout and "rank 1 of 2" in two.stdout

@@ -10,7 +10,7 @@ from graphmeta.eval import evaluate
 from graphmeta.methods import Learner, register_method, unregister_method
 from graphmeta.runner import prepare
 from graphmeta.train import build_learner, fit
-from tests.helpers import TINY_SETTINGS
+from tests.helpers import TINY_SETTINGS, interest_folder
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,40 @@ def test_a_diverged_validation_is_not_selectable_and_training_goes_on(run):
             fit(run.context("nan-test"), run.fixed("val"), progress=False)
     finally:
         unregister_method("nan-test")
+
+
+def test_a_sparse_interest_table_trains_with_lazy_adam(tmp_path):
+    """``model.sparse_grad=on``: the table gets SparseAdam, which leaves the
+    rows no training batch read exactly where they started; the optimiser
+    state round-trips through its state_dict."""
+    from graphmeta.train import Optimiser
+    cfg = load_config(None, [f"dataset.name={interest_folder(tmp_path)}", "model.sparse_grad=true",
+                             "meta.iterations=3", "meta.eval_every=3", "meta.meta_batch=2",
+                             "tasks.n_val_tasks=4", "model.hidden=8", "model.head_hidden=8",
+                             "tasks.k_shot=2", "tasks.n_query=2", "meta.inner_steps=1"])
+    run = prepare(cfg, torch.device("cpu"))
+    assert run.spec.model.sparse_grad is True
+    ctx = run.context("maml")
+    torch.manual_seed(0)
+    start = build_learner(ctx).model.interest_emb.weight.detach().clone()
+    learner = fit(ctx, run.fixed("val"), progress=False).learner
+    table = learner.model.interest_emb.weight.detach()
+    moved = (table != start).any(1)
+    assert learner.model.sparse_grad and 0 < moved.sum() < len(moved)
+    opt = Optimiser(learner, 1e-3)
+    assert [type(o).__name__ for o in opt.opts] == ["Adam", "SparseAdam"]
+    opt.load_state_dict(opt.state_dict())
+    with pytest.raises(ValueError, match="optimiser states"):
+        Optimiser(torch.nn.Linear(2, 2), 1e-3).load_state_dict(opt.state_dict())
+
+
+def test_autos_that_follow_the_catalogue_size():
+    from graphmeta.spec import SPARSE_FROM, SVD_FROM, resolve
+    from torch_geometric.data import Data
+    for n, sparse, features in ((SVD_FROM, False, "interests"),
+                                (SVD_FROM + 1, False, "interests-svd"),
+                                (SPARSE_FROM + 1, True, "interests-svd")):
+        data = Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2,
+                    interests=torch.zeros(2, n, dtype=torch.bool))
+        spec = resolve(load_config(None), data)
+        assert (spec.model.sparse_grad, spec.tasks.node_features) == (sparse, features)

@@ -71,18 +71,46 @@ def task_loss(logits: Tensor, y: Tensor, mask: Optional[Tensor], kind: str = "ce
     return task_ce(logits, y, mask, balanced=kind == "balanced")
 
 
-def expand_params(params: Params, num_tasks: int, *, detach: bool = False) -> Params:
+def expand_params(params: Params, num_tasks: int, *, detach: bool = False,
+                  shared: Sequence[str] = ()) -> Params:
     """Per-task copies ``[T, ...]`` of ``params``. With ``detach`` they are new
-    leaves (for evaluation), else views that keep the graph to ``params``."""
-    if detach:
-        return {k: v.detach().unsqueeze(0).repeat(num_tasks, *([1] * v.dim()))
-                .requires_grad_() for k, v in params.items()}
-    return {k: v.unsqueeze(0).expand(num_tasks, *v.shape) for k, v in params.items()}
+    leaves (for evaluation), else views that keep the graph to ``params``.
+    ``shared`` names parameters kept as they are, without a task dimension
+    (large tables that a model reads by row: a per-task view of one would
+    make its gradient a dense ``[T, ...]`` tensor)."""
+    out = {}
+    for k, v in params.items():
+        if k in shared:
+            out[k] = v.detach() if detach else v
+        elif detach:
+            out[k] = v.detach().unsqueeze(0).repeat(num_tasks, *([1] * v.dim())).requires_grad_()
+        else:
+            out[k] = v.unsqueeze(0).expand(num_tasks, *v.shape)
+    return out
+
+
+def row_sparse_params(params: Params, rows: dict[str, Tensor], num_tasks: int, *,
+                      detach: bool = False, sparse_grad: bool = False) -> Params:
+    """Per-task parameters where the tables named in ``rows`` (name -> row
+    ids ``[T, S]``) are given as their gathered rows ``[T, S, ...]``, the
+    table itself staying shared under ``name + "@base"``; the rest as
+    :func:`expand_params`. An inner loop over these adapts a task's own rows
+    only, at a cost independent of the table's size. With ``sparse_grad``
+    the tables' gradients are sparse (``nn.Embedding(sparse=True)``)."""
+    out = expand_params({k: v for k, v in params.items() if k not in rows}, num_tasks,
+                        detach=detach)
+    for k, idx in rows.items():
+        base = params[k].detach() if detach else params[k]
+        out[k + "@base"] = base
+        r = torch.nn.functional.embedding(idx, base, sparse=sparse_grad)
+        out[k] = r.detach().requires_grad_() if detach else r
+    return out
 
 
 def inner_loop(fast: Params, support_loss: Callable[[Params], Tensor], *,
                steps: int, rule: InnerRule, keys: Optional[Sequence[str]] = None,
-               first_order: bool = False, create_graph: bool = True) -> Params:
+               first_order: bool = False, create_graph: bool = True,
+               rows: Optional[dict[str, Tensor]] = None) -> Params:
     r"""Runs ``steps`` steps of ``rule`` on every task at once.
 
     Args:
@@ -93,16 +121,22 @@ def inner_loop(fast: Params, support_loss: Callable[[Params], Tensor], *,
             head only for ANIL.
         first_order: Drop second derivatives (FOMAML).
         create_graph: Keep the graph of the inner loop for an outer step.
+        rows: For parameters given as gathered rows
+            (:func:`row_sparse_params`), their row ids ``[T, S]``; the rule
+            finds them in its state under ``"rows"`` (a rule with
+            per-element learned state reads those rows of it).
     """
     keys = list(fast) if keys is None else list(keys)
     keep_graph = create_graph and not first_order
     state = rule.init({k: fast[k] for k in keys})
+    extra = {"rows": rows} if rows else {}
     for i in range(steps):
         loss = support_loss(fast).sum()
         # A parameter the support loss does not use gets a zero gradient.
         grads = torch.autograd.grad(loss, [fast[k] for k in keys], create_graph=keep_graph,
                                     allow_unused=True, materialize_grads=True)
-        new, state = rule.update(i, {k: fast[k] for k in keys}, dict(zip(keys, grads)), state)
+        new, state = rule.update(i, {k: fast[k] for k in keys}, dict(zip(keys, grads)),
+                                 {**state, **extra})
         fast = {k: new.get(k, v) for k, v in fast.items()}
     return fast
 
@@ -162,6 +196,12 @@ class MAML(nn.Module):
         return (f"inner_steps={self.inner_steps}, first_order={self.first_order}, "
                 f"inner_params={self.inner_params!r}, query_loss={self.query_loss!r}")
 
+    def row_sparse(self) -> dict[str, str]:
+        """The model's row-sparse tables (``model.row_sparse()``, if it has
+        one): adapted on a meta-batch as the rows each task reads."""
+        fn = getattr(self.model, "row_sparse", None)
+        return fn() if callable(fn) else {}
+
     def adapted_keys(self) -> list[str]:
         """The names of the parameters the inner loop adapts."""
         names = [k for k, _ in self.model.named_parameters()]
@@ -177,22 +217,35 @@ class MAML(nn.Module):
         parameters ``[T, ...]`` to per-task support losses ``[T]``, with
         ``num_tasks``. ``detach`` adapts copies cut from the meta-parameters
         (for evaluation)."""
+        params = dict(self.model.named_parameters())
+        sparse = self.row_sparse()
+        keys = self.adapted_keys()
+        rows: dict[str, Tensor] = {}
         if callable(task):
             if num_tasks is None:
                 raise ValueError("adapt(closure) needs num_tasks")
             support_loss = task
+            if any(k in keys for k in sparse):
+                fast = expand_params(params, num_tasks, detach=detach)
+            else:   # tables the closure only reads stay shared
+                fast = expand_params(params, num_tasks, detach=detach, shared=list(sparse))
         else:
             batch, num_tasks = task, task.num_tasks
+            rows = {k: getattr(batch, attr) for k, attr in sparse.items() if k in keys}
+            fast = row_sparse_params(params, rows, num_tasks, detach=detach,
+                                     sparse_grad=getattr(self.model, "sparse_grad", False))
+            for k in sparse:
+                if k not in rows:
+                    fast[k] = params[k].detach() if detach else params[k]
 
             def support_loss(p: Params) -> Tensor:
                 return task_ce(self.model.batched_logits(p, batch, batch.support_items),
                                batch.support_y)
-        fast = expand_params(dict(self.model.named_parameters()), num_tasks, detach=detach)
         with torch.enable_grad():
             return inner_loop(fast, support_loss,
                               steps=self.inner_steps if steps is None else steps,
-                              rule=self.rule, keys=self.adapted_keys(),
-                              first_order=self.first_order, create_graph=not detach)
+                              rule=self.rule, keys=keys, first_order=self.first_order,
+                              create_graph=not detach, rows=rows)
 
     def meta_loss(self, task: MetaBatch | Callable[[Params], Tensor],
                   query_loss: Optional[Callable[[Params], Tensor]] = None, *,

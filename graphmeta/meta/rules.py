@@ -46,7 +46,11 @@ class InnerRule(nn.Module):
 
     def update(self, step: int, params: Params, grads: Params, state: State
                ) -> tuple[Params, State]:
-        """The adapted ``params`` after inner step ``step`` (0-based)."""
+        """The adapted ``params`` after inner step ``step`` (0-based).
+        ``state["rows"]``, when present, maps the names of parameters given
+        as gathered rows ``[T, S, ...]`` of a table to their row ids ``[T,
+        S]`` (:func:`graphmeta.meta.maml.row_sparse_params`); a rule with
+        per-element state of the table's shape reads those rows of it."""
         raise NotImplementedError
 
 
@@ -103,10 +107,14 @@ class LearnedLR(InnerRule):
     def update(self, step: int, params: Params, grads: Params, state: State
                ) -> tuple[Params, State]:
         rates = self.rates()
+        rows = state.get("rows", {})
         out = {}
         for k, v in params.items():
             r = rates[k]
-            r = r[min(step, r.numel() - 1)] if self.per == "tensor" else r
+            if self.per == "tensor":
+                r = r[min(step, r.numel() - 1)]
+            elif k in rows:     # ``v`` holds rows ``[T, S, ...]`` of a table
+                r = torch.nn.functional.embedding(rows[k], r)
             out[k] = v - r * grads[k]
         return out, state
 
@@ -182,7 +190,11 @@ class LearnedRule(InnerRule):
     ``s`` (initialised to ``lr``). :math:`f_\phi`'s last layer starts at
     zero, so the rule starts as SGD; meta-training shapes it through the
     inner loop. Features are normalised per tensor, so one small network
-    serves weights of every scale. :meth:`describe` tabulates what it
+    serves weights of every scale. A table adapted as gathered rows
+    (``state["rows"]``: the interest table, adapted at a task's support
+    interests) is normalised over those rows, and its other rows are left
+    unchanged, so the rule's cost and scale do not depend on the table's
+    size. :meth:`describe` tabulates what it
     learned; everything is in ``state_dict``.
     """
 

@@ -55,7 +55,8 @@ class FinetuneInterests(Learner):
 
     def training_loss(self, batch: TaskBatch) -> Tensor:
         model = self.adapter.model
-        p = expand_params(dict(model.named_parameters()), batch.num_tasks)
+        p = expand_params(dict(model.named_parameters()), batch.num_tasks,
+                          shared=list(model.row_sparse()))
         logits = model.batched_logits(p, batch, batch.query_items)
         return task_loss(logits, batch.query_y, batch.query_mask, self.spec.meta.query_loss).mean()
 

@@ -65,7 +65,8 @@ class ANIL(MetaLearner):
 
     def _adapted_logits(self, batch: MetaBatch, detach: bool) -> Tensor:
         model, T = self.model, batch.num_tasks
-        p = expand_params(dict(model.named_parameters()), T, detach=detach)
+        shared = list(getattr(model, "row_sparse", dict)())
+        p = expand_params(dict(model.named_parameters()), T, detach=detach, shared=shared)
         z_s = model.features(p, batch, batch.support_items)
         z_q = z_s if self.ctx.spec.kind == "user-interest" else \
             model.features(p, batch, batch.query_items)

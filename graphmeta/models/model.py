@@ -56,13 +56,18 @@ class InterestModel(nn.Module):
             (per-task features of each candidate: popularity, co-occurrence
             with the support positives, frequency among the neighbours) that
             the head also reads.
+        sparse_grad (bool): The learned interest table gets sparse gradients
+            (the rows a meta-batch read), as ``nn.Embedding(sparse=True)``,
+            so a training step's cost does not grow with the catalogue; it
+            is then optimised by lazy Adam (:class:`torch.optim.SparseAdam`,
+            see :meth:`sparse_parameters`).
     """
 
     def __init__(self, in_channels: int, encoder: Optional[GNNEncoder] = None, *,
                  interest_x: Optional[Tensor] = None,
                  num_interests: Optional[int] = None, interest_dim: int = 32,
                  combine: str = "concat-product", head_hidden: int = 64,
-                 context: Sequence[int] = ()) -> None:
+                 context: Sequence[int] = (), sparse_grad: bool = False) -> None:
         super().__init__()
         if combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
@@ -70,6 +75,7 @@ class InterestModel(nn.Module):
             raise ValueError("give exactly one of interest_x and num_interests")
         self.encoder = encoder
         self.combine = combine
+        self.sparse_grad = bool(sparse_grad) and num_interests is not None
         self.context = list(context)
         ego_dim = encoder.out_channels if encoder is not None else in_channels
         if interest_x is not None:
@@ -78,7 +84,8 @@ class InterestModel(nn.Module):
             d = interest_x.size(1)
         else:
             self.interest_x = None
-            self.interest_emb = nn.Embedding(num_interests, interest_dim)
+            self.interest_emb = nn.Embedding(num_interests, interest_dim,
+                                             sparse=self.sparse_grad)
             d = interest_dim
         self.proj = nn.Linear(d, ego_dim, bias=False) if combine == "concat-product" else None
         z_dim = ego_dim + d + (ego_dim if self.proj is not None else 0) + len(self.context)
@@ -86,7 +93,8 @@ class InterestModel(nn.Module):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(encoder={self.encoder!r}, "
-                f"combine={self.combine!r}, context={self.context}, head={self.head!r})")
+                f"combine={self.combine!r}, context={self.context}, head={self.head!r}"
+                + (", sparse_grad=True" if self.sparse_grad else "") + ")")
 
     # -- per-task path (PyG message passing) ---------------------------------
     def forward(self, x: Tensor, edge_index: Tensor, items: Tensor,
@@ -113,14 +121,54 @@ class InterestModel(nn.Module):
         ``[T, d]``, the same for every item of a task."""
         return self.ego_embedding(p, batch)
 
+    def sparse_parameters(self) -> list[nn.Parameter]:
+        """The parameters that get sparse gradients (``sparse_grad``)."""
+        return [self.interest_emb.weight] if self.sparse_grad else []
+
+    def row_sparse(self) -> dict[str, str]:
+        """Parameters whose rows a task touches only at some indices: name ->
+        the batch attribute holding each task's row ids ``[T, S]``. The
+        interest table is read at the support interests while adapting, so
+        :class:`~graphmeta.meta.MAML` adapts those rows only (see
+        :meth:`interest_rows`) and the cost of a task does not grow with the
+        catalogue."""
+        return {} if self.interest_emb is None else {"interest_emb.weight": "support_items"}
+
+    def interest_rows(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
+        """The interest embeddings ``[T, S, D]`` of ``items`` ``[T, S]`` under
+        parameters ``p``, where ``p["interest_emb.weight"]`` is one of:
+
+        - the shared table ``[C, D]`` (no task dimension);
+        - a per-task table ``[T, C, D]``;
+        - row-sparse: the adapted rows ``[T, S', D]`` of
+          ``batch.support_items``, with the shared table under
+          ``"interest_emb.weight@base"``. Every other row is the shared
+          one, which is what a dense per-task table holds after an inner
+          loop whose rule leaves rows with zero gradient unchanged (SGD,
+          learned rates, momentum, Adam)."""
+        if self.interest_emb is None:
+            return self.interest_x[items]
+        table = p["interest_emb.weight"]
+        base = p.get("interest_emb.weight@base")
+        if base is None:
+            if table.dim() == 2:
+                return F.embedding(items, table, sparse=self.sparse_grad)
+            return table.gather(1, items.unsqueeze(-1).expand(-1, -1, table.size(-1)))
+        own = batch.support_items
+        if items is own:
+            return table
+        e = F.embedding(items, base, sparse=self.sparse_grad)
+        hit = items.unsqueeze(-1) == own.unsqueeze(1)                          # [T, Q, S']
+        if not hit.any():   # graphmeta's query and support sets are disjoint
+            return e
+        # A candidate that is also a support interest reads its adapted row.
+        own_base = F.embedding(own, base, sparse=self.sparse_grad)
+        return e + hit.to(table.dtype).bmm(table - own_base)
+
     def head_logits(self, p: dict[str, Tensor], h: Tensor, batch: TaskBatch,
                     items: Tensor) -> Tensor:
         """Logits ``[T, S, 2]`` of ``items`` for ego embeddings ``h`` ``[T, d]``."""
-        if self.interest_emb is None:
-            e = self.interest_x[items]
-        else:
-            table = p["interest_emb.weight"]                       # [T, C, D]
-            e = table.gather(1, items.unsqueeze(-1).expand(-1, -1, table.size(-1)))
+        e = self.interest_rows(p, batch, items)
         h = h.unsqueeze(1).expand(-1, e.size(1), -1)
         parts = [h, e]
         if self.proj is not None:

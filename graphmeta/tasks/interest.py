@@ -19,7 +19,7 @@ from torch_geometric.data import Data
 from graphmeta.eval.ranking import ranking_metrics
 from graphmeta.tasks.base import EgoTasks, SeededStream, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
-from graphmeta.tasks.stats import loo_cooccurrence, neighbour_frequency
+from graphmeta.tasks.stats import loo_cooccurrence, neighbour_frequency, svd_features
 
 
 @dataclass
@@ -38,6 +38,8 @@ NEGATIVES = ("uniform", "popularity")
 # Per-task features of each candidate interest, for models that read them.
 CONTEXT_FEATURES = ("popularity", "cooccurrence", "neighbours")
 PROTOCOLS = ("full", "sampled")
+# Components of the ``interests-svd`` node features.
+SVD_DIM = 64
 # (task, candidate) pairs per evaluation batch, bounding its memory.
 EVAL_PAIRS = 20_000
 
@@ -81,13 +83,19 @@ class UserInterestTasks(EgoTasks):
         node_features (str): ``"x"`` uses ``data.x``; ``"interests"`` uses
             the multi-hot interests of *known* users (everyone outside the
             meta-val and meta-test splits; those users are cold-start and get
-            zero rows); ``"x+interests"`` concatenates both; ``"auto"`` is
-            ``"x"`` when ``data.x`` exists, else ``"interests"``. Whenever
-            interests are features, the ego's row holds its support
-            positives only, so its query labels never reach the model.
+            zero rows); ``"interests-svd"`` their projection on the top
+            :data:`SVD_DIM` right singular vectors of that known-interest
+            matrix (scikit-learn's ``TruncatedSVD`` on a sparse matrix: a
+            feature size independent of the catalogue); ``"x+interests"``
+            (``"x+interests-svd"``) concatenates both; ``"auto"`` is ``"x"``
+            when ``data.x`` exists, else ``"interests"``. Whenever
+            interests are features, the ego's row holds (the projection of)
+            its support positives only, so its query labels never reach the
+            model.
     """
     kind = "user-interest"
-    FEATURES = {"x": "_x_features", "interests": "_interest_features"}
+    FEATURES = {"x": "_x_features", "interests": "_interest_features",
+                "interests-svd": "_interest_svd_features"}
     DEFAULT_FEATURES = ("x", "interests")
 
     def __init__(self, data: Data, *, k_shot: int = 5, n_query: int = 10,
@@ -113,7 +121,9 @@ class UserInterestTasks(EgoTasks):
         self.train_query = train_query
         self.interests = data.interests.bool()
         self.num_interests = self.interests.size(1)
-        n_pos = self.interests.sum(1)
+        # Counted by numpy, whose reductions cast in buffered chunks: torch's
+        # sum or count_nonzero of a bool table first makes an int64 copy of it.
+        n_pos = torch.from_numpy(self.interests.numpy().sum(1, dtype=np.int64))
         n_neg = self.num_interests - n_pos
         eligible = ((n_pos > k_shot) & (n_neg > k_shot)).nonzero().view(-1)
         if len(eligible) == 0:
@@ -121,13 +131,16 @@ class UserInterestTasks(EgoTasks):
                              f"and negative interests")
         self.eligible = eligible
         self.splits = split_ids(eligible, split, seed)
+        self._seed = seed
         # Cold-start: meta-val/test users' interests are unknown to training.
         self.known = torch.ones(data.num_nodes, dtype=torch.bool)
         self.known[torch.cat([self.splits["val"], self.splits["test"]])] = False
-        train = self.interests[self.splits["train"]].double()
-        self.popularity = train.mean(0)
+        n_train = len(self.splits["train"])
+        train_rows = self.interests[self.splits["train"]].numpy()
+        self.popularity = torch.from_numpy(train_rows.sum(0, dtype=np.float64) / max(n_train, 1))
         self.context = context
         if context:
+            train = self.interests[self.splits["train"]].double()
             self._co = train.T @ train                                  # [C, C]
             self._in_train = torch.zeros(data.num_nodes, dtype=torch.bool)
             self._in_train[self.splits["train"]] = True
@@ -138,6 +151,13 @@ class UserInterestTasks(EgoTasks):
         x = getattr(self.data, "x", None)
         dtype = dtype or (x.dtype if x is not None else torch.get_default_dtype())
         return self.interests.to(dtype) * self.known.unsqueeze(1)
+
+    def _interest_svd_features(self, dtype: torch.dtype | None) -> Tensor:
+        x = getattr(self.data, "x", None)
+        dtype = dtype or (x.dtype if x is not None else torch.get_default_dtype())
+        feats, self._svd = svd_features(self.interests, self.known, SVD_DIM, self._seed)
+        self._svd = self._svd.to(dtype)                                      # [C, k]
+        return feats.to(dtype)
 
     def _settings(self) -> dict[str, object]:
         return {"k_shot": self.k_shot, "n_query": self.n_query, **super()._settings(),
@@ -244,6 +264,12 @@ class UserInterestTasks(EgoTasks):
             graphs.x[:, 0, off:off + self.num_interests] = 0
             for t, task in enumerate(tasks):
                 graphs.x[t, 0, off + task.support_items[task.support_y == 1]] = 1
+        off = self._feature_offsets.get("interests-svd")
+        if off is not None:     # the same, projected
+            k = self._svd.size(1)
+            for t, task in enumerate(tasks):
+                graphs.x[t, 0, off:off + k] = self._svd[task.support_items[task.support_y == 1]
+                                                        ].sum(0).to(graphs.x.dtype)
         q_items, q_mask = pad([t.query_items for t in tasks])
         q_y, _ = pad([t.query_y for t in tasks])
         batch = TaskBatch(graphs, torch.stack([t.support_items for t in tasks]),

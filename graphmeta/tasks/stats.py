@@ -3,6 +3,7 @@
 that user-interest batches can carry (:meth:`UserInterestTasks.collate`)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -57,3 +58,20 @@ def loo_cooccurrence(co: Tensor, own: Tensor, support: Tensor, weight: Tensor) -
 
 
 __all__ = ["item_similarity", "loo_cooccurrence", "neighbour_frequency"]
+
+
+def svd_features(interests: Tensor, known: Tensor, k: int, seed: int) -> tuple[Tensor, Tensor]:
+    """The known users' interests (rows of ``interests`` ``[N, C]`` where
+    ``known``) projected on the top ``k`` right singular vectors of that
+    matrix: ``([N, k], components [C, k])``. scikit-learn's randomized
+    ``TruncatedSVD`` on a scipy sparse matrix, so the cost follows the
+    number of known (user, interest) pairs, not ``N * C``."""
+    from scipy import sparse
+    from sklearn.decomposition import TruncatedSVD
+    users, items = interests.nonzero(as_tuple=True)
+    keep = known[users]
+    users, items = users[keep].numpy(), items[keep].numpy()
+    m = sparse.csr_matrix((np.ones(len(users)), (users, items)), shape=tuple(interests.shape))
+    svd = TruncatedSVD(min(k, interests.size(1) - 1), random_state=seed).fit(m)
+    v = svd.components_.T.copy()
+    return torch.from_numpy(np.asarray(m @ v)), torch.from_numpy(v)

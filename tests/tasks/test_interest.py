@@ -86,7 +86,7 @@ def test_collate_pads(small_tasks):
         assert g.adj[i].sum() == t.edge_index.size(1)
 
 
-@pytest.mark.parametrize("features", ["interests", "x+interests"])
+@pytest.mark.parametrize("features", ["interests", "x+interests", "x+interests-svd"])
 def test_query_labels_never_reach_the_model(named, features):
     """Flip the egos' query labels in the interest matrix itself and rebuild
     the node features from it: what the model sees (the collated batch) and
@@ -130,6 +130,24 @@ def test_interest_features_hide_cold_start_users_and_the_egos_query(named):
         expected[task.support_items[task.support_y == 1]] = 1
         assert torch.equal(b.graphs.x[t, 0], expected)     # ego row: support positives only
         assert b.graphs.x[t, 0, task.query_items[task.query_y == 1]].sum() == 0
+
+
+def test_svd_interest_features_project_the_known_interests(named):
+    """``interests-svd``: a node's row is its known multi-hot row projected
+    on the SVD components (zero for cold-start users), the ego's row the
+    projection of its support positives only."""
+    tasks = UserInterestTasks(named, k_shot=2, n_query=5, node_features="interests-svd")
+    v = tasks._svd                                                  # [C, k]
+    assert tasks.node_x.shape == (400, v.size(1)) and v.size(1) == 39
+    known = (named.interests & tasks.known.unsqueeze(1)).double()
+    torch.testing.assert_close(tasks.node_x.double(), known @ v.double(), rtol=1e-5, atol=1e-5)
+    for split in ("val", "test"):
+        assert tasks.node_x[tasks.splits[split]].abs().sum() == 0
+    ts = tasks.fixed_tasks("train", 10, 0)
+    b = tasks.collate(ts)
+    for t, task in enumerate(ts):
+        torch.testing.assert_close(b.graphs.x[t, 0],
+                                   v[task.support_items[task.support_y == 1]].sum(0))
 
 
 def test_popularity_negatives_are_harder(named):
