@@ -114,7 +114,8 @@ def format_report(r: dict) -> str:
                   f"{100 * t['auto_fraction_of_bare']:.0f}% of bare"]
     if "catalogue" in r:
         lines += ["", "catalogue sweep (10 known interests per user): " + "; ".join(
-            f"{c}: " + (f"{v['meta_step_ms']:.1f} ms, {v['peak_memory_mb']:.0f} MB"
+            f"{c}: " + (f"{v['meta_step_ms']:.1f} ms a step, {v['peak_memory_mb']:.0f} MB, "
+                        f"evaluation of {v['eval_users']} users {v['eval_500_users_s']:.1f} s"
                         if "error" not in v else f"failed ({v['error']})")
             for c, v in r["catalogue"].items())]
     if "peak_memory_mb" in r:

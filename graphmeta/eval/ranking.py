@@ -22,7 +22,9 @@ import math
 from typing import Sequence
 
 import numpy as np
+from scipy.special import gammaln
 from sklearn.metrics import ndcg_score, roc_auc_score
+import torch
 from torch import Tensor
 
 KS = (10, 20)
@@ -77,15 +79,73 @@ def expected_mrr(s: np.ndarray, y: np.ndarray) -> float:
     return math.nan
 
 
-def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] = KS
-                    ) -> dict[str, np.ndarray]:
+# Above this many candidates a task is scored by :func:`_many_candidates`.
+MANY = 2048
+
+
+def _dcg_at_k(s: np.ndarray, t: np.ndarray, k: int) -> float:
+    """DCG@k with sklearn's tie rule (a tie group's gain is its mean
+    relevance), of scores ``s`` that include every candidate ranked above
+    the k-th (a prefix of the ranking, whole tie groups)."""
+    starts, sizes, order = _tie_groups(s)
+    rel = t[order]
+    disc = 1 / np.log2(np.arange(k) + 2)
+    dcg = 0.0
+    for a, g in zip(starts, sizes):
+        if a >= k:
+            break
+        dcg += rel[a:a + g].mean() * disc[a:min(a + g, k)].sum()
+    return float(dcg)
+
+
+def _many_candidates(s: np.ndarray, t: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
+    """The same metrics as the general path, without sorting the whole list
+    (for catalogues of 10^4-10^6 candidates and few relevant ones): ROC-AUC
+    from each relevant item's counts of lower and tied irrelevant ones; the
+    top-k metrics on the prefix of candidates scored at least the
+    ``max(ks)``-th score (whole tie groups, found by ``np.partition``); MRR
+    from the counts above and tied with the best relevant score."""
+    pos = s[t]
+    n_rel = len(pos)
+    if n_rel <= 64:     # count over all candidates, then take the relevant ones out
+        below = np.array([np.count_nonzero(s < p) - np.count_nonzero(pos < p) for p in pos])
+        tied = np.array([np.count_nonzero(s == p) - np.count_nonzero(pos == p) for p in pos])
+    else:
+        sn = np.sort(s[~t])
+        below = np.searchsorted(sn, pos, "left")
+        tied = np.searchsorted(sn, pos, "right") - below
+    out = {"auc": float((below + 0.5 * tied).sum() / (n_rel * (len(s) - n_rel)))}
+    top = max(ks)
+    thr = np.partition(s, len(s) - top)[len(s) - top] if len(s) > top else s.min()
+    prefix = s >= thr
+    sp, tp = s[prefix], t[prefix]
+    idcg = (1 / np.log2(np.arange(min(ks[0], n_rel)) + 2)).sum()
+    out[f"ndcg@{ks[0]}"] = _dcg_at_k(sp, tp, ks[0]) / idcg
+    for k in ks:    # hits in the top k, over min(k, all relevant items)
+        hits = expected_recall_at_k(sp, tp, k) * min(k, int(tp.sum())) if tp.sum() else 0.0
+        out[f"recall@{k}"] = hits / min(k, n_rel)
+    best = pos.max()
+    a, g, r = int((s > best).sum()), int((s == best).sum()), int((pos == best).sum())
+    # expected_mrr's C(g - x, r - 1) / C(g, r), in logs: a tie group may be huge.
+    x = np.arange(1, g - r + 2)
+    logp = (gammaln(g - x + 1) - gammaln(r) - gammaln(g - x - r + 2)
+            - (gammaln(g + 1) - gammaln(r + 1) - gammaln(g - r + 1)))
+    out["mrr"] = float((np.exp(logp) / (a + x)).sum())
+    return out
+
+
+def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] = KS,
+                    many: int = MANY) -> dict[str, np.ndarray]:
     """Per-task metrics of ``scores``, ``y``, ``mask`` ``[T, S]`` (see the
     module docstring). A task without both relevant and irrelevant
-    candidates gets NaN, which means leave out. Non-finite scores (a
-    diverged model) raise ``FloatingPointError``, which tuning counts as a
+    candidates gets NaN, which means leave out. Tasks of more than ``many``
+    candidates take an exact path that does not sort them all
+    (:func:`_many_candidates`). Non-finite scores (a diverged model) raise ``FloatingPointError``, which tuning counts as a
     losing configuration."""
-    s_all, y_all, m_all = (scores.detach().cpu().double().numpy(), y.cpu().numpy(),
-                           mask.cpu().numpy())
+    # Only the order and ties of scores count, which float32 keeps exactly.
+    scores = scores.detach().cpu()
+    s_all = (scores if scores.dtype in (torch.float32, torch.float64) else scores.float()).numpy()
+    y_all, m_all = y.cpu().numpy(), mask.cpu().numpy()
     bad = ~np.isfinite(s_all) & m_all.astype(bool)
     if bad.any():
         raise FloatingPointError(f"{int(bad.sum())} candidate scores are NaN or infinite "
@@ -93,8 +153,14 @@ def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] =
                                  f"model diverged; try a smaller learning rate")
     out: dict[str, list[float]] = {name: [] for name in metric_names(ks)}
     for s, t, m in zip(s_all, y_all, m_all):
-        s, t = s[m], (t[m] == 1).astype(np.int64)
-        if 0 < t.sum() < len(t):
+        s, t = (s, t == 1) if m.all() else (s[m], t[m] == 1)
+        n_rel = np.count_nonzero(t)
+        if 0 < n_rel < len(t) and len(t) > many:
+            for name, v in _many_candidates(s, t, ks).items():
+                out[name].append(v)
+            continue
+        s, t = s.astype(np.float64), t.astype(np.int64)
+        if 0 < n_rel < len(t):
             out["auc"].append(float(roc_auc_score(t, s)))
             out[f"ndcg@{ks[0]}"].append(float(ndcg_score(t[None], s[None], k=ks[0])))
             for k in ks:

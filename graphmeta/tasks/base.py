@@ -46,6 +46,26 @@ class SeededStream(Generic[T]):
         return self
 
 
+class LazyBatches(Generic[T]):
+    """A fixed sequence of ``n`` batches, batch ``i`` built by ``make(i)``
+    each time it is read: for evaluation sets too large to hold at once
+    (full ranking over a catalogue of 10^5-10^6 interests)."""
+
+    def __init__(self, make: Callable[[int], T], n: int) -> None:
+        self.make, self.n = make, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> T:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.make(i)
+
+    def __iter__(self) -> Iterator[T]:
+        return (self.make(i) for i in range(self.n))
+
+
 def split_ids(ids: Sequence[int] | Tensor, fractions: Sequence[float], seed: int,
               what: str = "split") -> dict[str, Tensor]:
     """Disjoint random ``train``/``val``/``test`` subsets of ``ids`` (users, or

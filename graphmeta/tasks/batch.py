@@ -155,6 +155,9 @@ class TaskBatch(Movable):
         item_context: ``[T, C, F]`` per-task features of every interest
             (:data:`~graphmeta.tasks.interest.CONTEXT_FEATURES`), when the
             sampler computes them.
+        disjoint: no task's query items include its support items (true of
+            every batch graphmeta's sampler makes); lets a model skip
+            looking for them.
     """
     graphs: GraphBatch
     support_items: Tensor
@@ -164,6 +167,7 @@ class TaskBatch(Movable):
     query_mask: Tensor
     users: Tensor
     item_context: Optional[Tensor] = None
+    disjoint: bool = False
 
     @property
     def num_tasks(self) -> int:

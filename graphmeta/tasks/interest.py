@@ -1,5 +1,9 @@
 """User-interest tasks: one task is one user.
 
+Over 300 lines: the sampler's user split, support/query split, evaluation
+protocols, evaluation sets and collation share its state (the interest
+table, the known users, the feature layout) and change together.
+
 A task holds the user's ego-subgraph (ego at position 0) and a support and a
 query set of the user's interests: ``k_shot`` positives and ``k_shot``
 negatives to adapt on, and held-out positives and negatives to score. The
@@ -8,8 +12,9 @@ ego's own interests never reach the model: node features come from
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -17,7 +22,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from graphmeta.eval.ranking import ranking_metrics
-from graphmeta.tasks.base import EgoTasks, SeededStream, split_ids
+from graphmeta.tasks.base import EgoTasks, LazyBatches, SeededStream, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
 from graphmeta.tasks.stats import loo_cooccurrence, neighbour_frequency, svd_features
 
@@ -40,8 +45,22 @@ CONTEXT_FEATURES = ("popularity", "cooccurrence", "neighbours")
 PROTOCOLS = ("full", "sampled")
 # Components of the ``interests-svd`` node features.
 SVD_DIM = 64
-# (task, candidate) pairs per evaluation batch, bounding its memory.
+# (task, candidate) pairs per evaluation batch, bounding its memory, and
+# in a whole evaluation set before its batches are built on demand.
 EVAL_PAIRS = 20_000
+LONG_EVAL_PAIRS = 4_000_000
+LAZY_PAIRS = 50_000_000
+
+
+def _pair_budget(longest: int) -> int:
+    """(task, candidate) pairs per evaluation batch: lists longer than the
+    model's factorised threshold are scored in slices, so more fit."""
+    return LONG_EVAL_PAIRS if longest > 2048 else EVAL_PAIRS
+
+
+# Above this many negatives per user, uniform negatives are drawn without
+# shuffling them all (the same distribution; another random stream).
+UNIFORM_SHUFFLE = 100_000
 
 
 class UserInterestTasks(EgoTasks):
@@ -125,6 +144,7 @@ class UserInterestTasks(EgoTasks):
         # sum or count_nonzero of a bool table first makes an int64 copy of it.
         n_pos = torch.from_numpy(self.interests.numpy().sum(1, dtype=np.int64))
         n_neg = self.num_interests - n_pos
+        self._n_pos = n_pos
         eligible = ((n_pos > k_shot) & (n_neg > k_shot)).nonzero().view(-1)
         if len(eligible) == 0:
             raise ValueError(f"no user has more than k_shot={k_shot} positive "
@@ -182,6 +202,8 @@ class UserInterestTasks(EgoTasks):
         if self.negatives == "popularity":
             w = self.popularity.numpy()[all_neg] + 1e-12
             neg = rng.choice(all_neg, min(k + q, len(all_neg)), replace=False, p=w / w.sum())
+        elif len(all_neg) > UNIFORM_SHUFFLE:     # only k + q of a large catalogue are needed
+            neg = rng.choice(all_neg, min(k + q, len(all_neg)), replace=False)
         else:
             neg = rng.permutation(all_neg)
         s_items = np.concatenate([pos[:k], neg[:k]])
@@ -202,11 +224,20 @@ class UserInterestTasks(EgoTasks):
     def tasks(self, users: Sequence[int] | Tensor, seed: int, full: bool = False) -> list[Task]:
         """One task per entry of ``users``, reproducible from ``seed``. The
         ego-subgraphs of all users are sampled in one batched pass."""
+        return [make() for make in self._plan(users, seed, full)]
+
+    def _plan(self, users: Sequence[int] | Tensor, seed: int, full: bool) -> list[Callable]:
+        """:meth:`tasks` with the support/query split of each deferred."""
         users = torch.as_tensor(users).tolist()
         *seqs, graph_seq = np.random.SeedSequence(seed).spawn(len(users) + 1)
         graphs = self.sampler.sample_many(users, np.random.default_rng(graph_seq))
-        return [self._split(u, n, e, np.random.default_rng(s), full)
+        return [functools.partial(self._split_seeded, u, n, e, s, full)
                 for u, (n, e), s in zip(users, graphs, seqs)]
+
+    def _split_seeded(self, user: int, nodes: Tensor, edge_index: Tensor,
+                      seq: np.random.SeedSequence, full: bool) -> Task:
+        # A fresh generator per call: a lazily built batch is the same each time.
+        return self._split(user, nodes, edge_index, np.random.default_rng(seq), full)
 
     def eval_size(self, split: str, n_tasks: int) -> tuple[int, list[str]]:
         """How many fixed tasks :meth:`fixed_tasks` draws (each user once),
@@ -223,19 +254,33 @@ class UserInterestTasks(EgoTasks):
         """A fixed, seeded evaluation set: ``n_tasks`` distinct users of
         ``split`` (all of them if it has fewer), each with its task under the
         evaluation ``protocol``."""
+        return [make() for make in self._fixed_plan(split, n_tasks, seed)]
+
+    def _fixed_plan(self, split: str, n_tasks: int, seed: int) -> list[Callable]:
         n, _ = self.eval_size(split, n_tasks)
         users = self.splits[split]
         perm = users[torch.randperm(len(users), generator=torch.Generator().manual_seed(seed))]
-        return self.tasks(perm[:n], seed, full=self.protocol == "full")
+        return self._plan(perm[:n], seed, full=self.protocol == "full")
 
     def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
-                      chunk: int = 100) -> list[TaskBatch]:
+                      chunk: int = 100) -> list[TaskBatch] | LazyBatches[TaskBatch]:
         """:meth:`fixed_tasks`, collated at most ``chunk`` tasks at a time
-        (fewer when full-ranking query sets are long), on ``device``."""
-        ts = self.fixed_tasks(split, n, seed)
-        longest = max(len(t.query_items) for t in ts)
-        step = max(1, min(chunk, EVAL_PAIRS // max(longest, 1)))
-        return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
+        (fewer when full-ranking query sets are long), on ``device``. When
+        the set holds over :data:`LAZY_PAIRS` (task, candidate) pairs the
+        batches are built each time they are read (:class:`LazyBatches`),
+        so memory stays at one batch."""
+        plan = self._fixed_plan(split, n, seed)
+        longest = self.num_interests - 2 * self.k_shot if self.protocol == "full" else 0
+        if self.candidates:     # a user's other positives and `candidates` negatives
+            longest = min(longest, self.candidates + int(self._n_pos.max()) - self.k_shot)
+        if len(plan) * longest <= LAZY_PAIRS:
+            ts = [make() for make in plan]
+            longest = max(len(t.query_items) for t in ts)
+            step = max(1, min(chunk, _pair_budget(longest) // max(longest, 1)))
+            return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
+        step = max(1, min(chunk, _pair_budget(longest) // longest))
+        return LazyBatches(lambda i: self.collate([make() for make in plan[i * step:(i + 1) * step]]
+                                                  ).to(device), -(-len(plan) // step))
 
     def batches(self, split: str, batch_size: int, seed: int, full: Optional[bool] = None,
                 shard: tuple[int, int] = (0, 1)) -> SeededStream[TaskBatch]:
@@ -274,7 +319,7 @@ class UserInterestTasks(EgoTasks):
         q_y, _ = pad([t.query_y for t in tasks])
         batch = TaskBatch(graphs, torch.stack([t.support_items for t in tasks]),
                           torch.stack([t.support_y for t in tasks]), q_items, q_y, q_mask,
-                          torch.tensor([t.user for t in tasks]))
+                          torch.tensor([t.user for t in tasks]), disjoint=True)
         if self.context:
             batch.item_context = self._item_context(batch).to(graphs.x.dtype)
         return batch

@@ -23,7 +23,8 @@ def test_run_bench_reports_every_section():
     assert set(r["peak_memory_mb"]) == {"second_order", "first_order"}
     assert r["ratios"]["loop_over_batched_second_order"] > 0
     assert set(r["catalogue"]) == {"50", "400"}
-    assert all(v["meta_step_ms"] > 0 and "peak_memory_mb" in v for v in r["catalogue"].values())
+    assert all(v["meta_step_ms"] > 0 and "peak_memory_mb" in v and v["eval_500_users_s"] > 0
+               and v["eval_users"] == 500 for v in r["catalogue"].values())
     assert "graphmeta bench: 4 tasks" in format_report(r) and "catalogue sweep" in format_report(r)
 
 

@@ -60,3 +60,24 @@ def test_diverged_scores_are_a_floating_point_error_but_padding_is_not():
     with pytest.raises(FloatingPointError, match="1 candidate scores are NaN"):
         ranking_metrics(torch.tensor([[0.9, float("nan"), 0.1]]), y,
                         torch.ones(1, 3, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("n_rel", [1, 5, 100])
+def test_the_many_candidates_path_equals_the_sorting_one(n_rel):
+    """Long candidate lists skip the full sorts; same numbers, ties included
+    (scores rounded so that many tie, relevant items among them)."""
+    from graphmeta.eval.ranking import ranking_metrics as rm
+    rng = np.random.default_rng(n_rel)
+    T, S = 6, 3000
+    scores = torch.from_numpy(np.round(rng.normal(size=(T, S)), 1))
+    scores[0] = 0.0                                       # one task ties everything
+    y = torch.zeros(T, S, dtype=torch.int64)
+    for t in range(T):
+        y[t, torch.from_numpy(rng.choice(S, n_rel, replace=False))] = 1
+    y[1, scores[1].argmax()] = 1                          # a relevant item on top
+    mask = torch.from_numpy(rng.random((T, S)) < 0.95)
+    mask[:, :1] = True
+    fast, slow = rm(scores, y, mask, many=0), rm(scores, y, mask, many=10**9)
+    for name in slow:
+        np.testing.assert_allclose(fast[name], slow[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    assert fast["auc"][0] == 0.5 and not np.isnan(fast["mrr"]).any()

@@ -26,3 +26,31 @@ def test_exactly_one_interest_source():
         InterestModel(3)
     with pytest.raises(ValueError, match="combine must be one of"):
         InterestModel(3, num_interests=4, combine="sum")
+
+
+@pytest.mark.parametrize("combine", ["concat", "concat-product"])
+@pytest.mark.parametrize("context", [False, True])
+def test_long_candidate_lists_are_scored_by_the_factorised_head(small_tasks, combine, context):
+    """fc1 is linear in [h, e, h * P e, context]: scoring a long list as one
+    matmul per task gives the per-pair head's logits, with and without
+    autograd (the chunked path), and the same meta-gradient."""
+    from graphmeta.meta import MAML
+    from graphmeta.tasks import UserInterestTasks
+    d = small_tasks.data
+    tasks = UserInterestTasks(d, k_shot=3, n_query=4, max_nodes=12, seed=0, context=context)
+    torch.manual_seed(0)
+    model = InterestModel(d.x.size(1), GNNEncoder(d.x.size(1), 6, 2, "sage"),
+                          num_interests=tasks.num_interests, interest_dim=4, head_hidden=5,
+                          combine=combine, context=[0, 1, 2] if context else ()).double()
+    batch = tasks.collate(tasks.tasks(tasks.splits["test"][:4], 0, full=True))
+    batch.item_context = None if batch.item_context is None else batch.item_context.double()
+    maml = MAML(model, inner_lr=0.3, inner_steps=2)
+    per_pair = maml.predict_logits(batch)
+    loss = maml.meta_loss(batch)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    model.factorise_from = 0
+    torch.testing.assert_close(maml.predict_logits(batch), per_pair, rtol=1e-10, atol=1e-12)
+    loss_f = maml.meta_loss(batch)
+    assert loss_f.item() == pytest.approx(loss.item(), rel=1e-12)
+    for g, gf in zip(grads, torch.autograd.grad(loss_f, list(model.parameters()))):
+        torch.testing.assert_close(gf, g, rtol=1e-9, atol=1e-12)

@@ -209,3 +209,19 @@ def test_full_training_queries(small_tasks):
                              train_query="full")
     b = next(full.batches("train", 4, seed=0))
     assert (b.query_mask.sum(1) == 30 - 6).all()       # every non-support interest
+
+
+def test_large_evaluation_sets_are_built_on_demand_and_the_same_each_time(named, monkeypatch):
+    """Over LAZY_PAIRS (task, candidate) pairs, fixed_batches builds each
+    batch when read: the same tasks as the eager list, read after read."""
+    import graphmeta.tasks.interest as mod
+    tasks = UserInterestTasks(named, k_shot=2, n_query=5)
+    eager = tasks.fixed_batches("test", 30, 7, torch.device("cpu"), chunk=8)
+    monkeypatch.setattr(mod, "LAZY_PAIRS", 10)
+    lazy = tasks.fixed_batches("test", 30, 7, torch.device("cpu"), chunk=8)
+    assert isinstance(lazy, mod.LazyBatches) and len(lazy) == len(eager)
+    for _ in range(2):
+        for a, b in zip(eager, lazy):
+            for k in ("support_items", "support_y", "query_items", "query_y", "query_mask"):
+                assert torch.equal(getattr(a, k), getattr(b, k)), k
+            assert torch.equal(a.graphs.x, b.graphs.x)
