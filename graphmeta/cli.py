@@ -56,6 +56,8 @@ def _plugin_arg(p: argparse.ArgumentParser) -> None:
                         "methods or datasets (repeatable)")
 
 
+# What graphmeta demo compares (compare's default list adds the scorers).
+DEMO_METHODS = ("maml", "maml-mlp", "finetune", "scratch")
 EXAMPLES = {
     "demo": "graphmeta demo --out runs/demo --threads 2",
     "compare": "GRAPHMETA_DATA=../shared/datasets graphmeta compare --dataset deezer-hu "
@@ -264,6 +266,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if getattr(args, "tensorboard", False):
             overrides.append("run.tensorboard=true")
         cfg = load_config(args.config, overrides)
+        if args.command == "demo" and not cfg["methods"]:
+            cfg["methods"] = list(DEMO_METHODS)
     except (GraphmetaError, ValueError, FileNotFoundError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)
         return 2

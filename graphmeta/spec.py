@@ -141,7 +141,8 @@ def resolve(cfg: dict, data: Any, device: torch.device | str = "cpu") -> RunSpec
     plain = {k: v for k, v in cfg.items() if k not in ("method_settings", "_explicit")}
     common = _resolve_autos(plain, **facts)
     kind = common["tasks"]["kind"]
-    methods = tuple(cfg["methods"]) or tuple(default_methods(kind))
+    methods = tuple(cfg["methods"]) or tuple(default_methods(kind,
+                                                             n_interests=facts["n_interests"]))
     explicit = set(cfg.get("_explicit", ()))
     settings: dict[str, dict[str, Any]] = {}
     # Meta-selection builds its candidates: they need their own settings too.

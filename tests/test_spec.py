@@ -27,7 +27,8 @@ def test_autos_on_synthetic_user_interest_data(synthetic):
     assert spec.tasks.negatives == "uniform" and spec.tasks.node_features == "x"
     assert spec.meta.meta_batch == 32 and spec.meta.select == "auc"
     assert spec.tasks.prefetch == "off"
-    assert spec.methods == ("maml", "maml-mlp", "finetune", "scratch")
+    assert spec.methods == ("maml", "maml-mlp", "finetune", "scratch", "popularity", "itemknn",
+                            "graph-knn")
     real = resolve(load_config(None, ["dataset.name=deezer-hu", "eval.metric=ndcg@10"]), Data(
         edge_index=synthetic.edge_index, interests=synthetic.interests, num_nodes=200), "cpu")
     assert real.tasks.negatives == "uniform" and real.meta.select == "ndcg@10"

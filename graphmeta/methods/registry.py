@@ -112,6 +112,7 @@ class Method:
     default_for: tuple[str, ...] = ()
     search: Search | Callable[[str], Search] = field(default_factory=dict)
     seeded: bool = True
+    max_interests: Optional[int] = None
 
     @property
     def checkpointed(self) -> bool:
@@ -134,7 +135,8 @@ _METHODS: dict[str, Method] = {}
 def register_method(name: str, *, kinds: tuple[str, ...], training: str,
                     family: str = "meta-parameter", description: str = "",
                     defaults: Mapping[str, Any] | None = None, default_for: tuple[str, ...] = (),
-                    search: Search | Callable[[str], Search] | None = None, seeded: bool = True
+                    search: Search | Callable[[str], Search] | None = None, seeded: bool = True,
+                    max_interests: Optional[int] = None
                     ) -> Callable[[Callable[[Context], Learner]], Callable[[Context], Learner]]:
     """Registers ``build(ctx) -> Learner`` as method ``name``.
 
@@ -149,6 +151,8 @@ def register_method(name: str, *, kinds: tuple[str, ...], training: str,
         defaults: Dotted config settings this method uses unless the config
             sets them (``{"meta.inner_lr": 0.01}``).
         default_for: Task kinds whose default method list includes it.
+        max_interests: Left out of default lists above this many interests
+            (methods that hold item-item matrices).
         search: What tuning (``eval.tune``) may choose from: dotted keys to
             candidate values, or a function of the task kind returning that.
         seeded: Whether results depend on the training seed (``False`` for
@@ -174,7 +178,8 @@ def register_method(name: str, *, kinds: tuple[str, ...], training: str,
             raise ValueError(f"method {name!r} is already registered "
                              f"(by {old.build.__module__}.{old.build.__qualname__})")
         _METHODS[name] = Method(name, build, tuple(kinds), training, family, description,
-                                dict(defaults or {}), tuple(default_for), search or {}, seeded)
+                                dict(defaults or {}), tuple(default_for), search or {}, seeded,
+                                max_interests)
         return build
     return deco
 
@@ -195,10 +200,12 @@ def method_names(kind: str | None = None) -> list[str]:
     return [n for n, m in _METHODS.items() if kind is None or kind in m.kinds]
 
 
-def default_methods(kind: str, every: bool = False) -> list[str]:
-    """What an empty ``methods`` list runs on ``kind`` (``every``: all that can)."""
+def default_methods(kind: str, every: bool = False, n_interests: int = 0) -> list[str]:
+    """What an empty ``methods`` list runs on ``kind`` (``every``: all that
+    can) for a catalogue of ``n_interests``."""
     return [n for n, m in _METHODS.items()
-            if kind in m.kinds and (every or kind in m.default_for)]
+            if kind in m.kinds and (every or kind in m.default_for)
+            and (every or m.max_interests is None or n_interests <= m.max_interests)]
 
 
 __all__ = ["Context", "FAMILIES", "KINDS", "Learner", "Method", "TRAINING", "default_methods",

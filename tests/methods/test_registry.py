@@ -25,7 +25,11 @@ def test_built_ins_are_declared_once_with_kinds_and_training():
     assert set(get_method("finetune").search_space("user-interest")) == {
         "baselines.pretrain_lr", "meta.inner_steps", "meta.inner_lr"}
     assert 0 in get_method("finetune").search_space("user-interest")["meta.inner_steps"]
-    assert default_methods("user-interest") == ["maml", "maml-mlp", "finetune", "scratch"]
+    assert default_methods("user-interest") == ["maml", "maml-mlp", "finetune", "scratch",
+                                                "popularity", "itemknn", "graph-knn"]
+    # item-item scorers leave the default list where [C, C] matrices are too big
+    assert default_methods("user-interest", n_interests=20_000) == [
+        "maml", "maml-mlp", "finetune", "scratch", "popularity"]
     assert get_method("finetune").training == "pretrain" and get_method("maml").checkpointed
     assert not get_method("itemknn").checkpointed and get_method("gmeta").defaults == \
         {"meta.inner_lr": 0.01}
