@@ -42,13 +42,20 @@ def test_long_candidate_lists_are_scored_by_the_factorised_head(small_tasks, com
     model = InterestModel(d.x.size(1), GNNEncoder(d.x.size(1), 6, 2, "sage"),
                           num_interests=tasks.num_interests, interest_dim=4, head_hidden=5,
                           combine=combine, context=[0, 1, 2] if context else ()).double()
-    batch = tasks.collate(tasks.tasks(tasks.splits["test"][:4], 0, full=True))
+    batch = tasks.collate(tasks.tasks(tasks.splits["test"][:6], 0, full=True))
     batch.item_context = None if batch.item_context is None else batch.item_context.double()
     maml = MAML(model, inner_lr=0.3, inner_steps=2)
     per_pair = maml.predict_logits(batch)
     loss = maml.meta_loss(batch)
     grads = torch.autograd.grad(loss, list(model.parameters()))
     model.factorise_from = 0
+    calls = []
+    whole = model._catalogue_logits
+    model._catalogue_logits = lambda *a: calls.append(1) or whole(*a)
+    # all of the catalogue scored at once (no context), then candidate slices
+    torch.testing.assert_close(maml.predict_logits(batch), per_pair, rtol=1e-10, atol=1e-12)
+    assert len(calls) == (0 if context else 1)
+    batch.disjoint = False
     torch.testing.assert_close(maml.predict_logits(batch), per_pair, rtol=1e-10, atol=1e-12)
     loss_f = maml.meta_loss(batch)
     assert loss_f.item() == pytest.approx(loss.item(), rel=1e-12)
