@@ -61,6 +61,18 @@ def expected_recall_at_k(s: np.ndarray, y: np.ndarray, k: int) -> float:
     return hits / min(k, n_rel)
 
 
+def _first_hit_mrr(a: int, g: int, r: int) -> float:
+    """1 / rank of the first relevant item when ``a`` candidates score above
+    a tie group of ``g``, ``r`` of them relevant, expected over the group's
+    random order: the first of the ``r`` is at slot ``x`` (1-based) with
+    probability C(g - x, r - 1) / C(g, r), taken in logs (a group may hold
+    10^6 tied candidates)."""
+    x = np.arange(1, g - r + 2)
+    logp = (gammaln(g - x + 1) - gammaln(r) - gammaln(g - x - r + 2)
+            - (gammaln(g + 1) - gammaln(r + 1) - gammaln(g - r + 1)))
+    return float((np.exp(logp) / (a + x)).sum())
+
+
 def expected_mrr(s: np.ndarray, y: np.ndarray) -> float:
     """1 / rank of the first relevant item, expected over random tie order."""
     if y.sum() == 0:
@@ -69,18 +81,15 @@ def expected_mrr(s: np.ndarray, y: np.ndarray) -> float:
     rel = y[order]
     for a, g in zip(starts, sizes):
         r = int(rel[a:a + g].sum())
-        if r == 0:
-            continue
-        # The first of r relevant items among g shuffled slots is at slot x
-        # (1-based) with probability C(g - x, r - 1) / C(g, r).
-        x = np.arange(1, g - r + 2)
-        p = np.array([math.comb(g - i, r - 1) for i in x], dtype=float) / math.comb(g, r)
-        return float((p / (a + x)).sum())
+        if r:
+            return _first_hit_mrr(int(a), int(g), r)
     return math.nan
 
 
-# Above this many candidates a task is scored by :func:`_many_candidates`.
-MANY = 2048
+# Candidate lists longer than this are "long": scored by
+# :func:`_many_candidates` here, by the factorised head of
+# :class:`~graphmeta.models.InterestModel`, in larger evaluation batches.
+LONG_LIST = 2048
 
 
 def _dcg_at_k(s: np.ndarray, t: np.ndarray, k: int) -> float:
@@ -125,23 +134,19 @@ def _many_candidates(s: np.ndarray, t: np.ndarray, ks: Sequence[int]) -> dict[st
         hits = expected_recall_at_k(sp, tp, k) * min(k, int(tp.sum())) if tp.sum() else 0.0
         out[f"recall@{k}"] = hits / min(k, n_rel)
     best = pos.max()
-    a, g, r = int((s > best).sum()), int((s == best).sum()), int((pos == best).sum())
-    # expected_mrr's C(g - x, r - 1) / C(g, r), in logs: a tie group may be huge.
-    x = np.arange(1, g - r + 2)
-    logp = (gammaln(g - x + 1) - gammaln(r) - gammaln(g - x - r + 2)
-            - (gammaln(g + 1) - gammaln(r + 1) - gammaln(g - r + 1)))
-    out["mrr"] = float((np.exp(logp) / (a + x)).sum())
+    out["mrr"] = _first_hit_mrr(int((s > best).sum()), int((s == best).sum()),
+                                int((pos == best).sum()))
     return out
 
 
 def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] = KS,
-                    many: int = MANY) -> dict[str, np.ndarray]:
+                    many: int = LONG_LIST) -> dict[str, np.ndarray]:
     """Per-task metrics of ``scores``, ``y``, ``mask`` ``[T, S]`` (see the
     module docstring). A task without both relevant and irrelevant
     candidates gets NaN, which means leave out. Tasks of more than ``many``
     candidates take an exact path that does not sort them all
-    (:func:`_many_candidates`). Non-finite scores (a diverged model) raise ``FloatingPointError``, which tuning counts as a
-    losing configuration."""
+    (:func:`_many_candidates`). Non-finite scores (a diverged model) raise
+    ``FloatingPointError``, which tuning counts as a losing configuration."""
     # Only the order and ties of scores count, which float32 keeps exactly.
     scores = scores.detach().cpu()
     s_all = (scores if scores.dtype in (torch.float32, torch.float64) else scores.float()).numpy()
@@ -172,4 +177,4 @@ def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] =
     return {k: np.array(v) for k, v in out.items()}
 
 
-__all__ = ["KS", "expected_mrr", "expected_recall_at_k", "metric_names", "ranking_metrics"]
+__all__ = ["KS", "LONG_LIST", "expected_mrr", "expected_recall_at_k", "metric_names", "ranking_metrics"]

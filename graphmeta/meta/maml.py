@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from graphmeta.eval.ranking import LONG_LIST
 from graphmeta.meta.rules import SGD, InnerRule
 from graphmeta.tasks.batch import MetaBatch, TaskBatch
 
@@ -90,15 +91,16 @@ def expand_params(params: Params, num_tasks: int, *, detach: bool = False,
 
 
 def row_sparse_params(params: Params, rows: dict[str, Tensor], num_tasks: int, *,
-                      detach: bool = False, sparse_grad: bool = False) -> Params:
+                      detach: bool = False, shared: Sequence[str] = (),
+                      sparse_grad: bool = False) -> Params:
     """Per-task parameters where the tables named in ``rows`` (name -> row
     ids ``[T, S]``) are given as their gathered rows ``[T, S, ...]``, the
     table itself staying shared under ``name + "@base"``; the rest as
-    :func:`expand_params`. An inner loop over these adapts a task's own rows
-    only, at a cost independent of the table's size. With ``sparse_grad``
+    :func:`expand_params` (``shared`` as there). An inner loop over these
+    adapts a task's own rows only, at a cost independent of the table's size. With ``sparse_grad``
     the tables' gradients are sparse (``nn.Embedding(sparse=True)``)."""
     out = expand_params({k: v for k, v in params.items() if k not in rows}, num_tasks,
-                        detach=detach)
+                        detach=detach, shared=shared)
     for k, idx in rows.items():
         base = params[k].detach() if detach else params[k]
         out[k + "@base"] = base
@@ -220,23 +222,18 @@ class MAML(nn.Module):
         params = dict(self.model.named_parameters())
         sparse = self.row_sparse()
         keys = self.adapted_keys()
+        shared = [k for k in sparse if k not in keys]    # tables only read: not per task
         rows: dict[str, Tensor] = {}
         if callable(task):
             if num_tasks is None:
                 raise ValueError("adapt(closure) needs num_tasks")
             support_loss = task
-            if any(k in keys for k in sparse):
-                fast = expand_params(params, num_tasks, detach=detach)
-            else:   # tables the closure only reads stay shared
-                fast = expand_params(params, num_tasks, detach=detach, shared=list(sparse))
+            fast = expand_params(params, num_tasks, detach=detach, shared=shared)
         else:
             batch, num_tasks = task, task.num_tasks
             rows = {k: getattr(batch, attr) for k, attr in sparse.items() if k in keys}
-            fast = row_sparse_params(params, rows, num_tasks, detach=detach,
+            fast = row_sparse_params(params, rows, num_tasks, detach=detach, shared=shared,
                                      sparse_grad=getattr(self.model, "sparse_grad", False))
-            for k in sparse:
-                if k not in rows:
-                    fast[k] = params[k].detach() if detach else params[k]
 
             def support_loss(p: Params) -> Tensor:
                 return task_ce(self.model.batched_logits(p, batch, batch.support_items),
@@ -270,7 +267,7 @@ class MAML(nn.Module):
     def predict(self, batch: MetaBatch, steps: Optional[int] = None) -> Tensor:
         """Query probabilities of class 1, ``[T, Q]``, after adaptation."""
         logits = self.predict_logits(batch, steps)
-        if logits.size(-1) == 2 and logits.size(1) > 2048:
+        if logits.size(-1) == 2 and logits.size(1) > LONG_LIST:
             # The same probability, sigmoid(l1 - l0), at a third of softmax's
             # cost on a full-ranking list of a large catalogue.
             return torch.sigmoid(logits[..., 1] - logits[..., 0])

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from graphmeta.eval.ranking import LONG_LIST
 from graphmeta.models.encoder import GNNEncoder
 from graphmeta.models.functional import blinear, sub_params
 from graphmeta.tasks.batch import TaskBatch
@@ -77,7 +78,7 @@ class InterestModel(nn.Module):
         self.combine = combine
         self.sparse_grad = bool(sparse_grad) and num_interests is not None
         # Longer candidate lists are scored by _factorised_logits.
-        self.factorise_from = 2048
+        self.factorise_from = LONG_LIST
         self.context = list(context)
         ego_dim = encoder.out_channels if encoder is not None else in_channels
         if interest_x is not None:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphmeta.eval.ranking import ranking_metrics
+from graphmeta.eval.ranking import LONG_LIST, ranking_metrics
 from graphmeta.tasks.base import EgoTasks, LazyBatches, SeededStream, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
 from graphmeta.tasks.stats import loo_cooccurrence, neighbour_frequency, svd_features
@@ -53,9 +53,9 @@ LAZY_PAIRS = 50_000_000
 
 
 def _pair_budget(longest: int) -> int:
-    """(task, candidate) pairs per evaluation batch: lists longer than the
-    model's factorised threshold are scored in slices, so more fit."""
-    return LONG_EVAL_PAIRS if longest > 2048 else EVAL_PAIRS
+    """(task, candidate) pairs per evaluation batch: long lists are scored
+    by the model in slices, so more fit."""
+    return LONG_EVAL_PAIRS if longest > LONG_LIST else EVAL_PAIRS
 
 
 # Above this many negatives per user, uniform negatives are drawn without
@@ -160,23 +160,25 @@ class UserInterestTasks(EgoTasks):
         self.popularity = torch.from_numpy(train_rows.sum(0, dtype=np.float64) / max(n_train, 1))
         self.context = context
         if context:
-            train = self.interests[self.splits["train"]].double()
+            train = torch.from_numpy(train_rows).double()
             self._co = train.T @ train                                  # [C, C]
             self._in_train = torch.zeros(data.num_nodes, dtype=torch.bool)
             self._in_train[self.splits["train"]] = True
             self._known_interests = (self.interests & self.known[:, None]).double()
         self._set_node_features(node_features)
 
-    def _interest_features(self, dtype: torch.dtype | None) -> Tensor:
+    def _feature_dtype(self, dtype: torch.dtype | None) -> torch.dtype:
+        """``dtype``, else that of ``data.x``, else torch's default."""
         x = getattr(self.data, "x", None)
-        dtype = dtype or (x.dtype if x is not None else torch.get_default_dtype())
-        return self.interests.to(dtype) * self.known.unsqueeze(1)
+        return dtype or (x.dtype if x is not None else torch.get_default_dtype())
+
+    def _interest_features(self, dtype: torch.dtype | None) -> Tensor:
+        return self.interests.to(self._feature_dtype(dtype)) * self.known.unsqueeze(1)
 
     def _interest_svd_features(self, dtype: torch.dtype | None) -> Tensor:
-        x = getattr(self.data, "x", None)
-        dtype = dtype or (x.dtype if x is not None else torch.get_default_dtype())
-        feats, self._svd = svd_features(self.interests, self.known, SVD_DIM, self._seed)
-        self._svd = self._svd.to(dtype)                                      # [C, k]
+        dtype = self._feature_dtype(dtype)
+        feats, svd = svd_features(self.interests, self.known, SVD_DIM, self._seed)
+        self._svd = svd.to(dtype)                                            # [C, k]
         return feats.to(dtype)
 
     def _settings(self) -> dict[str, object]:

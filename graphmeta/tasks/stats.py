@@ -57,9 +57,6 @@ def loo_cooccurrence(co: Tensor, own: Tensor, support: Tensor, weight: Tensor) -
     return (sim * weight.unsqueeze(1)).sum(-1) / weight.sum(-1, keepdim=True).clamp_min(1)
 
 
-__all__ = ["item_similarity", "loo_cooccurrence", "neighbour_frequency"]
-
-
 def svd_features(interests: Tensor, known: Tensor, k: int, seed: int) -> tuple[Tensor, Tensor]:
     """The known users' interests (rows of ``interests`` ``[N, C]`` where
     ``known``) projected on the top ``k`` right singular vectors of that
@@ -75,3 +72,6 @@ def svd_features(interests: Tensor, known: Tensor, k: int, seed: int) -> tuple[T
     svd = TruncatedSVD(min(k, interests.size(1) - 1), random_state=seed).fit(m)
     v = svd.components_.T.copy()
     return torch.from_numpy(np.asarray(m @ v)), torch.from_numpy(v)
+
+
+__all__ = ["item_similarity", "loo_cooccurrence", "neighbour_frequency", "svd_features"]
