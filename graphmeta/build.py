@@ -53,10 +53,10 @@ def interest_model(spec: RunSpec, tasks: UserInterestTasks, graph: bool = True) 
     """GNN encoder (``graph``; else the ego's own features) + interest
     embedding + MLP head. Synthetic graphs give fixed item features. With
     ``model.context`` the head reads the candidates' context features; the
-    neighbour frequency only with ``graph`` (the no-graph ablation sees
+    two of the neighbours only with ``graph`` (the no-graph ablation sees
     nothing of the neighbours)."""
     enc = encoder(spec, tasks) if graph else None
-    context = ([0, 1, 2] if graph else [0, 1]) if spec.model.context else []
+    context = ([0, 1, 2, 3] if graph else [0, 1]) if spec.model.context else []
     data = tasks.data
     kw: dict[str, Any] = ({"interest_x": data.interest_x}
                           if getattr(data, "interest_x", None) is not None

@@ -82,9 +82,11 @@ class ModelConfig:
                            doc="learned interest table with sparse gradients and lazy Adam "
                                "(a step's cost independent of the catalogue); auto: on above "
                                "10,000 interests")
-    context: bool = opt(False, doc="user-interest: the head also reads each candidate's "
-                                   "popularity, co-occurrence with the support positives and "
-                                   "(with the encoder) frequency among the ego's neighbours")
+    context: Any = opt("auto", auto=bool,
+                       doc="user-interest: the head also reads each candidate's popularity, "
+                           "co-occurrence with the support positives and (with the encoder) "
+                           "frequency among the ego's neighbours and co-occurrence with their "
+                           "interests; auto: on for named interests, up to 10,000 of them")
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    candidates: list = opt(["maml", "finetune", "itemknn", "ease", "popularity"],
+    candidates: list = opt(["maml", "finetune", "itemknn", "ease", "graph-knn", "popularity"],
                            doc="meta-selection: the learners chosen among per task")
     neighbors: int = opt(25, low=1, doc="select-knn: meta-val tasks consulted")
     C: float = opt(1.0, positive=True, doc="select-clf and blend: inverse regularisation")

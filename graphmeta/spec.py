@@ -88,10 +88,16 @@ SPARSE_FROM = 10_000
 # graph the multi-hot first layer made a meta-step 341 ms against 27 ms,
 # docs/SCALING.md); every dataset of docs/RESULTS.md has at most 193.
 SVD_FROM = 1_000
+# Up to this many named interests the head reads their context features by
+# default (chosen on meta-val, docs/RESULTS.md: +0.017 / +0.020 ROC-AUC on
+# blogcatalog / ego-facebook); above it their [C, C] co-occurrence and
+# [T, C, 4] per-batch features cost what the item-item scorers do.
+CONTEXT_UP_TO = 10_000
 
 
 def _resolve_autos(cfg: dict, *, has_interests: bool, has_x: bool,
-                   device: torch.device, n_interests: int = 0) -> dict:
+                   device: torch.device, n_interests: int = 0,
+                   has_interest_x: bool = False) -> dict:
     """Resolves every ``auto`` of a nested config (in a copy)."""
     cfg = copy.deepcopy(cfg)
     t, m = cfg["tasks"], cfg["meta"]
@@ -100,6 +106,9 @@ def _resolve_autos(cfg: dict, *, has_interests: bool, has_x: bool,
     if t["kind"] == "auto":
         t["kind"] = "user-interest" if has_interests else "few-shot"
     kind = t["kind"]
+    if cfg["model"]["context"] == "auto":   # not for fixed item features (the synthetic setup)
+        cfg["model"]["context"] = (kind == "user-interest" and not has_interest_x
+                                   and n_interests <= CONTEXT_UP_TO)
     if kind == "user-interest" and not has_interests:
         raise ConfigError("tasks.kind=user-interest: the graph has no interests "
                           "(use tasks.kind=few-shot over its labels)")
@@ -137,7 +146,8 @@ def resolve(cfg: dict, data: Any, device: torch.device | str = "cpu") -> RunSpec
     facts = {"has_interests": getattr(data, "interests", None) is not None,
              "has_x": getattr(data, "x", None) is not None, "device": device,
              "n_interests": (data.interests.size(1)
-                             if getattr(data, "interests", None) is not None else 0)}
+                             if getattr(data, "interests", None) is not None else 0),
+             "has_interest_x": getattr(data, "interest_x", None) is not None}
     plain = {k: v for k, v in cfg.items() if k not in ("method_settings", "_explicit")}
     common = _resolve_autos(plain, **facts)
     kind = common["tasks"]["kind"]

@@ -126,12 +126,22 @@ def test_a_sparse_interest_table_trains_with_lazy_adam(tmp_path):
 
 
 def test_autos_that_follow_the_catalogue_size():
-    from graphmeta.spec import SPARSE_FROM, SVD_FROM, resolve
+    from graphmeta.spec import CONTEXT_UP_TO, SPARSE_FROM, SVD_FROM, resolve
     from torch_geometric.data import Data
-    for n, sparse, features in ((SVD_FROM, False, "interests"),
-                                (SVD_FROM + 1, False, "interests-svd"),
-                                (SPARSE_FROM + 1, True, "interests-svd")):
+    assert SPARSE_FROM == CONTEXT_UP_TO
+    for n, sparse, features, context in ((SVD_FROM, False, "interests", True),
+                                         (SVD_FROM + 1, False, "interests-svd", True),
+                                         (SPARSE_FROM, False, "interests-svd", True),
+                                         (SPARSE_FROM + 1, True, "interests-svd", False)):
         data = Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2,
                     interests=torch.zeros(2, n, dtype=torch.bool))
         spec = resolve(load_config(None), data)
-        assert (spec.model.sparse_grad, spec.tasks.node_features) == (sparse, features)
+        assert (spec.model.sparse_grad, spec.tasks.node_features, spec.model.context) == \
+            (sparse, features, context)
+    # fixed item features (the synthetic setup) and few-shot tasks: no context
+    data.interest_x = torch.zeros(SVD_FROM, 3)
+    data.interests = torch.zeros(2, SVD_FROM, dtype=torch.bool)
+    assert resolve(load_config(None), data).model.context is False
+    del data.interests, data.interest_x
+    data.y = torch.tensor([0, 1])
+    assert resolve(load_config(None), data).model.context is False

@@ -1,8 +1,8 @@
 """Meta-selection methods: learn which learner to use for a new task.
 
 For each user-interest task a selector chooses among trained candidate
-learners (``selection.candidates``: by default MAML, finetune, itemknn, EASE
-and popularity) from the task's meta-features (:func:`meta_features`:
+learners (``selection.candidates``: by default MAML, finetune, itemknn, EASE,
+graph-knn and popularity) from the task's meta-features (:func:`meta_features`:
 support size, ego-subgraph size and density, the ego's degree and known
 neighbours, the neighbours' agreement with the support, the support items'
 popularity and co-occurrence). It is fitted on the candidates' per-task

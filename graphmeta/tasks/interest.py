@@ -41,7 +41,7 @@ class Task:
 
 NEGATIVES = ("uniform", "popularity")
 # Per-task features of each candidate interest, for models that read them.
-CONTEXT_FEATURES = ("popularity", "cooccurrence", "neighbours")
+CONTEXT_FEATURES = ("popularity", "cooccurrence", "neighbours", "neighbour_cooccurrence")
 PROTOCOLS = ("full", "sampled")
 # Components of the ``interests-svd`` node features.
 SVD_DIM = 64
@@ -90,12 +90,15 @@ class UserInterestTasks(EgoTasks):
         candidates (int): With ``"full"``, rank against a uniform sample of
             this many non-support negatives instead of all (0: all), for
             catalogues too large to score whole.
-        context (bool): Give every batch ``item_context`` ``[T, C, 3]``:
+        context (bool): Give every batch ``item_context`` ``[T, C, 4]``:
             each interest's popularity among meta-train users, its mean
-            cosine co-occurrence with the task's support positives, and its
-            frequency among the ego's known neighbours (the statistics of
-            ``popularity``, ``itemknn`` and ``neighbor-vote``), with a
-            training ego's own row left out of the counts.
+            cosine co-occurrence with the task's support positives, its
+            frequency among the ego's known neighbours, and its mean cosine
+            co-occurrence with those neighbours' interests (weighted by
+            their frequency): the statistics of ``popularity``,
+            ``itemknn``, ``neighbor-vote`` and ``graph-knn``, with a
+            training ego's own row left out of the counts, each
+            standardised over the catalogue within the task.
         train_query (str): Query sets of training batches: ``"sampled"``
             (``n_query`` positives and negatives) or ``"full"`` (every
             non-support interest, as the full evaluation protocol ranks).
@@ -327,15 +330,21 @@ class UserInterestTasks(EgoTasks):
         return batch
 
     def _item_context(self, batch: TaskBatch) -> Tensor:
-        """:data:`CONTEXT_FEATURES` of every interest for every task ``[T, C, 3]``."""
+        """:data:`CONTEXT_FEATURES` of every interest for every task ``[T, C, 4]``."""
         users = batch.users
         own = (self.interests[users] & self._in_train[users, None]).double()   # [T, C]
         n_train = len(self.splits["train"]) - self._in_train[users].double()
         pop = (self._co.diagonal().unsqueeze(0) - own) / n_train.unsqueeze(1).clamp_min(1)
-        knn = loo_cooccurrence(self._co, own, batch.support_items,
-                               (batch.support_y == 1).double())
+        support = torch.zeros_like(own).scatter_(1, batch.support_items,
+                                                 (batch.support_y == 1).double())
+        knn = loo_cooccurrence(self._co, own, support)
         nbr = neighbour_frequency(batch.graphs, self._known_interests, self.known)
-        return torch.stack([pop, knn, nbr], -1)
+        ctx = torch.stack([pop, knn, nbr, loo_cooccurrence(self._co, own, nbr)], -1)
+        # Standardised within the task: the order of the catalogue is kept,
+        # and the scale no longer depends on how dense the data is (raw
+        # co-occurrences of ~0.1 need weights of ~100 to move a logit).
+        std = ctx.std(1, keepdim=True)
+        return (ctx - ctx.mean(1, keepdim=True)) / torch.where(std > 0, std, 1)
 
     def score(self, pred: Tensor, batch: TaskBatch) -> dict[str, np.ndarray]:
         """Ranking metrics of query scores ``pred`` ``[T, Q]``

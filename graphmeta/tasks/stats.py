@@ -41,20 +41,28 @@ def neighbour_frequency(graphs: GraphBatch, known_interests: Tensor, known: Tens
     return votes / nbr.sum(1, keepdim=True).clamp_min(1)
 
 
-def loo_cooccurrence(co: Tensor, own: Tensor, support: Tensor, weight: Tensor) -> Tensor:
-    """Mean cosine co-occurrence ``[T, C]`` of every interest with each task's
-    support positives, with the ego's own row left out of the counts (``own``
-    ``[T, C]``: the ego's interests when it is one of the users counted, else
-    zeros), so a training ego's query interests do not co-occur with its
-    support through its own row. ``support`` ``[T, k]`` are item ids,
-    ``weight`` ``[T, k]`` 1 for positives."""
-    co_s = co[:, support].permute(1, 0, 2)                          # [T, C, k]
-    own_s = own.gather(1, support)                                  # [T, k]
-    co_s = co_s - own.unsqueeze(-1) * own_s.unsqueeze(1)
-    n = (co.diagonal().unsqueeze(0) - own).clamp_min(1)             # [T, C]
-    sim = co_s / (n.sqrt().unsqueeze(-1) * n.gather(1, support).sqrt().unsqueeze(1))
-    sim = sim.masked_fill(torch.arange(co.size(0)).view(1, -1, 1) == support.unsqueeze(1), 0)
-    return (sim * weight.unsqueeze(1)).sum(-1) / weight.sum(-1, keepdim=True).clamp_min(1)
+def loo_cooccurrence(co: Tensor, own: Tensor, profile: Tensor) -> Tensor:
+    """Mean cosine co-occurrence ``[T, C]`` of every interest with each
+    task's ``profile`` ``[T, C]`` (non-negative weights over interests: the
+    support positives, or the neighbours' interest frequencies), an
+    interest's own weight left out, and with the ego's own row left out of
+    the counts (``own`` ``[T, C]``: the ego's interests when it is one of
+    the users counted, else zeros), so a training ego's query interests do
+    not co-occur with its profile through its own row.
+
+    With ``co' = co - own own^T`` and ``n' = diag(co) - own`` per task,
+    ``sim'[c, p] = co'[c, p] / sqrt(n'_c n'_p)`` and the result is
+    ``sum_{p != c} w_p sim'[c, p] / sum_p w_p``: one sparse ``[T, C]`` by
+    dense ``[C, C]`` matmul (profiles are sparse: ``k`` support positives,
+    the neighbours' few interests; at 2,113 interests 2x faster than dense
+    with 5% non-zero, 60x with 5 non-zero), never a per-task ``[C, C]``
+    matrix."""
+    n = (co.diagonal().unsqueeze(0) - own).clamp_min(1)            # [T, C]
+    u = profile / n.sqrt()
+    s = torch.sparse.mm(u.to_sparse(), co)                          # co is symmetric
+    s = s - own * (own * u).sum(1, keepdim=True)                    # the ego's own row
+    s = s - u * (co.diagonal().unsqueeze(0) - own)                  # p == c
+    return s / n.sqrt() / profile.sum(1, keepdim=True).clamp_min(1e-12)
 
 
 def svd_features(interests: Tensor, known: Tensor, k: int, seed: int) -> tuple[Tensor, Tensor]:

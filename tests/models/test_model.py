@@ -41,7 +41,7 @@ def test_long_candidate_lists_are_scored_by_the_factorised_head(small_tasks, com
     torch.manual_seed(0)
     model = InterestModel(d.x.size(1), GNNEncoder(d.x.size(1), 6, 2, "sage"),
                           num_interests=tasks.num_interests, interest_dim=4, head_hidden=5,
-                          combine=combine, context=[0, 1, 2] if context else ()).double()
+                          combine=combine, context=[0, 1, 2, 3] if context else ()).double()
     batch = tasks.collate(tasks.tasks(tasks.splits["test"][:6], 0, full=True))
     batch.item_context = None if batch.item_context is None else batch.item_context.double()
     maml = MAML(model, inner_lr=0.3, inner_steps=2)

@@ -191,17 +191,27 @@ def test_item_context_is_leave_one_out_for_training_egos(named):
     for split in ("train", "test"):
         ts = tasks.fixed_tasks(split, 6, 0)
         b = tasks.collate(ts)
-        assert b.item_context.shape == (6, 40, 3)
+        assert b.item_context.shape == (6, 40, 4)
         for t, task in enumerate(ts):
             rows = X[train != task.user]                   # the ego's own row left out
             pop = rows.mean(0)
             co = rows.T @ rows
             n = co.diagonal().clamp_min(1)
+            sim = (co / (n[:, None] * n[None, :]).sqrt()).fill_diagonal_(0)
             pos = task.support_items[task.support_y == 1]
-            sim = co[:, pos] / (n[:, None] * n[pos][None, :]).sqrt()
-            sim[pos, torch.arange(len(pos))] = 0
-            assert torch.allclose(b.item_context[t, :, 0].double(), pop, atol=1e-6)
-            assert torch.allclose(b.item_context[t, :, 1].double(), sim.mean(1), atol=1e-6)
+            # the neighbours' interest frequency, by brute force from the graph
+            g = b.graphs.data_list[t]
+            ids = b.graphs.node_ids[t][:g.num_nodes]
+            nbrs = ids[g.edge_index[1][g.edge_index[0] == 0]].unique()
+            nbrs = nbrs[tasks.known[nbrs]]
+            freq = (named.interests[nbrs].double().mean(0) if len(nbrs)
+                    else torch.zeros(40, dtype=torch.float64))
+            nbr_co = (sim @ freq) / freq.sum().clamp_min(1e-12)
+            for col, raw in enumerate([pop, sim[:, pos].mean(1), freq, nbr_co]):
+                std = raw.std() if raw.std() > 0 else 1    # standardised within the task
+                assert torch.allclose(b.item_context[t, :, col].double(),
+                                      (raw - raw.mean()) / std, atol=1e-5)
+            assert (split == "test") or nbr_co.abs().sum() > 0
 
 
 def test_full_training_queries(small_tasks):
