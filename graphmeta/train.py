@@ -183,9 +183,16 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
                 batch = next(stream)
                 value = loss(batch)
                 if not torch.isfinite(value):
-                    raise FloatingPointError(
-                        f"{label}: training loss is {value.item()} at iteration {it}; lower "
-                        f"meta.inner_lr (now {spec.meta.inner_lr}) or {rate_key} (now {lr})")
+                    msg = (f"{label}: training loss is {value.item()} at iteration {it}; lower "
+                           f"meta.inner_lr (now {spec.meta.inner_lr}) or {rate_key} (now {lr})")
+                    if best[0] == -math.inf:
+                        raise FloatingPointError(msg)
+                    # Diverged after a finite validation: stop, and keep the
+                    # best meta-val state so far (Keras' TerminateOnNaN with
+                    # restored best weights); nothing after it is selectable.
+                    log.warning("%s seed %d: %s; training stopped, the best meta-val state "
+                                "(score %.4f) is kept", label, ctx.seed, msg, best[0])
+                    break
                 opt.zero_grad()
                 if distributed.active():
                     # This rank's mean, weighted by its share of the global

@@ -64,6 +64,40 @@ def test_a_non_finite_loss_names_the_rates(run):
         unregister_method("diverges-test")
 
 
+class _DivergesLater(Learner):
+    """A finite, falling loss until iteration ``at``, then an infinite one."""
+    at = 5
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.steps = 0
+
+    def training_loss(self, batch):
+        self.steps += 1
+        return -self.w * (float("inf") if self.steps >= self.at else 1.0)
+
+    def predict(self, batch):
+        return batch.query_y.float() * self.w.detach()
+
+
+def test_a_loss_that_diverges_after_a_validation_stops_training_at_the_best_state(run, caplog):
+    register_method("late-test", kinds=("user-interest",), training="meta")(_DivergesLater)
+    try:
+        with caplog.at_level("WARNING"):
+            res = fit(run.context("late-test"), run.fixed("val"), progress=False)
+        # validations at 2 and 4; the loss is -inf at iteration 5, before the third
+        assert [r["iteration"] for r in res.history] == [2, 4]
+        assert "training loss is -inf at iteration 5" in caplog.text
+        assert "training stopped" in caplog.text
+        # both validations rank perfectly; the first (after 2 Adam steps of ~lr) is kept
+        assert [r["val_auc"] for r in res.history] == [1.0, 1.0]
+        lr = run.spec.meta.meta_lr
+        assert res.learner.w.item() == pytest.approx(2 * lr, rel=1e-3)
+    finally:
+        unregister_method("late-test")
+
+
 class _SometimesNaN(Learner):
     """A finite loss, but predictions that are NaN at chosen validations (as
     when one task's adaptation overflows): evaluation ``i`` is NaN iff
