@@ -185,7 +185,10 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
                 if not torch.isfinite(value):
                     msg = (f"{label}: training loss is {value.item()} at iteration {it}; lower "
                            f"meta.inner_lr (now {spec.meta.inner_lr}) or {rate_key} (now {lr})")
-                    if best[0] == -math.inf:
+                    # The loss is this rank's own: one rank stopping alone
+                    # would leave the others waiting in the gradient sum, so
+                    # a distributed run still raises (and its peers see it).
+                    if best[0] == -math.inf or distributed.active():
                         raise FloatingPointError(msg)
                     # Diverged after a finite validation: stop, and keep the
                     # best meta-val state so far (Keras' TerminateOnNaN with
