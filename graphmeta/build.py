@@ -38,7 +38,11 @@ def build_tasks(spec: RunSpec, data: Data) -> EgoTasks:
                   seed=spec.seed, node_features=t.node_features)
     if spec.kind == "few-shot":
         return FewShotTasks(data, n_way=t.n_way, class_split=t.class_split, **common)
-    context = any(spec.for_method(m).model.context for m in spec.methods)
+    from graphmeta.methods import get_method   # the registry imports this module
+    # Only trained methods build a model that reads the context features;
+    # a run of scorers alone skips their [C, C] co-occurrence and per-batch cost.
+    context = any(spec.for_method(m).model.context and get_method(m).training != "none"
+                  for m in spec.methods)
     return UserInterestTasks(data, split=t.split, negatives=t.negatives,
                              protocol=spec.eval.protocol, candidates=spec.eval.candidates,
                              context=context, train_query=t.train_query, **common)

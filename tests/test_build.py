@@ -35,3 +35,19 @@ def test_few_shot_tasks_and_models():
 def test_unknown_dataset_is_named():
     with pytest.raises(ValueError, match="unknown dataset 'nope'.*or a folder with edges.csv"):
         build_data(load_config(None, ["dataset.name=nope"])["dataset"], 0)
+
+
+def test_context_features_are_built_only_for_methods_that_read_them(tmp_path):
+    """model.context is on for named interests, but a run of scorers alone
+    builds no co-occurrence matrix or per-batch context features."""
+    from tests.helpers import interest_folder
+    folder = interest_folder(tmp_path)
+    for methods, context in (("[itemknn, popularity]", False), ("[itemknn, maml]", True)):
+        cfg = load_config(None, [f"dataset.name={folder}", f"methods={methods}"])
+        data = build_data(cfg["dataset"], cfg["seed"])
+        spec = resolve(cfg, data)
+        assert spec.model.context is True
+        tasks = build_tasks(spec, data)
+        assert tasks.context is context
+        batch = tasks.collate(tasks.fixed_tasks("test", 2, 0))
+        assert (batch.item_context is not None) is context

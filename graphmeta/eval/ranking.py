@@ -177,4 +177,5 @@ def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] =
     return {k: np.array(v) for k, v in out.items()}
 
 
-__all__ = ["KS", "LONG_LIST", "expected_mrr", "expected_recall_at_k", "metric_names", "ranking_metrics"]
+__all__ = ["KS", "LONG_LIST", "expected_mrr", "expected_recall_at_k", "metric_names",
+           "ranking_metrics"]

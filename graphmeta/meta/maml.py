@@ -97,8 +97,9 @@ def row_sparse_params(params: Params, rows: dict[str, Tensor], num_tasks: int, *
     ids ``[T, S]``) are given as their gathered rows ``[T, S, ...]``, the
     table itself staying shared under ``name + "@base"``; the rest as
     :func:`expand_params` (``shared`` as there). An inner loop over these
-    adapts a task's own rows only, at a cost independent of the table's size. With ``sparse_grad``
-    the tables' gradients are sparse (``nn.Embedding(sparse=True)``)."""
+    adapts a task's own rows only, at a cost independent of the table's
+    size. With ``sparse_grad`` the tables' gradients are sparse
+    (``nn.Embedding(sparse=True)``)."""
     out = expand_params({k: v for k, v in params.items() if k not in rows}, num_tasks,
                         detach=detach, shared=shared)
     for k, idx in rows.items():
