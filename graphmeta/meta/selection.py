@@ -5,8 +5,9 @@
   the task's meta-features: ``"knn"`` (the candidate best on the nearest
   fitted tasks, auto-sklearn's warm start, Feurer et al., 2015) or
   ``"classifier"`` (multinomial logistic regression onto each task's best).
-- :class:`StackedBlend`: per task, mix the candidates' standardised scores
-  with weights linear in the meta-features (logistic regression on items).
+- :class:`StackedBlend`: per task, a convex combination of the candidates'
+  standardised scores, its weights a softmax gate on the meta-features
+  (fitted by a listwise loss on items).
 
 The meta-features and candidates come from :mod:`graphmeta.methods.selection`.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
 
 
@@ -131,9 +133,24 @@ def _standardise_scores(s: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 class StackedBlend:
-    """Per-task blend of candidates' standardised scores with weights linear
-    in the task's meta-features: ``score = sum_l (a_l + b_l . x) z_l``,
-    fitted by logistic regression on items' relevance."""
+    """Per-task blend of candidates' standardised scores, gated by the task's
+    meta-features: ``score = sum_l w_l(x) z_l`` with
+    ``w(x) = softmax(a + B clip(x))``, a convex combination of the candidates.
+
+    The gate's weights are non-negative and sum to one, so no task, however
+    far its meta-features lie from the fitted ones, can get a candidate's
+    ranking inverted; meta-features are also clipped to the range seen in
+    ``fit``. (A plain logistic regression on the z-scores and their products
+    with the meta-features, the first version, gave correlated candidates
+    weights of opposite sign that grew linearly with the meta-features: on
+    ego-facebook test tasks outside meta-val's range it ranked the one
+    relevant interest near the bottom.) ``a``, ``B`` and a temperature are fitted
+    by a listwise loss (softmax cross-entropy of each relevant item against
+    its task's candidate list, averaged per task) with an L2 penalty on
+    ``B`` of ``1 / C``, scikit-learn's convention. scikit-learn has no gated
+    (mixture-of-experts) stacker, hence this one, fitted with L-BFGS in
+    float64.
+    """
 
     def __init__(self, C: float = 1.0) -> None:
         self.C = C
@@ -141,36 +158,69 @@ class StackedBlend:
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"C": self.C}
 
-    def _design(self, Z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """``[T, S, L * (1 + f)]``: each candidate's z-score and its products
-        with the standardised meta-features."""
-        x = np.concatenate([np.ones((len(X), 1)), self._std(X)], 1)   # [T, 1 + f]
-        return (Z[..., :, None] * x[:, None, None, :]).reshape(*Z.shape[:2], -1)
+    def _x(self, X: np.ndarray) -> np.ndarray:
+        """Standardised meta-features, clipped to the fitted range."""
+        return np.clip(self._std(np.asarray(X, float)), self._lo, self._hi)
+
+    def weights(self, X: np.ndarray) -> np.ndarray:
+        """Each task's weight on each candidate ``[T, L]`` (rows sum to one)."""
+        g = self._a + self._x(X) @ self._B.T
+        g = np.exp(g - g.max(1, keepdims=True))
+        return g / g.sum(1, keepdims=True)
 
     def fit(self, X: np.ndarray, scores: np.ndarray, y: np.ndarray, mask: np.ndarray
             ) -> "StackedBlend":
-        """``X`` ``[T, f]``; ``scores`` ``[L, T, S]``; ``y``, ``mask`` ``[T, S]``."""
-        self._std = _Standardiser().fit(np.asarray(X, float))
-        Z = np.stack([_standardise_scores(s, mask) for s in scores], -1)   # [T, S, L]
-        D = self._design(Z, X)[mask]
-        clf = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
-        clf.fit(D, y[mask])
-        self._coef = clf.coef_[0]
+        """``X`` ``[T, f]``; ``scores`` ``[L, T, S]``; ``y``, ``mask`` ``[T, S]``.
+        Tasks with no relevant item in ``mask`` do not count."""
+        X, mask = np.asarray(X, float), np.asarray(mask, bool)
+        self._std = _Standardiser().fit(X)
+        Zx = self._std(X)
+        self._lo, self._hi = Zx.min(0), Zx.max(0)
+        pos = (np.asarray(y) > 0) & mask
+        keep = pos.any(1)
+        Z = torch.from_numpy(np.stack([_standardise_scores(s, mask) for s in scores], -1)[keep])
+        x = torch.from_numpy(Zx[keep])
+        m, p = torch.from_numpy(mask[keep]), torch.from_numpy(pos[keep]).double()
+        L = Z.shape[-1]
+        a = torch.zeros(L, dtype=torch.float64, requires_grad=True)
+        B = torch.zeros(L, x.shape[1], dtype=torch.float64, requires_grad=True)
+        log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([a, B, log_t], max_iter=500, tolerance_grad=1e-9,
+                                line_search_fn="strong_wolfe")
+
+        def loss() -> torch.Tensor:
+            opt.zero_grad()
+            w = torch.softmax(a + x @ B.T, 1)                                  # [T, L]
+            s = log_t.exp() * (Z * w[:, None, :]).sum(-1)
+            logp = torch.log_softmax(s.masked_fill(~m, float("-inf")), 1).masked_fill(~m, 0)
+            nll = -(logp * p).sum(1) / p.sum(1)
+            out = nll.mean() + (B ** 2).sum() / (2 * self.C * len(x))
+            out.backward()
+            return out
+
+        with torch.enable_grad():
+            opt.step(loss)
+        self._a, self._B = a.detach().numpy(), B.detach().numpy()
+        self._temperature = float(log_t.detach().exp())
         return self
 
     def predict(self, X: np.ndarray, scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        Z = np.stack([_standardise_scores(s, mask) for s in scores], -1)
-        return self._design(Z, X) @ self._coef
+        Z = np.stack([_standardise_scores(s, mask) for s in scores], -1)   # [T, S, L]
+        return self._temperature * (Z * self.weights(X)[:, None, :]).sum(-1)
 
     def state_dict(self) -> dict[str, Any]:
         return {"params": self.get_params(), "mean": self._std.mean.tolist(),
-                "scale": self._std.scale.tolist(), "coef": self._coef.tolist()}
+                "scale": self._std.scale.tolist(), "lo": self._lo.tolist(),
+                "hi": self._hi.tolist(), "a": self._a.tolist(), "B": self._B.tolist(),
+                "temperature": self._temperature}
 
     def load_state_dict(self, state: dict[str, Any]) -> "StackedBlend":
         self.C = state["params"]["C"]
         self._std = _Standardiser()
         self._std.mean, self._std.scale = np.array(state["mean"]), np.array(state["scale"])
-        self._coef = np.array(state["coef"])
+        self._lo, self._hi = np.array(state["lo"]), np.array(state["hi"])
+        self._a, self._B = np.array(state["a"]), np.array(state["B"])
+        self._temperature = float(state["temperature"])
         return self
 
 

@@ -14,8 +14,9 @@ scores on the meta-val tasks, in one of three ways:
 - ``select-clf``: a logistic-regression classifier from meta-features to the
   per-task best candidate;
 - ``blend``: a per-task stacked blend: each candidate's scores are
-  standardised within the task and mixed with weights that are linear in the
-  meta-features, fitted by logistic regression on the meta-val items.
+  standardised within the task and mixed with non-negative weights that sum
+  to one, a softmax gate on the meta-features, fitted by a listwise loss on
+  the meta-val items.
 
 :class:`~graphmeta.meta.selection.MetaSelector` and
 :class:`~graphmeta.meta.selection.StackedBlend` are scikit-learn style and
@@ -155,22 +156,27 @@ class Selection(Learner):
         return preds[choice, torch.arange(batch.num_tasks)]
 
     def selection_report(self, batches: Iterable) -> dict[str, Any]:
-        """On ``batches``: how often the choice is a per-task best candidate
-        (the oracle rate), the selector's mean score against the best single
-        candidate's and the per-task oracle's."""
+        """On ``batches``: the method's mean per-task score (``selected_score``)
+        against the best single candidate's and the per-task oracle's; for a
+        selector, how often its choice is a per-task best candidate (the
+        oracle rate) and how often it chose each; for the blend, its mean
+        weight on each candidate."""
         X, scores, y, mask, per_task = self._collect(batches)
         ok = ~np.isnan(per_task).any(1)
+        own = np.asarray(self._choose(X, scores, y, mask, per_task))[ok]
         X, per_task = X[ok], per_task[ok]
         single = per_task.mean(0)
         out: dict[str, Any] = {"candidates": dict(zip(self.names, np.round(single, 6).tolist())),
                                "best_single": self.names[int(single.argmax())],
                                "best_single_score": round(float(single.max()), 6),
-                               "oracle_score": round(float(per_task.max(1).mean()), 6)}
-        if self.mode != "blend":
+                               "oracle_score": round(float(per_task.max(1).mean()), 6),
+                               "selected_score": round(float(own.mean()), 6)}
+        if self.mode == "blend":
+            w = self.selector.weights(X)
+            out["mean_weights"] = dict(zip(self.names, np.round(w.mean(0), 4).tolist()))
+        else:
             choice = self.selector.predict(X)
-            chosen = per_task[np.arange(len(choice)), choice]
-            out.update(oracle_rate=round(float((chosen == per_task.max(1)).mean()), 6),
-                       selected_score=round(float(chosen.mean()), 6),
+            out.update(oracle_rate=round(float((own == per_task.max(1)).mean()), 6),
                        choices={n: int((choice == i).sum()) for i, n in enumerate(self.names)})
         return out
 

@@ -57,3 +57,30 @@ def test_blend_weights_follow_the_meta_features():
     assert np.mean(aucs) > 0.9
     again = StackedBlend().load_state_dict(json.loads(json.dumps(blend.state_dict())))
     assert np.allclose(again.predict(X, scores, mask), out)
+
+
+def test_blend_cannot_invert_a_ranking_on_tasks_outside_the_fitted_range():
+    """The blend is a convex combination of the candidates: where every
+    candidate ranks a task perfectly, so does the blend, however far the
+    task's meta-features lie from those it was fitted on. (A blend with
+    weights linear in the meta-features gave correlated candidates weights of
+    opposite sign and inverted such tasks.)"""
+    rng = np.random.default_rng(0)
+    T, S = 200, 12
+    X = rng.normal(size=(T, 1))
+    y = (rng.random((T, S)) < 0.3).astype(int)
+    y[:, 0], y[:, 1] = 1, 0
+    good = y + rng.normal(0, 0.3, (2, T, S))
+    noise = rng.normal(0, 1, (T, S))
+    first = X[:, 0] > 0
+    scores = np.stack([np.where(first[:, None], good[0], noise),
+                       np.where(first[:, None], noise, good[1])])
+    mask = np.ones((T, S), bool)
+    blend = StackedBlend().fit(X, scores, y, mask)
+    far = np.array([[-40.0], [-8.0], [8.0], [40.0]] * 5)
+    w = blend.weights(far)
+    assert (w >= 0).all() and np.allclose(w.sum(1), 1)
+    yf = np.tile(np.arange(S) < 4, (len(far), 1)).astype(int)
+    perfect = np.stack([yf * 5 + rng.random(yf.shape) for _ in range(2)])   # both rank it right
+    out = blend.predict(far, perfect, np.ones_like(yf, bool))
+    assert (out[yf == 1].reshape(len(far), -1).min(1) > out[yf == 0].reshape(len(far), -1).max(1)).all()

@@ -29,7 +29,11 @@ def test_selectors_run_beside_their_candidates_and_reload(tmp_path):
     assert 0 <= rep["oracle_rate"] <= 1 and rep["oracle_score"] >= rep["best_single_score"]
     assert rep["oracle_score"] >= rep["selected_score"]
     assert sum(rep["choices"].values()) <= res["n_test_tasks"]
-    assert "oracle_rate" not in res["methods"]["blend"]["selection"][0]
+    blend = res["methods"]["blend"]
+    assert "oracle_rate" not in blend["selection"][0]
+    assert abs(sum(blend["selection"][0]["mean_weights"].values()) - 1) < 1e-3
+    # the report's score is the blend's own test score (one seed here)
+    assert abs(blend["selection"][0]["selected_score"] - blend["auc"]["mean"]) < 1e-5
     # the candidate maml inside the selector is the run's maml (trained once)
     state = torch.load(tmp_path / "checkpoints" / "select-knn" / "seed-0.pt",
                        weights_only=True)["state_dict"]
