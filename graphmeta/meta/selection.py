@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 
@@ -164,9 +165,7 @@ class StackedBlend:
 
     def weights(self, X: np.ndarray) -> np.ndarray:
         """Each task's weight on each candidate ``[T, L]`` (rows sum to one)."""
-        g = self._a + self._x(X) @ self._B.T
-        g = np.exp(g - g.max(1, keepdims=True))
-        return g / g.sum(1, keepdims=True)
+        return softmax(self._a + self._x(X) @ self._B.T, axis=1)
 
     def fit(self, X: np.ndarray, scores: np.ndarray, y: np.ndarray, mask: np.ndarray
             ) -> "StackedBlend":
