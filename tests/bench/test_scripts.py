@@ -1,0 +1,90 @@
+"""The analysis scripts under benchmarks/: pool_runs.py on two hand-made run
+directories whose paired differences and meta-val choices are known;
+adaptation_budget.py on a real few-shot run, whose own meta-val scores it
+must reproduce."""
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from graphmeta.config import load_config
+from graphmeta.runner import compare
+from tests.helpers import SHARED
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name="pool_runs"):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(path: Path, base, other, val_base, val_other):
+    path.mkdir()
+    rows = ["method,task,accuracy"]
+    rows += [f"base,{t},{v}" for t, v in enumerate(base)]
+    rows += [f"other,{t},{v}" for t, v in enumerate(other)]
+    rows += [f"scorer,{t},0.1" for t in range(len(base))]     # trains nothing: no meta-val
+    (path / "per_task.csv").write_text("\n".join(rows) + "\n")
+    (path / "metrics.csv").write_text(
+        "method,seed,iteration,train_loss,val_accuracy,seconds\n"
+        f"base,0,50,1.0,{val_base - 0.1},1\nbase,0,100,1.0,{val_base},2\n"
+        f"other:pretrain,0,50,1.0,0.99,1\n"               # trained in two stages: the
+        f"other:meta,0,50,1.0,{val_other},1\n"            # last one's best is what it kept
+        f"other:meta,0,100,1.0,{val_other - 0.2},2\n")
+    return path
+
+
+def test_pooled_differences_counts_and_meta_val_agreement(tmp_path, capsys):
+    mod = _load()
+    a = _run(tmp_path / "split0", [0.5] * 4, [0.6, 0.7, 0.6, 0.7], 0.8, 0.9)   # other +0.15
+    b = _run(tmp_path / "split1", [0.5] * 4, [0.4, 0.4, 0.4, 0.3], 0.8, 0.9)   # other -0.125
+    test, val = mod.load_run(a, "accuracy")
+    assert val == {"base": pytest.approx(0.8), "other": pytest.approx(0.9)}   # best of the last stage
+    assert list(test["other"]) == [0.6, 0.7, 0.6, 0.7] and "scorer" not in val
+    assert mod.main([str(a), str(b), "--base", "base", "--metric", "accuracy"]) == 0
+    out = capsys.readouterr().out
+    assert "| split0 | other | 0.6500 | 0.9000 | +0.1500 ± 0.0919 |" in out
+    assert "| split1 | scorer | 0.1000 | - | -0.4000 ± 0.0000 |" in out
+    assert "| other | +0.0125 ± 1.7471 | 1 / 0 / 1 |" in out                   # t(1) over 2 runs
+    assert "| scorer | -0.4000 ± 0.0000 | 0 / 0 / 2 |" in out
+    # split0: other is best on meta-val and on test; split1: best on meta-val only.
+    assert "best meta-val method is also best on test: 1 of 2" in out
+
+
+def test_a_missing_method_or_column_is_named(tmp_path):
+    mod = _load()
+    a = _run(tmp_path / "split0", [0.5] * 2, [0.6] * 2, 0.8, 0.9)
+    with pytest.raises(SystemExit, match="no method 'finetune'"):
+        mod.pool([a], "finetune", "accuracy")
+    with pytest.raises(SystemExit, match="no column 'auc'"):
+        mod.pool([a], "base", "auc")
+    with pytest.raises(SystemExit, match="no such file"):
+        mod.pool([tmp_path / "nowhere"], "base", "auc")
+
+
+@pytest.mark.skipif(not (SHARED / "email_eu_core").exists(), reason="mirror not present")
+def test_adaptation_budget_reproduces_the_runs_own_meta_val_scores(tmp_path, capsys):
+    cfg = load_config(None, [f"dataset.root={SHARED}", "dataset.name=email-eu-core",
+                             "tasks.kind=few-shot", "methods=[maml, finetune, scratch]",
+                             "meta.iterations=4", "meta.eval_every=2", "eval.seeds=1",
+                             "baselines.pretrain_iterations=4", "baselines.scratch_steps=3",
+                             "tasks.n_val_tasks=6", "tasks.n_test_tasks=4"])
+    compare(cfg, tmp_path, "cpu", progress=False, log=lambda s: None)
+    best = {}
+    with (tmp_path / "metrics.csv").open() as f:
+        for r in csv.DictReader(f):
+            best[r["method"]] = max(best.get(r["method"], 0.0), float(r["val_accuracy"]))
+    assert _load("adaptation_budget").main([str(tmp_path), "--steps", "5,1",
+                                            "--adam-steps", "3"]) == 0
+    rows = {ln.split(" | ")[0].strip("| "): ln.strip("| ").split(" | ")[1:]
+            for ln in capsys.readouterr().out.splitlines() if ln.startswith("| SGD")
+            or ln.startswith("| Adam")}
+    assert set(rows) == {"SGD 0.1 x 5", "SGD 0.1 x 1", "Adam 0.01 x 3"}
+    # maml at its own budget (SGD 0.1 x 5) and finetune at its own (Adam 0.01 x 3):
+    # the kept checkpoints' meta-val scores, as training logged them.
+    assert rows["SGD 0.1 x 5"][2].startswith(f"{best['maml']:.3f} ± ")
+    assert rows["Adam 0.01 x 3"][1].startswith(f"{best['finetune']:.3f} ± ")
