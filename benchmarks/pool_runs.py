@@ -13,7 +13,8 @@ seeds; "-" for methods that do not train), and the paired per-task
 difference to ``--base`` with its 95% CI. Across runs it prints the mean of
 the per-run differences with a Student-t interval over the runs (each run
 one observation), how many runs the CI puts above / below zero, and how
-often the method with the best meta-val score is also best on test.
+often the method with the best meta-val score is also the best of those
+methods on test.
 
 The statistics are graphmeta's own (`graphmeta.eval.mean_ci`,
 `paired_diff`); this script only reads the run directories' CSV files.
@@ -84,7 +85,7 @@ def pool(runs: list[Path], base: str, metric: str) -> str:
             lines.append(f"| {run.name} | {m} | {np.nanmean(s):.4f} | {v} | {dd} |")
         if val:
             by_val = max(val, key=val.get)
-            by_test = max(test, key=lambda m: np.nanmean(test[m]))
+            by_test = max(val, key=lambda m: np.nanmean(test[m]))   # among the same methods
             agree += by_val == by_test
     lines += ["", f"| method | mean Δ vs {base} over {len(runs)} runs (95% CI over runs) | "
                   "runs above / tied / below |", "|---|---|---|"]
@@ -97,7 +98,8 @@ def pool(runs: list[Path], base: str, metric: str) -> str:
         below = sum(d["diff"] + d["ci95"] < 0 for d in ds)
         lines.append(f"| {m} | {ci['mean']:+.4f} ± {ci['ci95']:.4f} | "
                      f"{above} / {len(ds) - above - below} / {below} |")
-    lines += ["", f"runs whose best meta-val method is also best on test: {agree} of {len(runs)}"]
+    lines += ["", f"runs whose best meta-val method is also best on test (among the methods "
+                  f"with a meta-val score): {agree} of {len(runs)}"]
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ def _run(path: Path, base, other, val_base, val_other):
     rows = ["method,task,accuracy"]
     rows += [f"base,{t},{v}" for t, v in enumerate(base)]
     rows += [f"other,{t},{v}" for t, v in enumerate(other)]
-    rows += [f"scorer,{t},0.1" for t in range(len(base))]     # trains nothing: no meta-val
+    rows += [f"scorer,{t},0.9" for t in range(len(base))]     # trains nothing: no meta-val
     (path / "per_task.csv").write_text("\n".join(rows) + "\n")
     (path / "metrics.csv").write_text(
         "method,seed,iteration,train_loss,val_accuracy,seconds\n"
@@ -48,11 +48,12 @@ def test_pooled_differences_counts_and_meta_val_agreement(tmp_path, capsys):
     assert mod.main([str(a), str(b), "--base", "base", "--metric", "accuracy"]) == 0
     out = capsys.readouterr().out
     assert "| split0 | other | 0.6500 | 0.9000 | +0.1500 ± 0.0919 |" in out
-    assert "| split1 | scorer | 0.1000 | - | -0.4000 ± 0.0000 |" in out
+    assert "| split1 | scorer | 0.9000 | - | +0.4000 ± 0.0000 |" in out
     assert "| other | +0.0125 ± 1.7471 | 1 / 0 / 1 |" in out                   # t(1) over 2 runs
-    assert "| scorer | -0.4000 ± 0.0000 | 0 / 0 / 2 |" in out
-    # split0: other is best on meta-val and on test; split1: best on meta-val only.
-    assert "best meta-val method is also best on test: 1 of 2" in out
+    assert "| scorer | +0.4000 ± 0.0000 | 2 / 0 / 0 |" in out
+    # split0: other is best on meta-val and, of the methods with a meta-val score,
+    # on test (the scorer, best of all on test, has none); split1: on meta-val only.
+    assert "with a meta-val score): 1 of 2" in out
 
 
 def test_a_missing_method_or_column_is_named(tmp_path):
