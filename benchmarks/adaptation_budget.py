@@ -20,7 +20,9 @@ initialisation under each adaptation on the support set:
 Each cell is the mean meta-val accuracy over the episodes with its 95% CI.
 The adaptation is graphmeta's own (:class:`graphmeta.meta.MAML` with the
 ``SGD`` or ``Adam`` inner rule), so a cell is what that method would score
-with another initialisation or another budget.
+with another initialisation or another budget. (`graphmeta report`'s
+adaptation figure varies only the step count of each method's own rule, on
+test tasks; this crosses initialisations with rules and stays on meta-val.)
 """
 from __future__ import annotations
 
