@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-import torch
-
 from graphmeta.config import load_config
 from graphmeta.errors import GraphmetaError
-from graphmeta.rundir import format_table
+
+# torch, PyG and the method registry are imported inside main, not here:
+# importing them takes seconds (PyG pulls in torch._dynamo), and
+# ``graphmeta --version`` should not wait for them.
 
 
 def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
@@ -203,6 +204,10 @@ def _progress(quiet: bool) -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:     # what the parser would print, without importing torch
+        import graphmeta
+        print(f"graphmeta {graphmeta.__version__}")
+        return 0
     try:
         for plugin in _installed_plugins() + _plugins(argv):
             load_plugin(plugin)
@@ -210,6 +215,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"graphmeta: error: --plugin: {e}", file=sys.stderr)
         return 2
     args = _parser().parse_args(argv)
+    import torch
+
+    from graphmeta.rundir import format_table
     if args.command == "bench":
         from graphmeta import bench
         return bench.run(args)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from graphmeta.cli import main
 from tests.helpers import TINY
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -51,27 +52,43 @@ def test_a_plugin_method_runs_from_the_command_line(tmp_path):
     assert p.returncode == 0, p.stderr
 
 
-def test_errors_are_clear(tmp_path):
-    p = graphmeta("train", "--out", str(tmp_path), "--set", "meta.inner_stepz=2")
-    assert p.returncode == 2 and "unknown key 'meta.inner_stepz'" in p.stderr
-    p = graphmeta("evaluate", str(tmp_path / "nowhere"))
-    assert p.returncode == 2 and "config.yaml" in p.stderr
-    p = graphmeta("compare", "--plugin", "no_such_module_xyz", "--out", str(tmp_path))
-    assert p.returncode == 2 and "--plugin" in p.stderr and "no_such_module_xyz" in p.stderr
+def in_process(capsys, *args):
+    """``graphmeta ARGS`` through ``main`` in this process: (exit code, stdout,
+    stderr). For what the parser and the error paths print, where a new
+    process would only add its seconds of importing torch and PyG."""
+    try:
+        code = main(list(args))
+    except SystemExit as e:          # argparse's --help and usage errors
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_errors_are_clear(tmp_path, capsys):
+    code, _, err = in_process(capsys, "train", "--out", str(tmp_path), "--set",
+                              "meta.inner_stepz=2")
+    assert code == 2 and "unknown key 'meta.inner_stepz'" in err
+    code, _, err = in_process(capsys, "evaluate", str(tmp_path / "nowhere"))
+    assert code == 2 and "config.yaml" in err
+    code, _, err = in_process(capsys, "compare", "--plugin", "no_such_module_xyz",
+                              "--out", str(tmp_path))
+    assert code == 2 and "--plugin" in err and "no_such_module_xyz" in err
     assert not (tmp_path / "results.json").exists()
 
 
-def test_bench_is_a_real_subcommand():
-    p = graphmeta("bench", "--help")
-    assert p.returncode == 0 and "--skip-memory" in p.stdout
+def test_every_subcommand_has_help_with_an_example(capsys):
+    for command in ("demo", "compare", "train", "tune", "evaluate", "report", "datasets",
+                    "bench"):
+        code, out, _ = in_process(capsys, command, "--help")
+        assert code == 0 and "example:\n  " in out, command
+    assert "--skip-memory" in in_process(capsys, "bench", "--help")[1]
+    code, out, _ = in_process(capsys, "compare", "--help")
+    assert "itemknn" in out and "metasgd" in out               # the registered methods
 
 
-def test_version_help_examples_and_provenance(tmp_path):
+def test_version_and_provenance_from_the_console_process(tmp_path):
     p = graphmeta("--version")
     assert p.returncode == 0 and p.stdout.startswith("graphmeta ")
-    for command in ("compare", "train", "tune", "evaluate", "report", "datasets", "bench"):
-        p = graphmeta(command, "--help")
-        assert p.returncode == 0 and "example:\n  " in p.stdout, command
     p = graphmeta("train", "--method", "itemknn", "--out", str(tmp_path), *TINY)
     assert p.returncode == 0, p.stderr
     prov = json.loads((tmp_path / "results.json").read_text())["provenance"]

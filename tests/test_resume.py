@@ -12,8 +12,8 @@ import torch
 
 from tests.helpers import TINY
 
-LONG = TINY + ["--set", "meta.iterations=600", "--set", "meta.eval_every=100",
-               "--set", "run.checkpoint_every=20", "--set", "baselines.pretrain_iterations=600"]
+LONG = TINY + ["--set", "meta.iterations=200", "--set", "meta.eval_every=50",
+               "--set", "run.checkpoint_every=10", "--set", "baselines.pretrain_iterations=200"]
 
 
 def _cmd(*args):
