@@ -145,7 +145,10 @@ class SelectionConfig:
     candidates: list = opt(["maml", "finetune", "itemknn", "ease", "graph-knn", "popularity"],
                            doc="meta-selection: the learners chosen among per task")
     neighbors: int = opt(25, low=1, doc="select-knn: meta-val tasks consulted")
-    C: float = opt(1.0, positive=True, doc="select-clf and blend: inverse regularisation")
+    C: Any = opt("auto", auto=float, positive=True,
+                 doc="select-clf and blend: inverse regularisation; auto: chosen when the "
+                     "selector is fitted, by 5-fold cross-validation over the meta-val "
+                     "tasks among 0.01, 0.1, 1, 10")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from graphmeta.eval import ranking_metrics
-from graphmeta.meta.selection import MetaSelector, StackedBlend
+from graphmeta.meta.selection import CS, MetaSelector, StackedBlend
 from graphmeta.methods.registry import Context, Learner, get_method, register_method
 from graphmeta.methods.scorers import InterestScorers
 from graphmeta.tasks import TaskBatch
@@ -160,7 +160,8 @@ class Selection(Learner):
         against the best single candidate's and the per-task oracle's; for a
         selector, how often its choice is a per-task best candidate (the
         oracle rate) and how often it chose each; for the blend, its mean
-        weight on each candidate."""
+        weight on each candidate; for the blend and ``select-clf``, the ``C``
+        they were fitted with."""
         X, scores, y, mask, per_task = self._collect(batches)
         ok = ~np.isnan(per_task).any(1)
         own = np.asarray(self._choose(X, scores, y, mask, per_task))[ok]
@@ -171,6 +172,8 @@ class Selection(Learner):
                                "best_single_score": round(float(single.max()), 6),
                                "oracle_score": round(float(per_task.max(1).mean()), 6),
                                "selected_score": round(float(own.mean()), 6)}
+        if self.mode != "knn":                      # the C it was fitted with (chosen if auto)
+            out["C"] = self.selector.C_
         if self.mode == "blend":
             w = self.selector.weights(X)
             out["mean_weights"] = dict(zip(self.names, np.round(w.mean(0), 4).tolist()))
@@ -200,7 +203,7 @@ def _selection(mode: str) -> Callable[[Context], Learner]:
     return build
 
 
-SEARCH = {"selection.neighbors": [5, 10, 25, 50, 100], "selection.C": [0.01, 0.1, 1.0, 10.0]}
+SEARCH = {"selection.neighbors": [5, 10, 25, 50, 100], "selection.C": list(CS)}
 for _name, _mode, _what, _search in [
         ("select-knn", "knn", "per task, the candidate best on the nearest meta-val tasks",
          {"selection.neighbors": SEARCH["selection.neighbors"]}),

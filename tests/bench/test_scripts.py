@@ -1,7 +1,8 @@
 """The analysis scripts under benchmarks/: pool_runs.py on two hand-made run
 directories whose paired differences and meta-val choices are known;
-adaptation_budget.py on a real few-shot run, whose own meta-val scores it
-must reproduce."""
+adaptation_budget.py on a real few-shot run and selection_c.py on a real
+user-interest run, each of which must reproduce the meta-val scores its run
+logged."""
 import csv
 import importlib.util
 from pathlib import Path
@@ -89,3 +90,27 @@ def test_adaptation_budget_reproduces_the_runs_own_meta_val_scores(tmp_path, cap
     # the kept checkpoints' meta-val scores, as training logged them.
     assert rows["SGD 0.1 x 5"][2].startswith(f"{best['maml']:.3f} ± ")
     assert rows["Adam 0.01 x 3"][1].startswith(f"{best['finetune']:.3f} ± ")
+
+
+def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path, capsys):
+    """The blend logs the score of a fit on the even meta-val tasks on the odd
+    ones; the script's cross-fitting, at the run's C (auto), must give it."""
+    import numpy as np
+    from graphmeta.runner import prepare
+    from tests.helpers import TINY_SETTINGS
+    cfg = load_config(None, TINY_SETTINGS + ["methods=[itemknn, blend]", "tasks.n_val_tasks=24",
+                                             "selection.candidates=[itemknn, popularity]"])
+    compare(cfg, tmp_path, "cpu", progress=False, log=lambda s: None)
+    with (tmp_path / "metrics.csv").open() as f:
+        logged = [float(r["val_auc"]) for r in csv.DictReader(f) if r["method"] == "blend"]
+    script = _load("selection_c")
+    run = prepare(load_config(tmp_path / "config.yaml"), "cpu")
+    X, scores, y, mask, _ = run.load(tmp_path, "blend", 0)._collect(run.val)
+    out, chosen = script.cross_fitted("auto", X, scores, y, mask,
+                                      script._per_task(scores, y, mask))
+    odd = np.arange(len(X)) % 2 == 1
+    assert logged == [pytest.approx(np.nanmean(out["blend"]["auc"][odd]), abs=1e-6)]
+    assert all(b in script.CS and c in (*script.CS, None) for b, c in chosen), chosen
+    assert script.main([str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("| 0 |") == 1 + len(script.CS) and "auto minus C=1" in text

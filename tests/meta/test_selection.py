@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from graphmeta.meta.selection import MetaSelector, StackedBlend
+from graphmeta.meta.selection import CS, MetaSelector, StackedBlend
 
 
 def _constructed(n=300, seed=0):
@@ -17,6 +17,18 @@ def _constructed(n=300, seed=0):
     scores[X[:, 0] > 0, 0] += 0.3
     scores[X[:, 0] <= 0, 1] += 0.3
     return X, scores
+
+
+def _gated(T=200, S=12, noise_features=0, signal=True, seed=0):
+    """Two candidates, each right on half the tasks. With ``signal`` the half
+    is feature 0's sign; without, it is unrelated to the meta-features."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(T, 1 + noise_features))
+    y = (rng.random((T, S)) < 0.3).astype(int)
+    good, bad = y + rng.normal(0, 0.3, (T, S)), rng.normal(0, 1, (T, S))
+    first = X[:, 0] > 0 if signal else rng.random(T) < 0.5
+    scores = np.stack([np.where(first[:, None], good, bad), np.where(first[:, None], bad, good)])
+    return X, scores, y, np.ones((T, S), bool)
 
 
 @pytest.mark.parametrize("strategy", ["knn", "classifier"])
@@ -42,14 +54,8 @@ def test_classifier_with_one_winner_always_picks_it():
 def test_blend_weights_follow_the_meta_features():
     """Two candidates: the first ranks items right when feature 0 > 0, the
     second otherwise. The blend learns to trust each where it is right."""
-    rng = np.random.default_rng(0)
-    T, S = 200, 12
-    X = rng.normal(size=(T, 1))
-    y = (rng.random((T, S)) < 0.3).astype(int)
-    good, bad = y + rng.normal(0, 0.3, (T, S)), rng.normal(0, 1, (T, S))
-    first = X[:, 0] > 0
-    scores = np.stack([np.where(first[:, None], good, bad), np.where(first[:, None], bad, good)])
-    mask = np.ones((T, S), bool)
+    X, scores, y, mask = _gated()
+    T, S = y.shape
     blend = StackedBlend().fit(X, scores, y, mask)
     out = blend.predict(X, scores, mask)
     from sklearn.metrics import roc_auc_score
@@ -84,3 +90,26 @@ def test_blend_cannot_invert_a_ranking_on_tasks_outside_the_fitted_range():
     perfect = np.stack([yf * 5 + rng.random(yf.shape) for _ in range(2)])   # both rank it right
     out = blend.predict(far, perfect, np.ones_like(yf, bool))
     assert (out[yf == 1].reshape(len(far), -1).min(1) > out[yf == 0].reshape(len(far), -1).max(1)).all()
+
+
+def test_auto_C_is_loose_where_the_meta_features_tell_and_tight_where_they_do_not():
+    """``C="auto"`` picks the regularisation by cross-validation over the
+    tasks: the loosest where the gate must follow a meta-feature, the
+    tightest where every meta-feature is noise; both round-trip through JSON."""
+    X, scores, y, mask = _gated()
+    blend = StackedBlend("auto").fit(X, scores, y, mask)
+    assert blend.C_ == max(CS)
+    again = StackedBlend().load_state_dict(json.loads(json.dumps(blend.state_dict())))
+    assert again.C == "auto" and again.C_ == blend.C_
+    assert np.array_equal(again.predict(X, scores, mask), blend.predict(X, scores, mask))
+    X, scores, y, mask = _gated(T=120, noise_features=9, signal=False)
+    assert StackedBlend("auto").fit(X, scores, y, mask).C_ == min(CS)
+    X, best = _constructed()
+    sel = MetaSelector("classifier", C="auto").fit(X, best)
+    assert sel.C_ == max(CS) and (sel.predict(X) == best.argmax(1)).mean() > 0.95
+    again = MetaSelector().load_state_dict(json.loads(json.dumps(sel.state_dict())))
+    assert again.C == "auto" and again.C_ == sel.C_
+    noise = np.random.default_rng(1).normal(0.5, 0.01, best.shape)
+    assert MetaSelector("classifier", C="auto").fit(X, noise).C_ == min(CS)
+    with pytest.raises(ValueError, match="C must be"):
+        StackedBlend(C=0)
