@@ -15,8 +15,8 @@ selector that did not see it; ``auto`` chooses its ``C`` inside the fitting
 half (nested). It prints the cross-fitted ROC-AUC (the selection metric) and
 nDCG@10 of each, their paired difference to the best single candidate, the
 ``C`` that ``auto`` chose in each half ("none": one candidate was best on
-every fitting task, so no classifier was fitted), and ``auto`` minus ``C=1`` with its
-paired 95% CI.
+every fitting task, so no classifier was fitted), and ``auto`` minus
+``C=1`` with its paired 95% CI.
 
 The selectors and metrics are graphmeta's own
 (:class:`~graphmeta.meta.selection.StackedBlend`,
@@ -101,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         for C in ("auto", *CS):
             res[C], chosen = cross_fitted(C, X, scores, y, mask, per_task)
             b, c = res[C]["blend"], res[C]["select-clf"]
+            picked = "; ".join(f"{_c(cb)}, {_c(cc)}" for cb, cc in chosen) if C == "auto" else "-"
             print(f"| {seed} | {C if C == 'auto' else f'{C:g}'} | {np.nanmean(b['auc']):.4f} "
                   f"| {np.nanmean(b['ndcg@10']):.4f} | {_cell(paired_diff(b['auc'], single))} "
                   f"| {np.nanmean(c['auc']):.4f} | {_cell(paired_diff(c['auc'], single))} "
-                  f"| {'; '.join(f'{_c(cb)}, {_c(cc)}' for cb, cc in chosen) if C == 'auto' else '-'} |",
-                  flush=True)
+                  f"| {picked} |", flush=True)
         for who in ("blend", "select-clf"):
             diffs = ", ".join(f"{k} {_cell(paired_diff(res['auto'][who][k], res[1.0][who][k]))}"
                               for k in METRICS)
