@@ -55,8 +55,7 @@ def cross_fitted(C, X, scores, y, mask, per_task) -> tuple[dict[str, dict], list
         blend = StackedBlend(C).fit(X[fit], scores[:, fit], y[fit], mask[fit])
         m = ranking_metrics(torch.from_numpy(blend.predict(X[test], scores[:, test], mask[test])),
                             torch.from_numpy(y[test]), torch.from_numpy(mask[test]))
-        ok = fit & ~np.isnan(per_task["auc"]).any(1)
-        clf = MetaSelector("classifier", C=C).fit(X[ok], per_task["auc"][ok])
+        clf = MetaSelector("classifier", C=C).fit(X[fit], per_task["auc"][fit])  # drops NaN rows
         pick = clf.predict(X[test])
         for k in METRICS:
             out["blend"][k][test] = np.asarray(m[k])

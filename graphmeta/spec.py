@@ -6,9 +6,10 @@ checkpoint score and prefetching from the data and the device, the methods
 to run, and each method's own settings (its registered defaults, filling the
 keys no config layer sets, then ``method_settings``). One ``auto`` stays:
 ``selection.C``, which names a procedure (cross-validation on the tasks a
-selector is fitted on) rather than a value the data decides up front. Everything downstream
-reads the :class:`RunSpec`; ``config.yaml`` and ``results.json`` record it,
-and loading that ``config.yaml`` again gives the same spec.
+selector is fitted on) rather than a value the data decides up front.
+Everything downstream reads the :class:`RunSpec`; ``config.yaml`` and
+``results.json`` record it, and loading that ``config.yaml`` again gives
+the same spec.
 """
 from __future__ import annotations
 
