@@ -47,6 +47,22 @@ def save(run_dir: Path, method: str, seed: int, learner: nn.Module, settings: st
         "state_dict": learner.state_dict()})
 
 
+def same_settings(saved: str, now: str) -> bool:
+    """Whether a checkpoint's recorded settings ``saved`` are the resolved
+    settings ``now`` (both JSON). A top-level section that ``now`` does not
+    record is one the method does not read: files written while the record
+    still held it (``selection`` outside meta-selection methods, by earlier
+    graphmeta) match without it."""
+    if saved == now:
+        return True
+    try:
+        old, new = json.loads(saved), json.loads(now)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(old, dict) and isinstance(new, dict) and \
+        {k: v for k, v in old.items() if k in new} == new
+
+
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     if not isinstance(d, dict):
         return {prefix.rstrip("."): d}
@@ -77,7 +93,7 @@ def load(run_dir: Path, method: str, seed: int, learner: nn.Module, settings: st
         raise CheckpointError(
             f"{path}: trained on other data or splits (saved {ck['data']}, now {data}); "
             f"did the dataset or config.yaml's seed or split change?")
-    if ck["settings"] != settings:
+    if not same_settings(ck["settings"], settings):
         old, new = _flat(json.loads(ck["settings"])), _flat(json.loads(settings))
         diff = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
                 if old.get(k) != new.get(k)]
@@ -90,4 +106,4 @@ def load(run_dir: Path, method: str, seed: int, learner: nn.Module, settings: st
                               f"({first})") from None
 
 
-__all__ = ["fingerprint", "load", "path_of", "save"]
+__all__ = ["fingerprint", "load", "path_of", "same_settings", "save"]

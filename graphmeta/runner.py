@@ -83,10 +83,15 @@ class Run:
     def key(self, method: str) -> str:
         """``method``'s resolved settings, as a string that identifies them:
         everything its training depends on (not the method list, other
-        methods' settings, the number of seeds or tuning configurations)."""
+        methods' settings, the number of seeds or tuning configurations;
+        not the ``selection`` section, which only meta-selection methods
+        read, so a selector's settings change without retraining its
+        candidates)."""
         d = self.spec.for_method(method).to_dict()
         for k in ("methods", "method_settings", "run"):
             d.pop(k)
+        if get_method(method).family != "meta-selection":
+            d.pop("selection")
         d["eval"] = {k: v for k, v in d["eval"].items() if k not in ("seeds", "tune")}
         return json.dumps(d, sort_keys=True)
 

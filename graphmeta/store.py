@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from graphmeta import io as gio
+from graphmeta.checkpoint import same_settings
 from graphmeta.errors import RunDirError
 
 # What graphmeta writes into a run directory (``force`` removes these only).
@@ -120,7 +121,7 @@ class RunStore:
             first = (str(e).strip().splitlines() or [""])[0][:200]
             raise RunDirError(f"{path}: unreadable ({type(e).__name__}: {first}); delete it to "
                               f"train that method again") from None
-        return state if state.get("key") == key else None
+        return state if same_settings(state.get("key"), key) else None
 
     def save(self, method: str, seed: int, key: str, state: dict, suffix: str = ".pt") -> None:
         if self.writer:

@@ -146,7 +146,9 @@ def register_method(name: str, *, kinds: tuple[str, ...], training: str,
             or ``"none"``.
         family: ``"meta-parameter"``, ``"meta-rule"``, ``"meta-selection"``
             or ``"baseline"`` (tables pair every method with the best
-            baseline).
+            baseline). Only meta-selection methods read the ``selection``
+            section: the others' saved states do not record it, so editing
+            it on ``--resume`` does not train them again.
         description: One line for ``--help`` and the docs.
         defaults: Dotted config settings this method uses unless the config
             sets them (``{"meta.inner_lr": 0.01}``).

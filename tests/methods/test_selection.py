@@ -1,6 +1,10 @@
 """Meta-selection methods in a run: candidates trained once, the selector's
 state in the checkpoint, the oracle report."""
+import hashlib
+import json
+
 import torch
+import yaml
 
 from graphmeta.config import load_config
 from graphmeta.methods.selection import FEATURES, meta_features
@@ -45,3 +49,42 @@ def test_selectors_run_beside_their_candidates_and_reload(tmp_path):
     again = evaluate_run(tmp_path, CPU, tmp_path / "again")
     for m in ("select-knn", "select-clf", "blend"):
         assert again["methods"][m]["auc"] == res["methods"][m]["auc"], m
+
+
+def _legacy(path, field, section):
+    """Rewrites a saved record as graphmeta wrote it before the ``selection``
+    section left non-selection methods' settings."""
+    state = torch.load(path, weights_only=True)
+    settings = json.loads(state[field])
+    assert "selection" not in settings
+    state[field] = json.dumps({**settings, "selection": section}, sort_keys=True)
+    torch.save(state, path)
+
+
+def _digests(paths):
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+def test_editing_the_selection_section_refits_the_selectors_and_keeps_their_candidates(tmp_path):
+    cfg = load_config(None, SETTINGS + ["methods=[maml, blend]", "selection.C=1"])
+    compare(cfg, tmp_path, CPU, progress=False, log=lambda s: None)
+    maml = [tmp_path / "state" / "maml" / "seed-0.done.pt",
+            tmp_path / "checkpoints" / "maml" / "seed-0.pt"]
+    for path, field in zip(maml, ("key", "settings")):       # a run written by earlier graphmeta
+        _legacy(path, field, cfg["selection"])
+    before = _digests(maml)
+    blend = (tmp_path / "state" / "blend" / "seed-0.done.pt").read_bytes()
+    edited = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    edited["selection"]["C"] = 0.1
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(edited))
+    res = compare(load_config(tmp_path / "config.yaml"), tmp_path, CPU, progress=False,
+                  log=lambda s: None, resume=True)
+    assert _digests(maml) == before                 # maml was not trained again
+    assert (tmp_path / "state" / "blend" / "seed-0.done.pt").read_bytes() != blend
+    assert res["methods"]["blend"]["selection"][0]["C"] == 0.1
+    # a changed setting maml does read still retrains it
+    edited["model"]["hidden"] = 6
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(edited))
+    compare(load_config(tmp_path / "config.yaml"), tmp_path, CPU, progress=False,
+            log=lambda s: None, resume=True)
+    assert _digests(maml) != before
