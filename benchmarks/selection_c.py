@@ -36,6 +36,7 @@ from graphmeta.config import load_config
 from graphmeta.eval import paired_diff
 from graphmeta.eval.ranking import ranking_metrics
 from graphmeta.meta.selection import CS, MetaSelector, StackedBlend
+from graphmeta.methods.selection import candidate_metrics
 from graphmeta.runner import prepare, resolve_device
 
 METRICS = ("auc", "ndcg@10")
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in run.seeds("blend"):
         sel = run.load(args.run, "blend", seed)
         X, scores, y, mask, _ = sel._collect(run.val)
-        per_task = _per_task(scores, y, mask)
+        per_task = candidate_metrics(scores, y, mask, METRICS)
         best = int(np.nanargmax(np.nanmean(per_task["auc"], 0)))
         single = per_task["auc"][:, best]
         res = {}
@@ -112,16 +113,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{sel.names[best]} {np.nanmean(single):.4f}; {len(X)} meta-val tasks)",
                   flush=True)
     return 0
-
-
-def _per_task(scores: np.ndarray, y: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Each candidate's per-task metrics ``[T, L]``."""
-    out: dict[str, list] = {k: [] for k in METRICS}
-    for s in scores:
-        m = ranking_metrics(torch.from_numpy(s), torch.from_numpy(y), torch.from_numpy(mask))
-        for k in METRICS:
-            out[k].append(np.asarray(m[k], dtype=float))
-    return {k: np.stack(v, 1) for k, v in out.items()}
 
 
 if __name__ == "__main__":

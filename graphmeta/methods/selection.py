@@ -190,6 +190,19 @@ class Selection(Learner):
         self.selector.load_state_dict(state["selector"])
 
 
+def candidate_metrics(scores: np.ndarray, y: np.ndarray, mask: np.ndarray,
+                      metrics: tuple[str, ...] = ("auc", "ndcg@10")) -> dict[str, np.ndarray]:
+    """Each candidate's per-task ranking metrics ``[T, L]`` from scores
+    ``[L, T, S]``, labels and item mask ``[T, S]`` (as :meth:`Selection._collect`
+    returns them)."""
+    out: dict[str, list] = {k: [] for k in metrics}
+    for s in scores:
+        m = ranking_metrics(torch.from_numpy(s), torch.from_numpy(y), torch.from_numpy(mask))
+        for k in metrics:
+            out[k].append(np.asarray(m[k], dtype=float))
+    return {k: np.stack(v, 1) for k, v in out.items()}
+
+
 def _pad(a: np.ndarray, width: int) -> np.ndarray:
     out = np.zeros((a.shape[0], width), dtype=a.dtype)
     out[:, :a.shape[1]] = a
@@ -214,4 +227,4 @@ for _name, _mode, _what, _search in [
     register_method(_name, kinds=("user-interest",), training="custom", family="meta-selection",
                     description=_what, search=_search)(_selection(_mode))
 
-__all__ = ["FEATURES", "Selection", "meta_features"]
+__all__ = ["FEATURES", "Selection", "candidate_metrics", "meta_features"]

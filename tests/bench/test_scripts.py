@@ -107,10 +107,44 @@ def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path,
     run = prepare(load_config(tmp_path / "config.yaml"), "cpu")
     X, scores, y, mask, _ = run.load(tmp_path, "blend", 0)._collect(run.val)
     out, chosen = script.cross_fitted("auto", X, scores, y, mask,
-                                      script._per_task(scores, y, mask))
+                                      script.candidate_metrics(scores, y, mask))
     odd = np.arange(len(X)) % 2 == 1
     assert logged == [pytest.approx(np.nanmean(out["blend"]["auc"][odd]), abs=1e-6)]
     assert all(b in script.CS and c in (*script.CS, None) for b, c in chosen), chosen
     assert script.main([str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert text.count("| 0 |") == 1 + len(script.CS) and "auto minus C=1" in text
+
+
+def _two_candidates(per_user_best: bool, T=300, S=40, P=8, seed=0):
+    """Scores ``[2, T, S]`` of two candidates as good as each other on
+    average: either every user's items are ranked by both with independent
+    noise (no per-user best), or each user has one candidate that ranks well
+    and one that barely does (alternating between users)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    y = np.zeros((T, S))
+    y[:, :P] = 1
+    if per_user_best:
+        good = np.arange(T) % 2
+        signal = np.stack([np.where(good == c, 2.0, 0.3)[:, None] * y for c in (0, 1)])
+    else:
+        signal = np.stack([y, y])
+    return signal + rng.normal(size=(2, T, S)), y, np.ones((T, S), bool)
+
+
+@pytest.mark.parametrize("per_user_best", [False, True])
+def test_split_half_oracle_separates_noise_from_a_real_per_user_best(per_user_best):
+    import numpy as np
+    from graphmeta.eval import paired_diff
+    script = _load("selection_headroom")
+    res, keep = script.headroom(*_two_candidates(per_user_best))
+    assert keep.all()
+    r = res["auc"]
+    # the full-information oracle leads the best single candidate either way ...
+    assert np.mean(r["oracle"]) > np.mean(r["best single"]) + 0.01
+    d = paired_diff(r["split-half oracle"], r["best single"])
+    if per_user_best:           # ... the split-half oracle only where users have a real best
+        assert d["diff"] - d["ci95"] > 0.05
+    else:
+        assert abs(d["diff"]) < max(d["ci95"], 0.005)
