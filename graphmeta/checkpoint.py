@@ -63,6 +63,18 @@ def same_settings(saved: str, now: str) -> bool:
         {k: v for k, v in old.items() if k in new} == new
 
 
+def settings_diff(saved: str, now: str) -> list[str]:
+    """``"key: saved -> now"`` for each setting that differs (sections
+    ``now`` does not record left out, as in :func:`same_settings`)."""
+    try:
+        old, new = json.loads(saved), json.loads(now)
+    except (TypeError, ValueError):
+        return ["no settings recorded"]
+    old, new = _flat({k: v for k, v in old.items() if k in new}), _flat(new)
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k)]
+
+
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     if not isinstance(d, dict):
         return {prefix.rstrip("."): d}
@@ -94,9 +106,7 @@ def load(run_dir: Path, method: str, seed: int, learner: nn.Module, settings: st
             f"{path}: trained on other data or splits (saved {ck['data']}, now {data}); "
             f"did the dataset or config.yaml's seed or split change?")
     if not same_settings(ck["settings"], settings):
-        old, new = _flat(json.loads(ck["settings"])), _flat(json.loads(settings))
-        diff = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-                if old.get(k) != new.get(k)]
+        diff = settings_diff(ck["settings"], settings)
         raise CheckpointError(f"{path}: trained under other settings ({'; '.join(diff[:5])})")
     try:
         learner.load_state_dict(ck["state_dict"])
@@ -106,4 +116,4 @@ def load(run_dir: Path, method: str, seed: int, learner: nn.Module, settings: st
                               f"({first})") from None
 
 
-__all__ = ["fingerprint", "load", "path_of", "same_settings", "save"]
+__all__ = ["fingerprint", "load", "path_of", "same_settings", "save", "settings_diff"]

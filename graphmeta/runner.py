@@ -246,6 +246,10 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
             key = run.key(method)
             done = run.store.finished(method, seed, key)
             if done is None:
+                why = run.store.changed(method, seed, key)
+                if why:
+                    log(f"  {method} seed {seed}: saved under other settings ({why}); "
+                        f"training it again")
                 res = run.train(method, seed, progress)
                 start = time.perf_counter()      # training has its own clock
                 scores = evaluate(res.learner, run.tasks, test)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from graphmeta import io as gio
-from graphmeta.checkpoint import same_settings
+from graphmeta.checkpoint import same_settings, settings_diff
 from graphmeta.errors import RunDirError
 
 # What graphmeta writes into a run directory (``force`` removes these only).
@@ -122,6 +122,24 @@ class RunStore:
             raise RunDirError(f"{path}: unreadable ({type(e).__name__}: {first}); delete it to "
                               f"train that method again") from None
         return state if same_settings(state.get("key"), key) else None
+
+    def changed(self, method: str, seed: int, key: str) -> Optional[str]:
+        """When resuming, what differs between ``key`` and the settings a
+        saved state of ``method`` at ``seed`` (finished, else in progress)
+        was made under; None if none is saved or the settings match."""
+        for suffix in (".done.pt", ".pt"):
+            path = self._path(method, seed, suffix)
+            if not self.resume or not path.exists():
+                continue
+            try:
+                saved = torch.load(path, weights_only=True, map_location="cpu").get("key")
+            except Exception:       # load() names an unreadable file
+                return None
+            if same_settings(saved, key):
+                return None
+            diff = settings_diff(saved, key)
+            return "; ".join(diff[:5]) + (f"; {len(diff) - 5} more" if len(diff) > 5 else "")
+        return None
 
     def save(self, method: str, seed: int, key: str, state: dict, suffix: str = ".pt") -> None:
         if self.writer:

@@ -77,14 +77,20 @@ def test_editing_the_selection_section_refits_the_selectors_and_keeps_their_cand
     edited = yaml.safe_load((tmp_path / "config.yaml").read_text())
     edited["selection"]["C"] = 0.1
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(edited))
+    said = []
     res = compare(load_config(tmp_path / "config.yaml"), tmp_path, CPU, progress=False,
-                  log=lambda s: None, resume=True)
+                  log=said.append, resume=True)
     assert _digests(maml) == before                 # maml was not trained again
     assert (tmp_path / "state" / "blend" / "seed-0.done.pt").read_bytes() != blend
     assert res["methods"]["blend"]["selection"][0]["C"] == 0.1
+    assert [s.strip() for s in said if "saved under" in s] == [
+        "blend seed 0: saved under other settings (selection.C: 1.0 -> 0.1); training it again"]
     # a changed setting maml does read still retrains it
     edited["model"]["hidden"] = 6
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(edited))
+    said.clear()
     compare(load_config(tmp_path / "config.yaml"), tmp_path, CPU, progress=False,
-            log=lambda s: None, resume=True)
+            log=said.append, resume=True)
     assert _digests(maml) != before
+    assert "maml seed 0: saved under other settings (model.hidden: 8 -> 6); training it " \
+           "again" in [s.strip() for s in said]
