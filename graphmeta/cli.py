@@ -1,4 +1,5 @@
-"""``graphmeta`` command line: demo, train, evaluate, compare, bench, datasets.
+"""``graphmeta`` command line: demo, compare, tune, train, evaluate, report,
+datasets, bench.
 
 Over 300 lines: the argparse declarations of every subcommand (their options,
 help texts and examples) are kept in one file so the whole command line reads
@@ -57,6 +58,9 @@ def _plugin_arg(p: argparse.ArgumentParser) -> None:
                         "methods or datasets (repeatable)")
 
 
+DESCRIPTION = """Meta-learning on social graphs: a task is one user's ego-subgraph and
+interests (or a few-shot episode). Train, tune, compare, evaluate and report
+methods; list datasets; run the benchmarks."""
 # What graphmeta demo compares (compare's default list adds the scorers).
 DEMO_METHODS = ("maml", "maml-mlp", "finetune", "scratch")
 EXAMPLES = {
@@ -83,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     import graphmeta
     from graphmeta import bench
     from graphmeta.methods import method_names
-    ap = argparse.ArgumentParser(prog="graphmeta", description=__doc__,
+    ap = argparse.ArgumentParser(prog="graphmeta", description=DESCRIPTION,
                                  epilog=f"example:\n  {EXAMPLES['demo']}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"graphmeta {graphmeta.__version__}")

@@ -84,6 +84,8 @@ def test_every_subcommand_has_help_with_an_example(capsys):
     assert "--skip-memory" in in_process(capsys, "bench", "--help")[1]
     code, out, _ = in_process(capsys, "compare", "--help")
     assert "itemknn" in out and "metasgd" in out               # the registered methods
+    code, out, _ = in_process(capsys, "--help")
+    assert code == 0 and "Over 300 lines" not in out           # the module's notes stay in it
 
 
 def test_version_and_provenance_from_the_console_process(tmp_path):
