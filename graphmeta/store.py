@@ -125,9 +125,9 @@ class RunStore:
 
     def changed(self, method: str, seed: int, key: str) -> Optional[str]:
         """When resuming, what differs between ``key`` and the settings a
-        saved state of ``method`` at ``seed`` (finished, else in progress)
+        saved state of ``method`` at ``seed`` (in progress, else finished)
         was made under; None if none is saved or the settings match."""
-        for suffix in (".done.pt", ".pt"):
+        for suffix in (".pt", ".done.pt"):
             path = self._path(method, seed, suffix)
             if not self.resume or not path.exists():
                 continue

@@ -1,4 +1,5 @@
 """The run directory while it is written: checked first, locked, resumable."""
+import json
 import os
 import subprocess
 import sys
@@ -69,3 +70,16 @@ def test_states_are_keyed_by_the_resolved_settings(tmp_path):
         (tmp_path / "r" / "state" / "maml" / "seed-0.done.pt").write_bytes(b"trunc")
         with pytest.raises(RunDirError, match="seed-0.done.pt: unreadable"):
             s.finished("maml", 0, "k1")
+
+
+def test_changed_names_what_differs_from_the_saved_state(tmp_path):
+    k1 = json.dumps({"meta": {"inner_lr": 0.1, "inner_steps": 5}, "model": {"hidden": 8}})
+    k2 = json.dumps({"meta": {"inner_lr": 0.01, "inner_steps": 5}, "model": {"hidden": 8}})
+    with RunStore(tmp_path / "r") as s:
+        s.finish("maml", 0, k1, {"auc": [0.5]}, [], 1.0)
+    (tmp_path / "r" / "config.yaml").write_text("seed: 0\n")
+    with RunStore(tmp_path / "r", resume=True) as s:
+        assert s.changed("maml", 0, k1) is None and s.changed("maml", 1, k1) is None
+        assert s.changed("maml", 0, k2) == "meta.inner_lr: 0.1 -> 0.01"
+        s.save("maml", 0, k2, {"iteration": 3})     # retraining under k2, interrupted:
+        assert s.changed("maml", 0, k2) is None     # it resumes, nothing to announce
