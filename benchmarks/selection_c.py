@@ -32,12 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from graphmeta.config import load_config
 from graphmeta.eval import paired_diff
 from graphmeta.eval.ranking import ranking_metrics
 from graphmeta.meta.selection import CS, MetaSelector, StackedBlend
-from graphmeta.methods.selection import candidate_metrics
-from graphmeta.runner import prepare, resolve_device
+from graphmeta.methods.selection import candidate_metrics, collect_meta_val
 
 METRICS = ("auc", "ndcg@10")
 
@@ -82,18 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    run = prepare(load_config(args.run / "config.yaml"), resolve_device(args.device))
-    if "blend" not in run.spec.methods:
-        raise SystemExit(f"{args.run}: no blend in this run (its candidates are read from "
-                         f"the blend's checkpoint)")
+    try:
+        seeds = collect_meta_val(args.run, args.device)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     print(f"{args.run}: meta-val, 2-fold cross-fitted; "
           f"C=auto chooses among {', '.join(f'{c:g}' for c in CS)} in each fitting half")
     print("| seed | C | blend ROC-AUC | blend nDCG@10 | blend − best single (ROC-AUC) "
           "| select-clf ROC-AUC | select-clf − best single | C chosen (blend; clf) |")
     print("|---|---|---|---|---|---|---|---|")
-    for seed in run.seeds("blend"):
-        sel = run.load(args.run, "blend", seed)
-        X, scores, y, mask, _ = sel._collect(run.val)
+    for seed, names, (X, scores, y, mask, _) in seeds:
         per_task = candidate_metrics(scores, y, mask, METRICS)
         best = int(np.nanargmax(np.nanmean(per_task["auc"], 0)))
         single = per_task["auc"][:, best]
@@ -110,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             diffs = ", ".join(f"{k} {_cell(paired_diff(res['auto'][who][k], res[1.0][who][k]))}"
                               for k in METRICS)
             print(f"seed {seed}, {who}: auto minus C=1: {diffs} (best single: "
-                  f"{sel.names[best]} {np.nanmean(single):.4f}; {len(X)} meta-val tasks)",
+                  f"{names[best]} {np.nanmean(single):.4f}; {len(X)} meta-val tasks)",
                   flush=True)
     return 0
 

@@ -37,10 +37,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from graphmeta.config import load_config
 from graphmeta.eval import paired_diff
-from graphmeta.methods.selection import candidate_metrics
-from graphmeta.runner import prepare, resolve_device
+from graphmeta.methods.selection import candidate_metrics, collect_meta_val
 
 METRICS = ("auc", "ndcg@10")
 
@@ -81,17 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    run = prepare(load_config(args.run / "config.yaml"), resolve_device(args.device))
-    if "blend" not in run.spec.methods:
-        raise SystemExit(f"{args.run}: no blend in this run (its candidates are read from "
-                         f"the blend's checkpoint)")
+    try:
+        seeds = collect_meta_val(args.run, args.device)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     print(f"{args.run}: meta-val, each user's items split in two halves at random")
     print("| seed | users | metric | best single | oracle | split-half oracle "
           "| split-half oracle − best single |")
     print("|---|---|---|---|---|---|---|")
-    for seed in run.seeds("blend"):
-        sel = run.load(args.run, "blend", seed)
-        _, scores, y, mask, _ = sel._collect(run.val)
+    for seed, _, (_, scores, y, mask, _) in seeds:
         res, keep = headroom(scores, y, mask)
         for k in METRICS:
             r = res[k]

@@ -25,7 +25,8 @@ candidates' states and that dict.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -203,6 +204,28 @@ def candidate_metrics(scores: np.ndarray, y: np.ndarray, mask: np.ndarray,
     return {k: np.stack(v, 1) for k, v in out.items()}
 
 
+def collect_meta_val(run_dir: str | Path, device: str = "cpu"
+                     ) -> Iterator[tuple[int, list[str], tuple[np.ndarray, ...]]]:
+    """Per training seed of the ``blend`` in a finished run directory (its
+    checkpoint holds every candidate): the seed, the candidates' names and
+    what :meth:`Selection._collect` gathers on the run's fixed meta-val tasks
+    (meta-features, scores ``[L, T, S]``, labels, masks, per-task metric
+    ``[T, L]``). The test split is not drawn. Raises :class:`ValueError` at
+    once if the run trained no ``blend``; each seed is read as iterated."""
+    from graphmeta.config import load_config
+    from graphmeta.runner import prepare, resolve_device
+    run_dir = Path(run_dir)
+    run = prepare(load_config(run_dir / "config.yaml"), resolve_device(device))
+    if "blend" not in run.spec.methods:
+        raise ValueError(f"{run_dir}: no blend in this run (its candidates are read from "
+                         f"the blend's checkpoint)")
+
+    def read(seed: int) -> tuple[int, list[str], tuple[np.ndarray, ...]]:
+        sel = run.load(run_dir, "blend", seed)
+        return seed, sel.names, sel._collect(run.val)
+    return (read(seed) for seed in run.seeds("blend"))
+
+
 def _pad(a: np.ndarray, width: int) -> np.ndarray:
     out = np.zeros((a.shape[0], width), dtype=a.dtype)
     out[:, :a.shape[1]] = a
@@ -227,4 +250,4 @@ for _name, _mode, _what, _search in [
     register_method(_name, kinds=("user-interest",), training="custom", family="meta-selection",
                     description=_what, search=_search)(_selection(_mode))
 
-__all__ = ["FEATURES", "Selection", "candidate_metrics", "meta_features"]
+__all__ = ["FEATURES", "Selection", "candidate_metrics", "collect_meta_val", "meta_features"]

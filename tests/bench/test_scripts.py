@@ -96,7 +96,6 @@ def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path,
     """The blend logs the score of a fit on the even meta-val tasks on the odd
     ones; the script's cross-fitting, at the run's C (auto), must give it."""
     import numpy as np
-    from graphmeta.runner import prepare
     from tests.helpers import TINY_SETTINGS
     cfg = load_config(None, TINY_SETTINGS + ["methods=[itemknn, blend]", "tasks.n_val_tasks=24",
                                              "selection.candidates=[itemknn, popularity]"])
@@ -104,8 +103,8 @@ def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path,
     with (tmp_path / "metrics.csv").open() as f:
         logged = [float(r["val_auc"]) for r in csv.DictReader(f) if r["method"] == "blend"]
     script = _load("selection_c")
-    run = prepare(load_config(tmp_path / "config.yaml"), "cpu")
-    X, scores, y, mask, _ = run.load(tmp_path, "blend", 0)._collect(run.val)
+    [(seed, names, (X, scores, y, mask, _))] = list(script.collect_meta_val(tmp_path))
+    assert seed == 0 and names == ["itemknn", "popularity"]
     out, chosen = script.cross_fitted("auto", X, scores, y, mask,
                                       script.candidate_metrics(scores, y, mask))
     odd = np.arange(len(X)) % 2 == 1
@@ -114,6 +113,14 @@ def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path,
     assert script.main([str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert text.count("| 0 |") == 1 + len(script.CS) and "auto minus C=1" in text
+    assert _load("selection_headroom").main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("| 0 |") == 2          # one row per metric
+    other = tmp_path / "no-blend"
+    other.mkdir()
+    (other / "config.yaml").write_text((tmp_path / "config.yaml").read_text().replace(
+        "- blend\n", ""))
+    with pytest.raises(ValueError, match="no-blend: no blend in this run"):
+        script.collect_meta_val(other)
 
 
 def _two_candidates(per_user_best: bool, T=300, S=40, P=8, seed=0):
