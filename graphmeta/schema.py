@@ -149,6 +149,9 @@ class SelectionConfig:
                  doc="select-clf and blend: inverse regularisation; auto: chosen when the "
                      "selector is fitted, by 5-fold cross-validation over the meta-val "
                      "tasks among 0.01, 0.1, 1, 10")
+    fallback: bool = opt(True, doc="meta-selection: use the best single candidate instead "
+                                   "when the selector, cross-fitted on meta-val, does not "
+                                   "beat it there")
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,20 @@ def test_a_truncated_checkpoint_is_named(run_dir, tmp_path):
     path.unlink()
     with pytest.raises(CheckpointError, match=r"no checkpoint for method 'maml', seed 0"):
         evaluate_run(copy, CPU)
+
+
+def test_a_setting_added_since_matches_what_older_records_did():
+    """A record written before ``selection.fallback`` existed was made by a
+    selector used as fitted: it matches ``fallback: false`` and not the new
+    default, and the difference is named."""
+    import json
+    from graphmeta.checkpoint import same_settings, settings_diff
+    old = json.dumps({"meta": {"inner_lr": 0.1}, "selection": {"C": "auto"}})
+    now = {"meta": {"inner_lr": 0.1}, "selection": {"C": "auto", "fallback": False}}
+    assert same_settings(old, json.dumps(now))
+    now["selection"]["fallback"] = True
+    assert not same_settings(old, json.dumps(now))
+    assert settings_diff(old, json.dumps(now)) == ["selection.fallback: False -> True"]
+    # a record that has the setting is compared as it is
+    new = json.dumps({"meta": {"inner_lr": 0.1}, "selection": {"C": "auto", "fallback": True}})
+    assert same_settings(new, json.dumps(now))

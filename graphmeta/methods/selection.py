@@ -18,6 +18,14 @@ scores on the meta-val tasks, in one of three ways:
   to one, a softmax gate on the meta-features, fitted by a listwise loss on
   the meta-val items.
 
+Each is scored on meta-val by 2-fold cross-fitting (fitted on one half of
+the tasks, scored on the other, both ways round) beside the best single
+candidate chosen the same way. With ``selection.fallback`` (the default) a
+selector that does not beat that single candidate there is not used: the
+method predicts with the candidate best on all meta-val tasks, as ensemble
+selection (Caruana et al., 2004; auto-sklearn's final step) keeps a single
+model when no mixture beats it on validation data.
+
 :class:`~graphmeta.meta.selection.MetaSelector` and
 :class:`~graphmeta.meta.selection.StackedBlend` are scikit-learn style and
 save to plain JSON-able dicts, no pickle; the method's checkpoint holds the
@@ -81,11 +89,16 @@ class Selection(Learner):
                                  f"{ctx.spec.kind} tasks")
         self.candidates = nn.ModuleDict({n: build_learner(self._context(n)) for n in self.names})
         self.scorers = InterestScorers(ctx.tasks, ctx.spec.baselines)
-        s = ctx.spec.selection
-        self.selector: MetaSelector | StackedBlend = (
-            StackedBlend(C=s.C) if mode == "blend"
-            else MetaSelector("knn" if mode == "knn" else "classifier", s.neighbors, s.C))
-        self.report: dict[str, Any] = {}
+        self.selector = self._new_selector()
+        # set by fit (and saved): the candidate used instead of the selector,
+        # and the cross-fitted meta-val scores that decided it
+        self.fallback_: str | None = None
+        self.val_: dict[str, float] = {}
+
+    def _new_selector(self) -> MetaSelector | StackedBlend:
+        s = self.ctx.spec.selection
+        return (StackedBlend(C=s.C) if self.mode == "blend"
+                else MetaSelector("knn" if self.mode == "knn" else "classifier", s.neighbors, s.C))
 
     def _context(self, name: str) -> Context:
         c = self.ctx
@@ -94,39 +107,29 @@ class Selection(Learner):
     def fit(self, val: Iterable, progress: bool = False) -> list[dict]:
         """Trains (or takes from the run) each candidate, then fits the
         selector on their per-task meta-val scores. Its own meta-val score
-        (the history row tuning reads) comes from fitting on one half of the
-        meta-val tasks and scoring the other; the kept selector is then
-        refitted on all of them."""
+        (the history row tuning reads) is 2-fold cross-fitted
+        (:func:`cross_fit`), as is the best single candidate's beside it;
+        with ``selection.fallback``, unless the selector's is higher, the
+        method keeps the candidate best on all meta-val tasks instead (and
+        that is its score). The kept selector is refitted on every task."""
         from graphmeta.train import fit as fit_method
         for name in self.names:
             trained = (self.ctx.trained(name, self.ctx.seed) if self.ctx.trained is not None
                        else fit_method(self._context(name), val, progress).learner)
             self.candidates[name].load_state_dict(trained.state_dict())
         data = self._collect(val)
-        half = np.arange(len(data[0])) % 2 == 0
-        self._fit_selector(*(d[half] if i != 1 else d[:, half] for i, d in enumerate(data)))
-        X, scores, y, mask, per_task = (d[~half] if i != 1 else d[:, ~half]
-                                        for i, d in enumerate(data))
-        held_out = self._choose(X, scores, y, mask, per_task)
-        self._fit_selector(*data)
         select = self.ctx.spec.meta.select
+        own, single = cross_fit(self.mode, self._new_selector, data, select)
+        ok = ~np.isnan(own) & ~np.isnan(single)
+        self.val_ = {"selector": round(float(own[ok].mean()), 6),
+                     "best_single": round(float(single[ok].mean()), 6)}
+        self.selector = fit_selector(self.mode, self._new_selector(), data)
+        best = int(np.nanargmax(np.nanmean(data[4], 0)))
+        use_single = (self.ctx.spec.selection.fallback
+                      and self.val_["selector"] <= self.val_["best_single"])
+        self.fallback_ = self.names[best] if use_single else None
         return [{"method": self.ctx.method, "seed": self.ctx.seed, "iteration": 0,
-                 f"val_{select}": round(float(np.nanmean(held_out)), 6)}]
-
-    def _fit_selector(self, X, scores, y, mask, per_task) -> None:
-        if self.mode == "blend":
-            self.selector.fit(X, scores, y, mask)
-        else:
-            self.selector.fit(X, per_task)
-
-    def _choose(self, X, scores, y, mask, per_task) -> np.ndarray:
-        """The selector's per-task metric on collected tasks."""
-        if self.mode == "blend":
-            out = self.selector.predict(X, scores, mask)
-            return ranking_metrics(torch.from_numpy(out), torch.from_numpy(y),
-                                   torch.from_numpy(mask))[self.ctx.spec.meta.select]
-        choice = self.selector.predict(X)
-        return per_task[np.arange(len(choice)), choice]
+                 f"val_{select}": self.val_["best_single" if use_single else "selector"]}]
 
     def _collect(self, batches: Iterable) -> tuple[np.ndarray, ...]:
         """Meta-features, candidates' scores ``[L, T, S]``, labels, masks and
@@ -147,6 +150,8 @@ class Selection(Learner):
                 np.concatenate(M), np.concatenate(P))
 
     def predict(self, batch: TaskBatch) -> Tensor:
+        if self.fallback_ is not None:
+            return self.candidates[self.fallback_].eval().predict(batch).detach().cpu().double()
         preds = torch.stack([self.candidates[n].eval().predict(batch).detach().cpu().double()
                              for n in self.names])                         # [L, T, S]
         X = meta_features(self.scorers, batch)
@@ -158,37 +163,94 @@ class Selection(Learner):
 
     def selection_report(self, batches: Iterable) -> dict[str, Any]:
         """On ``batches``: the method's mean per-task score (``selected_score``)
-        against the best single candidate's and the per-task oracle's; for a
-        selector, how often its choice is a per-task best candidate (the
-        oracle rate) and how often it chose each; for the blend, its mean
-        weight on each candidate; for the blend and ``select-clf``, the ``C``
-        they were fitted with."""
-        X, scores, y, mask, per_task = self._collect(batches)
+        against the best single candidate's and the per-task oracle's; the
+        candidate used instead of the selector (``fallback``, None if the
+        selector is used) and the cross-fitted meta-val scores that decided
+        it (``val_selector``, ``val_best_single``); the fitted selector's own
+        score (``selector_score``, equal to ``selected_score`` without a
+        fallback); for a selector (or a fallback), how often its choice is a
+        per-task best candidate (the oracle rate) and how often it chose each;
+        for the blend, the gate's mean weight on each candidate; for the blend
+        and ``select-clf``, the ``C`` they were fitted with."""
+        data = self._collect(batches)
+        X, per_task = data[0], data[4]
+        fitted = np.asarray(selector_metric(self.mode, self.selector, data,
+                                            self.ctx.spec.meta.select))
+        choice = (np.full(len(X), self.names.index(self.fallback_)) if self.fallback_ is not None
+                  else None if self.mode == "blend" else self.selector.predict(X))
+        own = fitted if choice is None else per_task[np.arange(len(X)), choice]
         ok = ~np.isnan(per_task).any(1)
-        own = np.asarray(self._choose(X, scores, y, mask, per_task))[ok]
-        X, per_task = X[ok], per_task[ok]
+        X, per_task, fitted, own = X[ok], per_task[ok], fitted[ok], own[ok]
+        choice = None if choice is None else choice[ok]
         single = per_task.mean(0)
         out: dict[str, Any] = {"candidates": dict(zip(self.names, np.round(single, 6).tolist())),
                                "best_single": self.names[int(single.argmax())],
                                "best_single_score": round(float(single.max()), 6),
                                "oracle_score": round(float(per_task.max(1).mean()), 6),
-                               "selected_score": round(float(own.mean()), 6)}
+                               "selected_score": round(float(own.mean()), 6),
+                               "selector_score": round(float(fitted.mean()), 6),
+                               "fallback": self.fallback_,
+                               "val_selector": self.val_.get("selector"),
+                               "val_best_single": self.val_.get("best_single")}
         if self.mode != "knn":                      # the C it was fitted with (chosen if auto)
             out["C"] = self.selector.C_
         if self.mode == "blend":
             w = self.selector.weights(X)
             out["mean_weights"] = dict(zip(self.names, np.round(w.mean(0), 4).tolist()))
-        else:
-            choice = self.selector.predict(X)
+        if choice is not None:
             out.update(oracle_rate=round(float((own == per_task.max(1)).mean()), 6),
                        choices={n: int((choice == i).sum()) for i, n in enumerate(self.names)})
         return out
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {"selector": self.selector.state_dict()}
+        return {"selector": self.selector.state_dict(), "fallback": self.fallback_,
+                "val": self.val_}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.selector.load_state_dict(state["selector"])
+        # checkpoints written before the fallback existed used the selector
+        self.fallback_, self.val_ = state.get("fallback"), state.get("val", {})
+
+
+def _subset(data: tuple[np.ndarray, ...], keep: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The tasks ``keep`` of what :meth:`Selection._collect` gathers."""
+    X, scores, y, mask, per_task = data
+    return X[keep], scores[:, keep], y[keep], mask[keep], per_task[keep]
+
+
+def fit_selector(mode: str, selector: MetaSelector | StackedBlend,
+                 data: tuple[np.ndarray, ...]) -> MetaSelector | StackedBlend:
+    """Fits ``selector`` (of ``mode`` "knn", "classifier" or "blend") on
+    collected tasks ``data`` (:meth:`Selection._collect`'s tuple)."""
+    X, scores, y, mask, per_task = data
+    return selector.fit(X, scores, y, mask) if mode == "blend" else selector.fit(X, per_task)
+
+
+def selector_metric(mode: str, selector: MetaSelector | StackedBlend,
+                    data: tuple[np.ndarray, ...], metric: str) -> np.ndarray:
+    """A fitted selector's per-task ``metric`` on collected tasks ``data``."""
+    X, scores, y, mask, per_task = data
+    if mode == "blend":
+        out = selector.predict(X, scores, mask)
+        return np.asarray(ranking_metrics(torch.from_numpy(out), torch.from_numpy(y),
+                                          torch.from_numpy(mask))[metric], dtype=float)
+    return per_task[np.arange(len(X)), selector.predict(X)]
+
+
+def cross_fit(mode: str, make: Callable[[], MetaSelector | StackedBlend],
+              data: tuple[np.ndarray, ...], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """2-fold cross-fitting over collected tasks ``data`` (alternate tasks in
+    each half): per task, ``metric`` of a selector built by ``make`` and
+    fitted on the other half, and of the candidate best on average on the
+    other half (``per_task`` must hold ``metric``). Both arrays ``[T]``."""
+    n = len(data[0])
+    half = np.arange(n) % 2 == 0
+    own, single = np.full(n, np.nan), np.full(n, np.nan)
+    for test in (half, ~half):
+        fit, held = _subset(data, ~test), _subset(data, test)
+        own[test] = selector_metric(mode, fit_selector(mode, make(), fit), held, metric)
+        single[test] = held[4][:, int(np.nanargmax(np.nanmean(fit[4], 0)))]
+    return own, single
 
 
 def candidate_metrics(scores: np.ndarray, y: np.ndarray, mask: np.ndarray,
@@ -214,8 +276,14 @@ def collect_meta_val(run_dir: str | Path, device: str = "cpu"
     once if the run trained no ``blend``; each seed is read as iterated."""
     from graphmeta.config import load_config
     from graphmeta.runner import prepare, resolve_device
+    import yaml
     run_dir = Path(run_dir)
-    run = prepare(load_config(run_dir / "config.yaml"), resolve_device(device))
+    config = run_dir / "config.yaml"
+    # the candidates are what is read: a run written before
+    # ``selection.fallback`` existed is read under the value it used
+    older = "fallback" not in (yaml.safe_load(config.read_text()) or {}).get("selection", {})
+    run = prepare(load_config(config, ["selection.fallback=false"] if older else ()),
+                  resolve_device(device))
     if "blend" not in run.spec.methods:
         raise ValueError(f"{run_dir}: no blend in this run (its candidates are read from "
                          f"the blend's checkpoint)")
@@ -250,4 +318,5 @@ for _name, _mode, _what, _search in [
     register_method(_name, kinds=("user-interest",), training="custom", family="meta-selection",
                     description=_what, search=_search)(_selection(_mode))
 
-__all__ = ["FEATURES", "Selection", "candidate_metrics", "collect_meta_val", "meta_features"]
+__all__ = ["FEATURES", "Selection", "candidate_metrics", "collect_meta_val", "cross_fit",
+           "fit_selector", "meta_features", "selector_metric"]

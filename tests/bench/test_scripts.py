@@ -2,7 +2,7 @@
 directories whose paired differences and meta-val choices are known;
 adaptation_budget.py on a real few-shot run and selection_c.py on a real
 user-interest run, each of which must reproduce the meta-val scores its run
-logged."""
+logged; selection_fallback.py's nested rule against Selection's own."""
 import csv
 import importlib.util
 from pathlib import Path
@@ -93,12 +93,14 @@ def test_adaptation_budget_reproduces_the_runs_own_meta_val_scores(tmp_path, cap
 
 
 def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path, capsys):
-    """The blend logs the score of a fit on the even meta-val tasks on the odd
-    ones; the script's cross-fitting, at the run's C (auto), must give it."""
+    """The blend logs its 2-fold cross-fitted meta-val score (fitted on the
+    even tasks, scored on the odd ones, and the other way round); the
+    script's cross-fitting, at the run's C (auto), must give it."""
     import numpy as np
     from tests.helpers import TINY_SETTINGS
     cfg = load_config(None, TINY_SETTINGS + ["methods=[itemknn, blend]", "tasks.n_val_tasks=24",
-                                             "selection.candidates=[itemknn, popularity]"])
+                                             "selection.candidates=[itemknn, popularity]",
+                                             "selection.fallback=false"])
     compare(cfg, tmp_path, "cpu", progress=False, log=lambda s: None)
     with (tmp_path / "metrics.csv").open() as f:
         logged = [float(r["val_auc"]) for r in csv.DictReader(f) if r["method"] == "blend"]
@@ -107,12 +109,17 @@ def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path,
     assert seed == 0 and names == ["itemknn", "popularity"]
     out, chosen = script.cross_fitted("auto", X, scores, y, mask,
                                       script.candidate_metrics(scores, y, mask))
-    odd = np.arange(len(X)) % 2 == 1
-    assert logged == [pytest.approx(np.nanmean(out["blend"]["auc"][odd]), abs=1e-6)]
+    assert logged == [pytest.approx(np.nanmean(out["blend"]["auc"]), abs=1e-6)]
     assert all(b in script.CS and c in (*script.CS, None) for b, c in chosen), chosen
     assert script.main([str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert text.count("| 0 |") == 1 + len(script.CS) and "auto minus C=1" in text
+    fallback = _load("selection_fallback")
+    assert fallback.main([str(tmp_path)]) == 0
+    rows = [r.split(" | ") for r in capsys.readouterr().out.splitlines() if r.startswith("| 0 |")]
+    assert [r[1] for r in rows] == ["select-knn", "select-clf", "blend"]
+    for r in rows:                  # the rule scores as the selector or as the single candidate
+        assert r[4] in (r[2], r[3]) or r[-1].count("selector") == 1, r
     assert _load("selection_headroom").main([str(tmp_path)]) == 0
     assert capsys.readouterr().out.count("| 0 |") == 2          # one row per metric
     other = tmp_path / "no-blend"
@@ -155,3 +162,25 @@ def test_split_half_oracle_separates_noise_from_a_real_per_user_best(per_user_be
         assert d["diff"] - d["ci95"] > 0.05
     else:
         assert abs(d["diff"]) < max(d["ci95"], 0.005)
+
+
+def test_the_fallback_study_decides_as_the_method_does(tmp_path):
+    """selection_fallback.py's rule, applied to all of a run's meta-val tasks,
+    is the decision the run's meta-selection methods made."""
+    import numpy as np
+    from graphmeta.methods.selection import collect_meta_val
+    from tests.helpers import TINY_SETTINGS
+    cfg = load_config(None, TINY_SETTINGS + [
+        "methods=[maml, itemknn, select-knn, select-clf, blend]", "tasks.n_val_tasks=24",
+        "selection.candidates=[maml, itemknn, popularity]", "selection.neighbors=5"])
+    res = compare(cfg, tmp_path, "cpu", progress=False, log=lambda s: None)
+    script = _load("selection_fallback")
+    [(_, names, data)] = list(collect_meta_val(tmp_path))
+    for method, (mode, make) in script.selectors(cfg["selection"]).items():
+        own, single = script.cross_fit(mode, make, data, "auc")
+        ok = ~np.isnan(own) & ~np.isnan(single)
+        rep = res["methods"][method]["selection"][0]
+        assert rep["val_selector"] == pytest.approx(own[ok].mean(), abs=1e-6)
+        assert rep["val_best_single"] == pytest.approx(single[ok].mean(), abs=1e-6)
+        best = names[int(np.nanargmax(np.nanmean(data[4], 0)))]
+        assert rep["fallback"] == (best if own[ok].mean() <= single[ok].mean() else None)

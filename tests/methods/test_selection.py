@@ -3,11 +3,13 @@ state in the checkpoint, the oracle report."""
 import hashlib
 import json
 
+import numpy as np
 import torch
 import yaml
 
 from graphmeta.config import load_config
-from graphmeta.methods.selection import FEATURES, meta_features
+from graphmeta.methods.selection import FEATURES, cross_fit, meta_features
+from graphmeta.meta.selection import MetaSelector
 from graphmeta.meta.selection import CS
 from graphmeta.runner import compare, evaluate_run, prepare
 from tests.helpers import TINY_SETTINGS
@@ -94,3 +96,58 @@ def test_editing_the_selection_section_refits_the_selectors_and_keeps_their_cand
     assert _digests(maml) != before
     assert "maml seed 0: saved under other settings (model.hidden: 8 -> 6); training it " \
            "again" in [s.strip() for s in said]
+
+
+def _collected(informative, T=400, seed=0):
+    """What ``Selection._collect`` returns for two candidates: candidate 0 is
+    best on 60% of the tasks; which ones is feature 0's sign if
+    ``informative``, else unrelated to the meta-features."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(T, 3))
+    first = X[:, 0] > -0.25 if informative else rng.random(T) < 0.6
+    per_task = np.where(first[:, None], [0.9, 0.7], [0.7, 0.9])
+    return (X, np.zeros((2, T, 4)), np.zeros((T, 4)), np.ones((T, 4), bool), per_task)
+
+
+def test_cross_fitting_tells_a_useful_selector_from_a_useless_one():
+    """The fallback rule's two scores: a selector beats the best single
+    candidate held out only where the meta-features say which is best."""
+    for informative in (True, False):
+        own, single = cross_fit("knn", lambda: MetaSelector("knn", n_neighbors=1),
+                                _collected(informative), "auc")
+        assert not np.isnan(own).any() and np.isin(single, [0.7, 0.9]).all()
+        # the best single candidate is candidate 0 in both halves: 0.9 on 60% of tasks
+        assert abs(single.mean() - 0.82) < 0.02
+        assert (own.mean() > single.mean() + 0.05) == informative
+        assert (own.mean() < single.mean() - 0.02) == (not informative)
+
+
+def test_fallback_uses_the_best_single_candidate_unless_the_selector_beats_it(tmp_path):
+    """With ``selection.fallback`` a selector no better than the best single
+    candidate on cross-fitted meta-val is replaced by that candidate (its
+    predictions and scores are the candidate's); without, it is used."""
+    base = SETTINGS + ["methods=[maml, select-knn, select-clf, blend]"]
+    on = compare(load_config(None, base), tmp_path / "on", CPU, progress=False,
+                 log=lambda s: None)
+    off = compare(load_config(None, base + ["selection.fallback=false"]), tmp_path / "off",
+                  CPU, progress=False, log=lambda s: None)
+    fell = 0
+    for m in ("select-knn", "select-clf", "blend"):
+        rep, plain = on["methods"][m]["selection"][0], off["methods"][m]["selection"][0]
+        assert plain["fallback"] is None
+        assert plain["val_selector"] == rep["val_selector"]           # the same fit
+        assert plain["selector_score"] == rep["selector_score"] == plain["selected_score"]
+        assert (rep["fallback"] is None) == (rep["val_selector"] > rep["val_best_single"])
+        if rep["fallback"] is None:
+            assert on["methods"][m]["auc"] == off["methods"][m]["auc"]
+            continue
+        fell += 1
+        assert rep["selected_score"] == rep["candidates"][rep["fallback"]]
+        assert set(rep["choices"].values()) <= {0, sum(rep["choices"].values())}
+        if rep["fallback"] == "maml":
+            assert on["methods"][m]["auc"] == on["methods"]["maml"]["auc"]
+    assert fell                                     # the tiny run exercises the fallback
+    # the decision is saved with the selector: a reloaded run predicts the same
+    again = evaluate_run(tmp_path / "on", CPU, tmp_path / "again")
+    for m in ("select-knn", "select-clf", "blend"):
+        assert again["methods"][m]["auc"] == on["methods"][m]["auc"]
