@@ -30,6 +30,11 @@ model when no mixture beats it on validation data.
 :class:`~graphmeta.meta.selection.StackedBlend` are scikit-learn style and
 save to plain JSON-able dicts, no pickle; the method's checkpoint holds the
 candidates' states and that dict.
+
+Over 300 lines: the method, the cross-fitting that scores it and decides
+the fallback on meta-val (:func:`cross_fit`), and the meta-val readers the
+analysis scripts under ``benchmarks/`` use; one protocol, kept in one
+module so that the scripts measure exactly what the method does.
 """
 from __future__ import annotations
 

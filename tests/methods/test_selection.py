@@ -9,8 +9,7 @@ import yaml
 
 from graphmeta.config import load_config
 from graphmeta.methods.selection import FEATURES, cross_fit, meta_features
-from graphmeta.meta.selection import MetaSelector
-from graphmeta.meta.selection import CS
+from graphmeta.meta.selection import CS, MetaSelector
 from graphmeta.runner import compare, evaluate_run, prepare
 from tests.helpers import TINY_SETTINGS
 
