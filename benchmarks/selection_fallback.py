@@ -34,8 +34,8 @@ import torch
 from graphmeta.config import load_config
 from graphmeta.eval import paired_diff
 from graphmeta.meta.selection import MetaSelector, StackedBlend
-from graphmeta.methods.selection import (_subset, collect_meta_val, cross_fit, fit_selector,
-                                         selector_metric)
+from graphmeta.methods.selection import (_subset, best_candidate, collect_meta_val, cross_fit,
+                                         fallback_decision, fit_selector, selector_metric)
 
 
 def nested(mode, make, data, metric):
@@ -48,10 +48,8 @@ def nested(mode, make, data, metric):
     chose = []
     for test in (half, ~half):
         fit, held = _subset(data, ~test), _subset(data, test)
-        own, single = cross_fit(mode, make, fit, metric)
-        ok = ~np.isnan(own) & ~np.isnan(single)
-        use_single = own[ok].mean() <= single[ok].mean()
-        best = int(np.nanargmax(np.nanmean(fit[4], 0)))
+        _, use_single = fallback_decision(*cross_fit(mode, make, fit, metric))
+        best = best_candidate(fit[4])
         out["selector"][test] = selector_metric(mode, fit_selector(mode, make(), fit), held, metric)
         out["single"][test] = held[4][:, best]
         out["rule"][test] = out["single" if use_single else "selector"][test]

@@ -38,6 +38,7 @@ module so that the scripts measure exactly what the method does.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -124,15 +125,11 @@ class Selection(Learner):
             self.candidates[name].load_state_dict(trained.state_dict())
         data = self._collect(val)
         select = self.ctx.spec.meta.select
-        own, single = cross_fit(self.mode, self._new_selector, data, select)
-        ok = ~np.isnan(own) & ~np.isnan(single)
-        self.val_ = {"selector": round(float(own[ok].mean()), 6),
-                     "best_single": round(float(single[ok].mean()), 6)}
+        self.val_, prefer_single = fallback_decision(
+            *cross_fit(self.mode, self._new_selector, data, select))
         self.selector = fit_selector(self.mode, self._new_selector(), data)
-        best = int(np.nanargmax(np.nanmean(data[4], 0)))
-        use_single = (self.ctx.spec.selection.fallback
-                      and self.val_["selector"] <= self.val_["best_single"])
-        self.fallback_ = self.names[best] if use_single else None
+        use_single = self.ctx.spec.selection.fallback and prefer_single
+        self.fallback_ = self.names[best_candidate(data[4])] if use_single else None
         return [{"method": self.ctx.method, "seed": self.ctx.seed, "iteration": 0,
                  f"val_{select}": self.val_["best_single" if use_single else "selector"]}]
 
@@ -254,8 +251,25 @@ def cross_fit(mode: str, make: Callable[[], MetaSelector | StackedBlend],
     for test in (half, ~half):
         fit, held = _subset(data, ~test), _subset(data, test)
         own[test] = selector_metric(mode, fit_selector(mode, make(), fit), held, metric)
-        single[test] = held[4][:, int(np.nanargmax(np.nanmean(fit[4], 0)))]
+        single[test] = held[4][:, best_candidate(fit[4])]
     return own, single
+
+
+def best_candidate(per_task: np.ndarray) -> int:
+    """The candidate with the best mean per-task metric ``[T, L]``."""
+    return int(np.nanargmax(np.nanmean(per_task, 0)))
+
+
+def fallback_decision(own: np.ndarray, single: np.ndarray) -> tuple[dict[str, float], bool]:
+    """From :func:`cross_fit`'s per-task scores: the selector's and the best
+    single candidate's mean over the tasks both scored (rounded to 6
+    decimals, as saved and reported), and whether the single candidate is
+    preferred (the selector's mean is not higher). The one rule
+    ``Selection.fit`` and the analysis scripts apply."""
+    ok = ~np.isnan(own) & ~np.isnan(single)
+    val = {"selector": round(float(own[ok].mean()), 6),
+           "best_single": round(float(single[ok].mean()), 6)}
+    return val, val["selector"] <= val["best_single"]
 
 
 def candidate_metrics(scores: np.ndarray, y: np.ndarray, mask: np.ndarray,
@@ -282,13 +296,15 @@ def collect_meta_val(run_dir: str | Path, device: str = "cpu"
     from graphmeta.config import load_config
     from graphmeta.runner import prepare, resolve_device
     import yaml
+    from graphmeta.checkpoint import ADDED
     run_dir = Path(run_dir)
     config = run_dir / "config.yaml"
-    # the candidates are what is read: a run written before
-    # ``selection.fallback`` existed is read under the value it used
-    older = "fallback" not in (yaml.safe_load(config.read_text()) or {}).get("selection", {})
-    run = prepare(load_config(config, ["selection.fallback=false"] if older else ()),
-                  resolve_device(device))
+    # the candidates are what is read: a setting added since the run was
+    # written is read under the value that run used (checkpoint.ADDED)
+    written = yaml.safe_load(config.read_text()) or {}
+    older = [f"{sec}.{k}={json.dumps(v)}" for sec, keys in ADDED.items()
+             for k, v in keys.items() if k not in written.get(sec, {})]
+    run = prepare(load_config(config, older), resolve_device(device))
     if "blend" not in run.spec.methods:
         raise ValueError(f"{run_dir}: no blend in this run (its candidates are read from "
                          f"the blend's checkpoint)")
@@ -323,5 +339,5 @@ for _name, _mode, _what, _search in [
     register_method(_name, kinds=("user-interest",), training="custom", family="meta-selection",
                     description=_what, search=_search)(_selection(_mode))
 
-__all__ = ["FEATURES", "Selection", "candidate_metrics", "collect_meta_val", "cross_fit",
-           "fit_selector", "meta_features", "selector_metric"]
+__all__ = ["FEATURES", "Selection", "best_candidate", "candidate_metrics", "collect_meta_val",
+           "cross_fit", "fallback_decision", "fit_selector", "meta_features", "selector_metric"]
