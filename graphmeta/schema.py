@@ -97,9 +97,10 @@ class MetaConfig:
                                           "learned"),
                           doc="lslr: learned rate per tensor and step (MAML++); metasgd: "
                               "learned rate per element; learned: a learned update network")
-    query_loss: str = opt("ce", choices=("ce", "balanced", "bpr"),
+    query_loss: str = opt("ce", choices=("ce", "balanced", "bpr", "softmax"),
                           doc="outer (and finetune's) loss on query sets: cross-entropy, "
-                              "class-balanced cross-entropy, or pairwise ranking (BPR)")
+                              "class-balanced cross-entropy, pairwise ranking (BPR), or "
+                              "listwise softmax of each positive against the task's negatives")
     select: str = opt("auto", choices=("auto", "accuracy", "auc", "ndcg@10"),
                       doc="meta-val score for checkpoints and tuning; auto: eval.metric on "
                           "user-interest tasks, accuracy on few-shot episodes")

@@ -61,14 +61,38 @@ def task_bpr(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None) -> Tensor
     return (F.softplus(-diff) * pairs).sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)
 
 
-QUERY_LOSSES = ("ce", "balanced", "bpr")
+def task_softmax(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+    r"""Per-task listwise loss: the mean over each task's positives ``i`` of
+    :math:`-\log \frac{e^{s_i}}{e^{s_i} + \sum_{j \in N} e^{s_j}}`, the softmax
+    of a positive against all of the task's negatives ``N`` at once (the
+    sampled-softmax objective of recommenders; over the whole catalogue with
+    ``tasks.train_query: full``). Where BPR weighs every pair alike, this puts
+    the gradient on the negatives ranked highest, which is what the top of a
+    ranking (nDCG@10) measures. :math:`s` is the log-odds of class 1.
+
+    Written as :math:`\mathrm{softplus}(\mathrm{LSE}_{j \in N} s_j - s_i)`: one
+    log-sum-exp per task, not per pair (PyTorch has no masked log-sum-exp;
+    masked entries get a large negative finite value so a task without
+    negatives has zero loss and finite gradients)."""
+    s = logits[..., 1] - logits[..., 0]                              # [T, S]
+    m = torch.ones_like(y, dtype=torch.bool) if mask is None else mask
+    pos, neg = (y == 1) & m, (y == 0) & m
+    lse_neg = torch.logsumexp(torch.where(neg, s, s.new_tensor(-1e4)), dim=1)   # [T]
+    per = F.softplus(lse_neg.unsqueeze(1) - s) * pos.to(s.dtype)
+    return per.sum(1) / pos.sum(1).clamp_min(1).to(s.dtype)
+
+
+QUERY_LOSSES = ("ce", "balanced", "bpr", "softmax")
 
 
 def task_loss(logits: Tensor, y: Tensor, mask: Optional[Tensor], kind: str = "ce") -> Tensor:
     """Per-task query loss ``[T]``: cross-entropy (``"ce"``), class-balanced
-    cross-entropy (``"balanced"``) or pairwise ranking (``"bpr"``)."""
+    cross-entropy (``"balanced"``), pairwise ranking (``"bpr"``) or listwise
+    softmax of each positive against the task's negatives (``"softmax"``)."""
     if kind == "bpr":
         return task_bpr(logits, y, mask)
+    if kind == "softmax":
+        return task_softmax(logits, y, mask)
     return task_ce(logits, y, mask, balanced=kind == "balanced")
 
 
@@ -165,7 +189,8 @@ class MAML(nn.Module):
         inner_params (str): ``"all"`` parameters, or ``"head"`` only (ANIL).
         query_loss (str): The outer loss on the query sets
             (:func:`task_loss`): ``"ce"``, ``"balanced"`` (each class
-            weighs the same) or ``"bpr"`` (pairwise ranking).
+            weighs the same), ``"bpr"`` (pairwise ranking) or ``"softmax"``
+            (listwise: each positive against all of its task's negatives).
 
     Example:
         >>> maml = MAML(model, inner_lr=0.5, inner_steps=5)

@@ -36,8 +36,9 @@ def test_batched_equals_per_task_reference(small_tasks, conv, first_order):
         assert _rel(g, r) < 1e-5
 
 
-def _flat_grad_and_fd(model, batch, first_order, directions=4, eps=1e-6):
-    maml = MAML(model, inner_lr=0.3, inner_steps=2, first_order=first_order)
+def _flat_grad_and_fd(model, batch, first_order, directions=4, eps=1e-6, query_loss="ce"):
+    maml = MAML(model, inner_lr=0.3, inner_steps=2, first_order=first_order,
+                query_loss=query_loss)
     params = list(model.parameters())
     grads = torch.autograd.grad(maml.meta_loss(batch), params)
     g = torch.cat([x.flatten() for x in grads])
@@ -51,7 +52,8 @@ def _flat_grad_and_fd(model, batch, first_order, directions=4, eps=1e-6):
             with torch.no_grad():
                 for p, b0, vi in zip(params, base, v):
                     p.copy_(b0 + sign * eps * vi)
-            vals.append(MAML(model, inner_lr=0.3, inner_steps=2).meta_loss(batch).item())
+            vals.append(MAML(model, inner_lr=0.3, inner_steps=2,
+                             query_loss=query_loss).meta_loss(batch).item())
         with torch.no_grad():
             for p, b0 in zip(params, base):
                 p.copy_(b0)
@@ -60,10 +62,12 @@ def _flat_grad_and_fd(model, batch, first_order, directions=4, eps=1e-6):
     return pairs
 
 
-def test_second_order_meta_gradient_matches_finite_differences(small_tasks):
+@pytest.mark.parametrize("query_loss", ["ce", "softmax"])
+def test_second_order_meta_gradient_matches_finite_differences(small_tasks, query_loss):
     model = _model(small_tasks, "gcn", hidden=4, layers=1)
     batch = _batch(small_tasks, n=3)
-    for fd, analytic in _flat_grad_and_fd(model, batch, first_order=False):
+    for fd, analytic in _flat_grad_and_fd(model, batch, first_order=False,
+                                          query_loss=query_loss):
         assert analytic == pytest.approx(fd, rel=1e-5, abs=1e-8)
 
 
@@ -198,3 +202,24 @@ def test_bpr_is_the_mean_over_positive_negative_pairs():
     s = [1.0, -1.0, 0.5]
     expected = (math.log1p(math.exp(-(s[0] - s[1]))) + math.log1p(math.exp(-(s[0] - s[2])))) / 2
     assert task_bpr(logits, y, mask).item() == pytest.approx(expected)
+
+
+def test_softmax_is_each_positive_against_all_negatives():
+    import math
+
+    from graphmeta.meta import task_softmax
+    logits = torch.tensor([[[0.0, 1.0], [0.0, -1.0], [0.0, 0.5], [0.0, 3.0], [0.0, 2.0]]],
+                          dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([[1, 0, 0, 1, 1]])
+    mask = torch.tensor([[True, True, True, False, True]])        # entry 3 is padding
+    s, negs = [1.0, -1.0, 0.5, 3.0, 2.0], [-1.0, 0.5]
+
+    def nll(i):
+        return -math.log(math.exp(s[i]) / (math.exp(s[i]) + sum(math.exp(v) for v in negs)))
+    assert task_softmax(logits, y, mask).item() == pytest.approx((nll(0) + nll(4)) / 2)
+    # A task without negatives (or positives) costs nothing and keeps finite gradients.
+    for y0 in (torch.ones_like(y), torch.zeros_like(y)):
+        out = task_softmax(logits, y0, mask)
+        assert out.item() == pytest.approx(0.0, abs=1e-12)
+        (g,) = torch.autograd.grad(out.sum(), logits)
+        assert torch.isfinite(g).all()
