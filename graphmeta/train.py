@@ -50,6 +50,15 @@ class TrainResult:
                   if math.isfinite(r.get(f"val_{select}", math.nan))]
         return max(scores) if scores else math.nan
 
+    def best_val_metrics(self, select: str) -> dict[str, float]:
+        """Every meta-val metric of the kept state (the row that scored
+        :meth:`best_val`; empty if never validated)."""
+        rows = [r for r in self.history if math.isfinite(r.get(f"val_{select}", math.nan))]
+        if not rows:
+            return {}
+        best = max(rows, key=lambda r: r[f"val_{select}"])
+        return {k[4:]: v for k, v in best.items() if k.startswith("val_")}
+
 
 @dataclass
 class Checkpointer:

@@ -53,10 +53,13 @@ def tune(run: "Run", n: int, progress: bool = False,
                 trials.append({"settings": settings, "val": None, "error": str(e),
                                "seconds": round(time.perf_counter() - start, 2)})
                 continue
-            score = res.best_val(select)
+            score, metrics = res.best_val(select), res.best_val_metrics(select)
             if not res.history:     # untrained methods: score the learner as built
-                score = float(np.nanmean(evaluate(res.learner, run.tasks, run.val)[select]))
+                scores = evaluate(res.learner, run.tasks, run.val)
+                metrics = {k: round(float(np.nanmean(v)), 6) for k, v in scores.items()}
+                score = metrics[select]
             trials.append({"settings": settings, "val": round(score, 6),
+                           "val_metrics": metrics,
                            "seconds": round(time.perf_counter() - start, 2)})
         scored = [t for t in trials if t["val"] is not None]
         if not scored:

@@ -32,6 +32,8 @@ def test_fit_keeps_the_state_with_the_best_val_score(run):
     assert run.spec.meta.select == "auc"
     best = max(r["val_auc"] for r in res.history)
     assert res.best_val("auc") == best
+    kept = res.best_val_metrics("auc")          # every metric of the same row
+    assert kept["auc"] == best and "ndcg@10" in kept
     again = evaluate(res.learner, run.tasks, val)
     assert float(np.nanmean(again["auc"])) == pytest.approx(best, abs=1e-6)
     assert res.seconds > 0 and all(math.isfinite(r["train_loss"]) for r in res.history)

@@ -63,6 +63,9 @@ def test_the_chosen_settings_are_what_the_final_run_uses(tmp_path):
     for m in ("itemknn", "scratch"):
         assert res["tuning"][m]["settings"] == tuning[m]["settings"]
         assert tuning[m]["val"] == max(t["val"] for t in tuning[m]["trials"])
+        # each trial also records every meta-val metric of what it kept
+        assert all(t["val_metrics"]["auc"] == t["val"] and "ndcg@10" in t["val_metrics"]
+                   for t in tuning[m]["trials"])
         effective = spec.for_method(m).to_dict()
         for key, value in tuning[m]["settings"].items():
             assert get_key(effective, key) == value, (m, key)
