@@ -46,13 +46,11 @@ class TrainResult:
 
     def best_val(self, select: str) -> float:
         """The meta-val score of the kept state (``nan`` if never validated)."""
-        scores = [r[f"val_{select}"] for r in self.history
-                  if math.isfinite(r.get(f"val_{select}", math.nan))]
-        return max(scores) if scores else math.nan
+        return self.best_val_metrics(select).get(select, math.nan)
 
     def best_val_metrics(self, select: str) -> dict[str, float]:
-        """Every meta-val metric of the kept state (the row that scored
-        :meth:`best_val`; empty if never validated)."""
+        """Every meta-val metric of the kept state, the row with the best
+        ``select`` score (empty if never validated)."""
         rows = [r for r in self.history if math.isfinite(r.get(f"val_{select}", math.nan))]
         if not rows:
             return {}

@@ -31,14 +31,19 @@ def task_ce(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None,
     return (ce * m).sum(1) / m.sum(1).clamp_min(1)
 
 
+def _ranked(logits: Tensor, y: Tensor, mask: Optional[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    """The ranking losses' inputs: the log-odds of class 1 ``s [T, S]`` and
+    the valid positives and negatives ``[T, S]`` (bool)."""
+    m = torch.ones_like(y, dtype=torch.bool) if mask is None else mask
+    return logits[..., 1] - logits[..., 0], (y == 1) & m, (y == 0) & m
+
+
 def task_bpr(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None) -> Tensor:
     r"""Per-task pairwise ranking loss (BPR, Rendle et al., 2009): the mean of
     :math:`\log(1 + e^{-(s_i - s_j)})` over (positive ``i``, negative ``j``)
     pairs of each task, with :math:`s` the log-odds of class 1. It scores
     the order of a task's examples, which is what ROC-AUC measures."""
-    s = logits[..., 1] - logits[..., 0]                              # [T, S]
-    m = torch.ones_like(y, dtype=torch.bool) if mask is None else mask
-    pos, neg = (y == 1) & m, (y == 0) & m
+    s, pos, neg = _ranked(logits, y, mask)
     diff = s.unsqueeze(2) - s.unsqueeze(1)                           # [T, S, S]
     pairs = (pos.unsqueeze(2) & neg.unsqueeze(1)).to(s.dtype)
     return (F.softplus(-diff) * pairs).sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)
@@ -57,9 +62,7 @@ def task_softmax(logits: Tensor, y: Tensor, mask: Optional[Tensor] = None) -> Te
     log-sum-exp per task, not per pair (PyTorch has no masked log-sum-exp;
     masked entries get a large negative finite value so a task without
     negatives has zero loss and finite gradients)."""
-    s = logits[..., 1] - logits[..., 0]                              # [T, S]
-    m = torch.ones_like(y, dtype=torch.bool) if mask is None else mask
-    pos, neg = (y == 1) & m, (y == 0) & m
+    s, pos, neg = _ranked(logits, y, mask)
     lse_neg = torch.logsumexp(torch.where(neg, s, s.new_tensor(-1e4)), dim=1)   # [T]
     per = F.softplus(lse_neg.unsqueeze(1) - s) * pos.to(s.dtype)
     return per.sum(1) / pos.sum(1).clamp_min(1).to(s.dtype)
