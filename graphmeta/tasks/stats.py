@@ -37,7 +37,12 @@ def neighbour_frequency(graphs: GraphBatch, known_interests: Tensor, known: Tens
     ids = graphs.node_ids.cpu()
     nbr = (graphs.adj[:, 0].cpu() > 0) & (ids >= 0)            # the ego's neighbours
     nbr &= known[ids.clamp_min(0)]
-    votes = (known_interests[ids.clamp_min(0)] * nbr.unsqueeze(-1)).sum(1)
+    # Gather only the neighbours' rows and add them per ego: a dense
+    # [T, N, C] gather of every ego-subgraph node (34 MB for 32 tasks of 64
+    # nodes over 2,113 interests) took a quarter of a training step's time.
+    t, j = nbr.nonzero(as_tuple=True)
+    votes = known_interests.new_zeros(nbr.shape[0], known_interests.shape[1])
+    votes.index_add_(0, t, known_interests[ids[t, j]])
     return votes / nbr.sum(1, keepdim=True).clamp_min(1)
 
 
