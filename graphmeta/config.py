@@ -87,6 +87,11 @@ def check_value(key: str, value: Any, source: str) -> Any:
         return value
     if kind is float and isinstance(value, str) and _FLOAT.match(value.strip()):
         value = float(value)
+    if kind is str and isinstance(value, bool) and {"off", "on"} & set(m["choices"] or ()):
+        # YAML 1.1 reads a bare off/on (and no/yes) as a bool: where the
+        # key's choices are words like these, `--set tasks.prefetch=off`
+        # and `prefetch: off` mean the word.
+        value = "on" if value else "off"
     ok = {bool: lambda v: isinstance(v, bool),
           int: lambda v: isinstance(v, int) and not isinstance(v, bool),
           float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),

@@ -27,6 +27,20 @@ def test_auto_keys_and_floats_written_the_usual_way():
         load_config(None, ["tasks.negatives=3"])
 
 
+def test_off_means_the_word_where_a_choice_is_off(tmp_path):
+    """YAML 1.1 reads a bare ``off`` as False; a key whose choices include
+    ``off`` takes the word, from --set and from a file; elsewhere a bool
+    is still refused."""
+    assert load_config(None, ["tasks.prefetch=off"])["tasks"]["prefetch"] == "off"
+    p = tmp_path / "c.yaml"
+    p.write_text("tasks:\n  prefetch: off\n")
+    assert load_config(p)["tasks"]["prefetch"] == "off"
+    with pytest.raises(ConfigError, match="'tasks.prefetch' must be one of"):
+        load_config(None, ["tasks.prefetch=on"])
+    with pytest.raises(ConfigError, match="'tasks.negatives' expects a string"):
+        load_config(None, ["tasks.negatives=off"])
+
+
 @pytest.mark.parametrize("override, match", [
     ("meta.inner_stepz=3", "unknown key 'meta.inner_stepz'; did you mean 'meta.inner_steps'"),
     ("meta.inner_steps=abc", "'meta.inner_steps' expects an int"),
