@@ -1,15 +1,19 @@
 """The analysis scripts under benchmarks/: pool_runs.py on two hand-made run
 directories whose paired differences and meta-val choices are known;
+pair_runs.py on hand-made runs that share their test tasks or do not;
 adaptation_budget.py on a real few-shot run and selection_c.py on a real
 user-interest run, each of which must reproduce the meta-val scores its run
 logged; selection_fallback.py's nested rule against Selection's own."""
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from graphmeta.config import load_config
+from graphmeta.eval import paired_diff
 from graphmeta.runner import compare
 from tests.helpers import SHARED
 
@@ -96,7 +100,6 @@ def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path,
     """The blend logs its 2-fold cross-fitted meta-val score (fitted on the
     even tasks, scored on the odd ones, and the other way round); the
     script's cross-fitting, at the run's C (auto), must give it."""
-    import numpy as np
     from tests.helpers import TINY_SETTINGS
     cfg = load_config(None, TINY_SETTINGS + ["methods=[itemknn, blend]", "tasks.n_val_tasks=24",
                                              "selection.candidates=[itemknn, popularity]",
@@ -135,7 +138,6 @@ def _two_candidates(per_user_best: bool, T=300, S=40, P=8, seed=0):
     average: either every user's items are ranked by both with independent
     noise (no per-user best), or each user has one candidate that ranks well
     and one that barely does (alternating between users)."""
-    import numpy as np
     rng = np.random.default_rng(seed)
     y = np.zeros((T, S))
     y[:, :P] = 1
@@ -149,8 +151,6 @@ def _two_candidates(per_user_best: bool, T=300, S=40, P=8, seed=0):
 
 @pytest.mark.parametrize("per_user_best", [False, True])
 def test_split_half_oracle_separates_noise_from_a_real_per_user_best(per_user_best):
-    import numpy as np
-    from graphmeta.eval import paired_diff
     script = _load("selection_headroom")
     res, keep = script.headroom(*_two_candidates(per_user_best))
     assert keep.all()
@@ -167,7 +167,6 @@ def test_split_half_oracle_separates_noise_from_a_real_per_user_best(per_user_be
 def test_the_fallback_study_decides_as_the_method_does(tmp_path):
     """selection_fallback.py's rule, applied to all of a run's meta-val tasks,
     is the decision the run's meta-selection methods made."""
-    import numpy as np
     from graphmeta.methods.selection import collect_meta_val
     from tests.helpers import TINY_SETTINGS
     cfg = load_config(None, TINY_SETTINGS + [
@@ -184,3 +183,32 @@ def test_the_fallback_study_decides_as_the_method_does(tmp_path):
         assert rep["val_best_single"] == pytest.approx(single[ok].mean(), abs=1e-6)
         best = names[int(np.nanargmax(np.nanmean(data[4], 0)))]
         assert rep["fallback"] == (best if own[ok].mean() <= single[ok].mean() else None)
+
+
+def _pair_run(path: Path, spec: dict, scores: dict[str, list[float]]) -> Path:
+    path.mkdir()
+    (path / "results.json").write_text(json.dumps({"spec": spec}))
+    rows = ["method,task,auc,ndcg@10"]
+    rows += [f"{m},{t},{v},{v / 2}" for m, vs in scores.items() for t, v in enumerate(vs)]
+    (path / "per_task.csv").write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_pair_runs_pairs_task_by_task_and_refuses_different_test_tasks(tmp_path, capsys):
+    mod = _load("pair_runs")
+    spec = load_config(None, ["dataset.name=blogcatalog"])
+    spec.pop("_explicit")
+    a = _pair_run(tmp_path / "a", spec, {"maml": [0.9, 0.8, 0.7, 0.95]})
+    other = {**spec, "meta": {**spec["meta"], "query_loss": "softmax"}}   # training may differ
+    b = _pair_run(tmp_path / "b", other, {"graph-knn": [0.85, 0.8, 0.6, 0.9]})
+    want = paired_diff(np.array([0.9, 0.8, 0.7, 0.95]), np.array([0.85, 0.8, 0.6, 0.9]))
+    assert mod.pair(a, "maml", b, "graph-knn", "auc") == want
+    assert mod.main([f"{a}:maml", f"{b}:graph-knn", "--metrics", "auc"]) == 0
+    assert f"{a}:maml minus {b}:graph-knn  auc  {want['diff']:+.4f} ± {want['ci95']:.4f} (n=4)" \
+        in capsys.readouterr().out
+    moved = {**spec, "tasks": {**spec["tasks"], "test_seed": 7}}
+    c = _pair_run(tmp_path / "c", moved, {"graph-knn": [0.85, 0.8, 0.6, 0.9]})
+    with pytest.raises(SystemExit, match="tasks.test_seed is 12345 in the first and 7"):
+        mod.pair(a, "maml", c, "graph-knn", "auc")
+    with pytest.raises(SystemExit, match="no rows for method 'nope'"):
+        mod.pair(a, "nope", b, "graph-knn", "auc")

@@ -1,0 +1,114 @@
+"""Paired per-user difference between a method of one `graphmeta compare`
+run and a method of another, on the same test users.
+
+    python benchmarks/pair_runs.py runs/ego-facebook-softmax:maml runs/ego-facebook-fb:maml
+    python benchmarks/pair_runs.py A:maml B:graph-knn --metrics auc,ndcg@10,mrr
+
+Within one run `graphmeta compare` pairs every method with the best other
+baseline; a method added later in its own run directory (another objective,
+another budget) is compared with the first run's methods by pairing the two
+`per_task.csv` files task by task. That is only meaningful when both runs
+drew the same test tasks, so the script first checks that the settings the
+test tasks depend on (`TEST_TASK_KEYS`: the dataset, the split seed and
+fractions, K, the query size, the sampler, the test seed and count, the
+protocol) are equal in the two runs' `results.json`, and stops naming the
+first that differs. The statistics are graphmeta's own
+(`graphmeta.eval.paired_diff`); this script only reads the run directories.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from graphmeta.eval import paired_diff
+
+# Settings that decide which test tasks a run scores (its users, their
+# support sets and query candidates). Training settings (iterations, the
+# objective, the model) may differ: that is what a pairing compares.
+TEST_TASK_KEYS = ("dataset.name", "dataset.graph", "dataset.n_users", "dataset.n_items",
+                  "seed", "tasks.kind", "tasks.k_shot", "tasks.n_query", "tasks.n_way",
+                  "tasks.split", "tasks.class_split", "tasks.hops", "tasks.max_nodes",
+                  "tasks.negatives", "tasks.n_test_tasks", "tasks.test_seed",
+                  "eval.protocol", "eval.candidates")
+
+
+def _get(spec: dict, key: str):
+    node = spec
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _spec(run: Path) -> dict:
+    path = run / "results.json"
+    if not path.is_file():
+        raise SystemExit(f"pair_runs: {path}: no such file (is {run} a finished "
+                         f"`graphmeta compare` run?)")
+    return json.loads(path.read_text())["spec"]
+
+
+def _scores(run: Path, method: str, metric: str) -> dict[int, float]:
+    path = run / "per_task.csv"
+    if not path.is_file():
+        raise SystemExit(f"pair_runs: {path}: no such file")
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["method"] == method]
+    if not rows:
+        raise SystemExit(f"pair_runs: {path}: no rows for method {method!r}")
+    if metric not in rows[0]:
+        raise SystemExit(f"pair_runs: {path}: no column {metric!r} (columns: {', '.join(rows[0])})")
+    return {int(r["task"]): float(r[metric]) if r[metric] not in ("", "nan") else np.nan
+            for r in rows}
+
+
+def check_same_tasks(a: Path, b: Path) -> None:
+    """Stops with the first :data:`TEST_TASK_KEYS` entry that differs."""
+    sa, sb = _spec(a), _spec(b)
+    for key in TEST_TASK_KEYS:
+        va, vb = _get(sa, key), _get(sb, key)
+        if va != vb:
+            raise SystemExit(f"pair_runs: {a} and {b} scored different test tasks: "
+                             f"{key} is {va!r} in the first and {vb!r} in the second")
+
+
+def pair(a: Path, method_a: str, b: Path, method_b: str, metric: str) -> dict:
+    check_same_tasks(a, b)
+    sa, sb = _scores(a, method_a, metric), _scores(b, method_b, metric)
+    if sorted(sa) != sorted(sb):
+        raise SystemExit(f"pair_runs: {a}:{method_a} has {len(sa)} test tasks and "
+                         f"{b}:{method_b} {len(sb)}; they must be the same tasks")
+    tasks = sorted(sa)
+    return paired_diff(np.array([sa[t] for t in tasks]), np.array([sb[t] for t in tasks]))
+
+
+def _run_method(arg: str) -> tuple[Path, str]:
+    run, sep, method = arg.rpartition(":")
+    if not sep or not run or not method:
+        raise argparse.ArgumentTypeError(f"{arg!r}: expected RUN_DIR:METHOD")
+    return Path(run), method
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("a", type=_run_method, help="RUN_DIR:METHOD (the minuend)")
+    p.add_argument("b", type=_run_method, help="RUN_DIR:METHOD (subtracted)")
+    p.add_argument("--metrics", default="auc,ndcg@10",
+                   help="per_task.csv columns, comma-separated (default: auc,ndcg@10)")
+    args = p.parse_args(argv)
+    (ra, ma), (rb, mb) = args.a, args.b
+    for metric in args.metrics.split(","):
+        d = pair(ra, ma, rb, mb, metric)
+        print(f"{ra}:{ma} minus {rb}:{mb}  {metric}  {d['diff']:+.4f} ± {d['ci95']:.4f} "
+              f"(n={d['n']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
