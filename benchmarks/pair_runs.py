@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graphmeta.config import get_key
 from graphmeta.eval import paired_diff
 
 # Settings that decide which test tasks a run scores (its users, their
@@ -38,12 +39,11 @@ TEST_TASK_KEYS = ("dataset.name", "dataset.graph", "dataset.n_users", "dataset.n
 
 
 def _get(spec: dict, key: str):
-    node = spec
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+    """``key``'s value in a run's spec; None where an older run lacks it."""
+    try:
+        return get_key(spec, key)
+    except (KeyError, TypeError):
+        return None
 
 
 def _spec(run: Path) -> dict:
