@@ -18,7 +18,6 @@ first that differs. The statistics are graphmeta's own
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from graphmeta.config import get_key
 from graphmeta.eval import paired_diff
+from graphmeta.rundir import read_per_task
 
 # Settings that decide which test tasks a run scores (its users, their
 # support sets and query candidates). Training settings (iterations, the
@@ -54,18 +54,15 @@ def _spec(run: Path) -> dict:
     return json.loads(path.read_text())["spec"]
 
 
-def _scores(run: Path, method: str, metric: str) -> dict[int, float]:
-    path = run / "per_task.csv"
-    if not path.is_file():
-        raise SystemExit(f"pair_runs: {path}: no such file")
-    with path.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["method"] == method]
-    if not rows:
-        raise SystemExit(f"pair_runs: {path}: no rows for method {method!r}")
-    if metric not in rows[0]:
-        raise SystemExit(f"pair_runs: {path}: no column {metric!r} (columns: {', '.join(rows[0])})")
-    return {int(r["task"]): float(r[metric]) if r[metric] not in ("", "nan") else np.nan
-            for r in rows}
+def _scores(run: Path, method: str, metric: str) -> np.ndarray:
+    try:
+        scores = read_per_task(run, metric)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"pair_runs: {e}")
+    if method not in scores:
+        raise SystemExit(f"pair_runs: {run / 'per_task.csv'}: no rows for method {method!r} "
+                         f"(has {', '.join(scores)})")
+    return scores[method]
 
 
 def check_same_tasks(a: Path, b: Path) -> None:
@@ -81,11 +78,10 @@ def check_same_tasks(a: Path, b: Path) -> None:
 def pair(a: Path, method_a: str, b: Path, method_b: str, metric: str) -> dict:
     check_same_tasks(a, b)
     sa, sb = _scores(a, method_a, metric), _scores(b, method_b, metric)
-    if sorted(sa) != sorted(sb):
+    if len(sa) != len(sb):
         raise SystemExit(f"pair_runs: {a}:{method_a} has {len(sa)} test tasks and "
                          f"{b}:{method_b} {len(sb)}; they must be the same tasks")
-    tasks = sorted(sa)
-    return paired_diff(np.array([sa[t] for t in tasks]), np.array([sb[t] for t in tasks]))
+    return paired_diff(sa, sb)
 
 
 def _run_method(arg: str) -> tuple[Path, str]:

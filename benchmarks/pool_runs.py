@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmeta.eval import mean_ci, paired_diff
+from graphmeta.rundir import read_per_task
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -45,13 +46,10 @@ def _float(v: str) -> float:
 
 def load_run(run: Path, metric: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """``({method: per-task test scores in task order}, {method: meta-val score})``."""
-    per: dict[str, dict[int, float]] = defaultdict(dict)
-    for r in _read(run / "per_task.csv"):
-        if metric not in r:
-            raise SystemExit(f"pool_runs: {run / 'per_task.csv'}: no column {metric!r} "
-                             f"(columns: {', '.join(r)})")
-        per[r["method"]][int(r["task"])] = _float(r[metric])
-    test = {m: np.array([d[t] for t in sorted(d)]) for m, d in per.items()}
+    try:
+        test = read_per_task(run, metric)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"pool_runs: {e}")
     # A method trained in stages logs "method:stage" rows; each stage keeps
     # its best meta-val state, so the method's score is its last stage's best.
     best: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)

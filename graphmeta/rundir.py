@@ -87,6 +87,34 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def read_per_task(run: Path, metric: str) -> dict[str, np.ndarray]:
+    """A run's ``per_task.csv`` read back: ``{method: seed-averaged test
+    scores in task order}`` for ``metric`` (NaN where no seed scored the task).
+
+    Raises :class:`FileNotFoundError` when ``run`` has no ``per_task.csv``
+    and :class:`ValueError` naming the file and what it holds when the
+    column is missing or a method's task numbers are not 0..n-1."""
+    path = Path(run) / "per_task.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (is {run} a finished "
+                                f"`graphmeta compare` run?)")
+    per: dict[str, dict[int, float]] = {}
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if metric not in (reader.fieldnames or []):
+            raise ValueError(f"{path}: no column {metric!r} (columns: "
+                             f"{', '.join(reader.fieldnames or [])})")
+        for r in reader:
+            v = r[metric]
+            per.setdefault(r["method"], {})[int(r["task"])] = (
+                float(v) if v not in ("", "nan") else math.nan)
+    for method, scores in per.items():
+        if sorted(scores) != list(range(len(scores))):
+            raise ValueError(f"{path}: method {method!r} has tasks "
+                             f"{sorted(scores)[:5]}...; expected 0..{len(scores) - 1}")
+    return {m: np.array([d[t] for t in range(len(d))]) for m, d in per.items()}
+
+
 def seed_mean(per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Per-task scores averaged over training seeds (NaN where no seed scores
     the task: a user without both relevant and irrelevant candidates)."""

@@ -9,7 +9,8 @@ from scipy import stats
 import yaml
 
 from graphmeta.config import load_config
-from graphmeta.rundir import format_table, summarize, write_config, write_json, write_run
+from graphmeta.rundir import (format_table, read_per_task, summarize, write_config, write_json,
+                              write_run)
 from graphmeta.runner import prepare
 from tests.helpers import TINY_SETTINGS
 
@@ -42,6 +43,13 @@ def test_write_run_writes_every_file_atomically(tmp_path):
     assert list(csv.DictReader((tmp_path / "metrics.csv").open()))[0]["iteration"] == "2"
     assert (tmp_path / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.rglob("*.tmp"))
+    back = read_per_task(tmp_path, "auc")             # what the benchmark scripts pair
+    np.testing.assert_array_equal(back["maml"], [0.6, 0.7, np.nan])
+    np.testing.assert_array_equal(back["itemknn"], [0.4, 0.6, 0.5])
+    with pytest.raises(ValueError, match=r"per_task.csv: no column 'ndcg@10' \(columns: "):
+        read_per_task(tmp_path, "ndcg@10")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_per_task(tmp_path / "missing", "auc")
 
 
 def test_table_aligns_long_method_names():
