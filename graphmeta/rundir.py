@@ -55,6 +55,8 @@ def provenance(device: Optional[str] = None) -> dict[str, Any]:
                              else sys.argv[0], *sys.argv[1:]]),
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device": device}
+    if device and device.startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(torch.device(device))
     src = Path(graphmeta.__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
@@ -185,11 +187,12 @@ def _r(x: float) -> Optional[float]:
 
 def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str, np.ndarray]]],
               seconds: dict[str, float], seeds: Callable[[str], list[int]],
-              tuning: Optional[dict] = None, warnings: Optional[list[str]] = None) -> dict:
+              tuning: Optional[dict] = None, warnings: Optional[list[str]] = None,
+              device: Optional[str] = None) -> dict:
     """``results.json``: per method and metric the mean ± 95% CI over test
     tasks of the seed-averaged scores, the seed spread (standard deviation of
-    the per-seed means), and the paired difference in the primary metric to
-    the best baseline other than itself."""
+    the per-seed means), the paired difference in the primary metric to
+    the best baseline other than itself, and the provenance (on ``device``)."""
     metric = primary_metric(spec)
     means = {m: seed_mean(s) for m, s in per_seed.items()}
     n_tasks = len(next(iter(next(iter(means.values())).values())))
@@ -232,7 +235,7 @@ def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str,
         out["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
                              "configurations": len(t["trials"])} for m, t in tuning.items()}
     out["spec"] = spec.to_dict()
-    out["provenance"] = provenance()
+    out["provenance"] = provenance(device)
     return out
 
 

@@ -272,7 +272,8 @@ def _test_every_method(run: Run, out: Path, progress: bool, log: Callable[[str],
         s = mean_ci(np.nanmean([m[metric] for m in per_seed[method]], 0))
         log(f"  {method:<12} {metric} {s['mean']:.3f} ± {s['ci95']:.3f}  "
             f"({len(per_seed[method])} seed(s), {seconds[method]:.1f} s)")
-    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings)
+    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings,
+                        str(run.device))
     for method, r in reports.items():
         results["methods"][method]["selection"] = r
     if run.store.writer:
@@ -312,7 +313,8 @@ def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None
         for seed in run.seeds(method):
             per_seed[method].append(evaluate(run.load(run_dir, method, seed), run.tasks, test))
         seconds[method] = time.perf_counter() - start
-    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings)
+    results = summarize(run.spec, run.tasks, per_seed, seconds, run.seeds, None, run.warnings,
+                        str(run.device))
     write_json((out or run_dir) / "evaluation.json", results)
     return results
 

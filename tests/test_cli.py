@@ -96,6 +96,7 @@ def test_version_and_provenance_from_the_console_process(tmp_path):
     prov = json.loads((tmp_path / "results.json").read_text())["provenance"]
     assert prov["command"].startswith("graphmeta train --method itemknn")
     assert {"torch", "torch_geometric", "graphmeta", "timestamp"} <= set(prov)
+    assert prov["device"] == "cpu" and "gpu" not in prov       # the device it ran on
 
 
 def test_logs_are_plain_lines_when_not_a_terminal_and_tensorboard_events(tmp_path):

@@ -57,4 +57,6 @@ def test_cli_runs_on_cuda(tmp_path):
                         str(tmp_path), *args], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     assert "device=cuda" in p.stdout
-    assert json.loads((tmp_path / "results.json").read_text())["n_test_tasks"] == 30
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["n_test_tasks"] == 30
+    assert res["provenance"]["device"].startswith("cuda") and res["provenance"]["gpu"]
