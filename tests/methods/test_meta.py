@@ -69,6 +69,37 @@ def test_anil_equals_head_only_maml_and_leaves_the_encoder_alone():
     assert torch.allclose(anil.predict(batch), ref.predict(batch), rtol=1e-10)
 
 
+def test_anil_with_the_learned_rule_is_learned_rule_on_the_head():
+    """`anil` with meta.inner_rule=learned (the encoder run once per task)
+    computes what `learned-rule` with meta.adapt=head does (the encoder rerun
+    at every inner step, unchanged): the same loss, the same gradients for the
+    model and for the rule's own parameters, the same predictions."""
+    from graphmeta.meta import LearnedRule
+    anil = get_method("anil").build(
+        _ctx("anil", "meta.inner_steps=2", "meta.inner_rule=learned")).double()
+    ctx = _ctx("learned-rule", "meta.inner_steps=2", "meta.adapt=head")
+    ref = get_method("learned-rule").build(ctx).double()
+    assert isinstance(anil.maml.rule, LearnedRule)
+    assert anil.maml.rule.names == ref.maml.rule.names and \
+        all(k.startswith("head.") for k in anil.maml.rule.names)
+    torch.manual_seed(0)
+    with torch.no_grad():                 # a rule that is not plain SGD (its last layer starts at 0)
+        for p in anil.maml.rule.net.parameters():
+            p.normal_(0, 0.5)
+    ref.load_state_dict(anil.state_dict())
+    batch = ctx.tasks.collate(ctx.tasks.fixed_tasks("train", 4, 0)).to("cpu", torch.float64)
+    a, b = anil.training_loss(batch), ref.training_loss(batch)
+    assert torch.allclose(a, b, rtol=1e-10)
+    names = [k for k, _ in anil.named_parameters()]
+    assert names == [k for k, _ in ref.named_parameters()] and any(".rule.net." in k for k in names)
+    ga = torch.autograd.grad(a, list(anil.parameters()), allow_unused=True, materialize_grads=True)
+    gb = torch.autograd.grad(b, list(ref.parameters()), allow_unused=True, materialize_grads=True)
+    for k, x, y in zip(names, ga, gb):
+        assert torch.allclose(x, y, rtol=1e-8, atol=1e-12), k
+    assert any(x.abs().sum() > 0 for k, x in zip(names, ga) if ".rule.net." in k)
+    assert torch.allclose(anil.predict(batch), ref.predict(batch), rtol=1e-10)
+
+
 def test_meta_rule_methods_use_their_rules():
     from graphmeta.meta import LearnedRule
     assert get_method("metasgd").build(_ctx("metasgd")).maml.rule.per == "element"
