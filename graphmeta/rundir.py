@@ -36,12 +36,18 @@ LABELS = {"auc": "ROC-AUC", "ndcg@10": "nDCG@10", "recall@10": "Recall@10",
 
 def provenance(device: Optional[str] = None) -> dict[str, Any]:
     """What produced a result: package versions, the source commit (when
-    graphmeta runs from a git checkout), the command line, the time."""
+    graphmeta runs from a git checkout), the command line, the time, the
+    device, and the CPU's architecture and the vector instruction set
+    torch's kernels use on it (``cpu``): float results can differ in their
+    last bits from one to another, and a long training run can carry that
+    into its scores."""
     import datetime
     import platform
     import subprocess
     import sys
 
+    import networkx
+    import scipy
     import sklearn
     import torch
     import torch_geometric
@@ -50,7 +56,9 @@ def provenance(device: Optional[str] = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "graphmeta": graphmeta.__version__, "python": platform.python_version(),
         "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
-        "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__, "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__, "networkx": networkx.__version__,
+        "cpu": f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}",
         "command": " ".join(["graphmeta" if Path(sys.argv[0]).name in ("graphmeta", "cli.py")
                              else sys.argv[0], *sys.argv[1:]]),
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

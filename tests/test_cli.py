@@ -1,8 +1,11 @@
 """The command line, as real processes."""
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from graphmeta.cli import main
 from tests.helpers import TINY
@@ -95,7 +98,10 @@ def test_version_and_provenance_from_the_console_process(tmp_path):
     assert p.returncode == 0, p.stderr
     prov = json.loads((tmp_path / "results.json").read_text())["provenance"]
     assert prov["command"].startswith("graphmeta train --method itemknn")
-    assert {"torch", "torch_geometric", "graphmeta", "timestamp"} <= set(prov)
+    assert {"torch", "torch_geometric", "graphmeta", "timestamp", "numpy", "scipy",
+            "scikit-learn", "networkx"} <= set(prov)
+    # the architecture and the instruction set torch's kernels use on this machine
+    assert prov["cpu"] == f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
     assert prov["device"] == "cpu" and "gpu" not in prov       # the device it ran on
 
 
