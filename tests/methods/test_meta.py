@@ -69,15 +69,16 @@ def test_anil_equals_head_only_maml_and_leaves_the_encoder_alone():
     assert torch.allclose(anil.predict(batch), ref.predict(batch), rtol=1e-10)
 
 
-def test_anil_with_the_learned_rule_is_learned_rule_on_the_head():
+@pytest.mark.parametrize("few_shot", [False, True])
+def test_anil_with_the_learned_rule_is_learned_rule_on_the_head(few_shot):
     """`anil` with meta.inner_rule=learned (the encoder run once per task)
     computes what `learned-rule` with meta.adapt=head does (the encoder rerun
     at every inner step, unchanged): the same loss, the same gradients for the
     model and for the rule's own parameters, the same predictions."""
     from graphmeta.meta import LearnedRule
     anil = get_method("anil").build(
-        _ctx("anil", "meta.inner_steps=2", "meta.inner_rule=learned")).double()
-    ctx = _ctx("learned-rule", "meta.inner_steps=2", "meta.adapt=head")
+        _ctx("anil", "meta.inner_steps=2", "meta.inner_rule=learned", few_shot=few_shot)).double()
+    ctx = _ctx("learned-rule", "meta.inner_steps=2", "meta.adapt=head", few_shot=few_shot)
     ref = get_method("learned-rule").build(ctx).double()
     assert isinstance(anil.maml.rule, LearnedRule)
     assert anil.maml.rule.names == ref.maml.rule.names and \
@@ -87,7 +88,8 @@ def test_anil_with_the_learned_rule_is_learned_rule_on_the_head():
         for p in anil.maml.rule.net.parameters():
             p.normal_(0, 0.5)
     ref.load_state_dict(anil.state_dict())
-    batch = ctx.tasks.collate(ctx.tasks.fixed_tasks("train", 4, 0)).to("cpu", torch.float64)
+    draw = ctx.tasks.episodes if few_shot else ctx.tasks.fixed_tasks
+    batch = ctx.tasks.collate(draw("train", 4, 0)).to("cpu", torch.float64)
     a, b = anil.training_loss(batch), ref.training_loss(batch)
     assert torch.allclose(a, b, rtol=1e-10)
     names = [k for k, _ in anil.named_parameters()]
