@@ -13,12 +13,12 @@ initialisation under each adaptation on the support set:
   ``fc1`` pre-trained as a classifier over the meta-train classes, a fresh
   ``N``-way ``fc2``), ``maml`` (the meta-learned one, all of it);
 - adaptations: ``maml``'s own inner loop (plain gradient steps at
-  ``meta.inner_lr``, ``meta.inner_steps`` of them), and ``finetune`` /
-  ``scratch``'s (Adam at ``baselines.scratch_lr`` for
-  ``baselines.scratch_steps``), each also at a few other step counts.
+  ``maml.inner_lr``, ``maml.inner_steps`` of them), and ``finetune``'s
+  (Adam at ``finetune.inner_lr`` for ``finetune.inner_steps`` on few-shot
+  episodes), each also at a few other step counts.
 
 Each cell is the mean meta-val accuracy over the episodes with its 95% CI.
-The adaptation is graphmeta's own (:class:`graphmeta.meta.MAML` with the
+The adaptation is graphmeta's own (:class:`graphmeta.meta.Adapter` with the
 ``SGD`` or ``Adam`` inner rule), so a cell is what that method would score
 with another initialisation or another budget. (`graphmeta report`'s
 adaptation figure varies only the step count of each method's own rule, on
@@ -33,24 +33,9 @@ from pathlib import Path
 import torch
 
 from graphmeta.config import load_config
-from graphmeta.eval import evaluate, mean_ci
-from graphmeta.meta import MAML, SGD, Adam
-from graphmeta.runner import prepare, resolve_device
-
-
-class _Adapted:
-    """An initialisation adapted by ``rule`` for ``steps``: what
-    :func:`graphmeta.eval.evaluate` scores (``predict`` gives logits)."""
-
-    def __init__(self, model: torch.nn.Module, rule, steps: int) -> None:
-        self.maml = MAML(model, rule=rule, inner_steps=steps)
-
-    def eval(self) -> "_Adapted":
-        self.maml.eval()
-        return self
-
-    def predict(self, batch):
-        return self.maml.predict_logits(batch)
+from graphmeta.eval import mean_ci
+from graphmeta.meta import SGD, Adam, Adapter
+from graphmeta.run import prepare, resolve_device
 
 
 def models(run, run_dir: Path, seed: int) -> dict[str, torch.nn.Module]:
@@ -73,29 +58,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.run / "config.yaml")
-    cfg["methods"] = sorted(set(cfg["methods"]) | {"maml", "finetune", "scratch"})
+    cfg = cfg.with_methods(sorted(set(cfg.methods) | {"maml", "finetune", "scratch"}))
     run = prepare(cfg, resolve_device(args.device))
     if run.spec.kind != "few-shot":
         raise SystemExit(f"{args.run}: a {run.spec.kind} run; this compares few-shot adaptation")
     seed = run.spec.seed if args.seed is None else args.seed
     inits = models(run, args.run, seed)
-    m, b = run.spec.for_method("maml").meta, run.spec.for_method("finetune").baselines
+    m, b = run.spec.settings["maml"], run.spec.settings["finetune"]
     if m.inner_rule != "sgd":
         raise SystemExit(f"{args.run}: maml's inner rule is {m.inner_rule!r}; this script "
                          f"re-runs the plain SGD rule only")
     rules = ([(f"SGD {m.inner_lr:g} x {n}", lambda: SGD(m.inner_lr), int(n))
               for n in args.steps.split(",")]
-             + [(f"Adam {b.scratch_lr:g} x {n}", lambda: Adam(b.scratch_lr), int(n))
+             + [(f"Adam {b.inner_lr:g} x {n}", lambda: Adam(b.inner_lr), int(n))
                 for n in args.adam_steps.split(",")])
     print(f"{args.run}: meta-val accuracy, {run.spec.tasks.n_val_tasks} episodes, seed {seed} "
-          f"(maml trained with SGD {m.inner_lr:g} x {m.inner_steps}; finetune and scratch "
-          f"adapt with Adam {b.scratch_lr:g} x {b.scratch_steps})")
+          f"(maml trained with SGD {m.inner_lr:g} x {m.inner_steps}; finetune adapts with "
+          f"{b.inner_rule} {b.inner_lr:g} x {b.inner_steps})")
     print("| adaptation | " + " | ".join(inits) + " |")
     print("|---|" + "---|" * len(inits))
     for label, rule, steps in rules:
         cells = []
         for model in inits.values():
-            acc = evaluate(_Adapted(model, rule(), steps), run.tasks, run.val)["accuracy"]
+            adapter = Adapter(model, rule(), steps)
+            acc = run.evaluator.evaluate(adapter.adapted_logits, "val")["accuracy"]
             ci = mean_ci(acc)
             cells.append(f"{ci['mean']:.3f} ± {ci['ci95']:.3f}")
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)

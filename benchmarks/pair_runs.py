@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmeta.config import get_key
 from graphmeta.eval import paired_diff
 from graphmeta.rundir import read_per_task
 
 # Settings that decide which test tasks a run scores (its users, their
 # support sets and query candidates). Training settings (iterations, the
 # objective, the model) may differ: that is what a pairing compares.
-TEST_TASK_KEYS = ("dataset.name", "dataset.graph", "dataset.n_users", "dataset.n_items",
+TEST_TASK_KEYS = ("dataset.name", "synthetic.graph", "synthetic.n_users", "synthetic.n_items",
                   "seed", "tasks.kind", "tasks.k_shot", "tasks.n_query", "tasks.n_way",
                   "tasks.split", "tasks.class_split", "tasks.hops", "tasks.max_nodes",
                   "tasks.negatives", "tasks.n_test_tasks", "tasks.test_seed",
@@ -39,11 +38,13 @@ TEST_TASK_KEYS = ("dataset.name", "dataset.graph", "dataset.n_users", "dataset.n
 
 
 def _get(spec: dict, key: str):
-    """``key``'s value in a run's spec; None where an older run lacks it."""
-    try:
-        return get_key(spec, key)
-    except (KeyError, TypeError):
-        return None
+    """``key``'s value (dotted) in a run's recorded spec; None where it has none."""
+    node = spec
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def _spec(run: Path) -> dict:

@@ -35,7 +35,7 @@ import torch
 from graphmeta.eval import paired_diff
 from graphmeta.eval.ranking import ranking_metrics
 from graphmeta.meta.selection import CS, MetaSelector, StackedBlend
-from graphmeta.methods.selection import candidate_metrics, collect_meta_val
+from meta_val import candidate_metrics, collect_meta_val
 
 METRICS = ("auc", "ndcg@10")
 

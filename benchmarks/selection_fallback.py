@@ -32,10 +32,13 @@ import numpy as np
 import torch
 
 from graphmeta.config import load_config
+from graphmeta.settings import Facts
+from graphmeta.spec import method_settings
 from graphmeta.eval import paired_diff
 from graphmeta.meta.selection import MetaSelector, StackedBlend
-from graphmeta.methods.selection import (_subset, best_candidate, collect_meta_val, cross_fit,
-                                         fallback_decision, fit_selector, selector_metric)
+from graphmeta.methods.crossfit import (best_candidate, cross_fit, fallback_decision,
+                                        fit_selector, selector_metric, subset)
+from meta_val import collect_meta_val
 
 
 def nested(mode, make, data, metric):
@@ -47,7 +50,7 @@ def nested(mode, make, data, metric):
     out = {k: np.full(n, np.nan) for k in ("selector", "single", "rule")}
     chose = []
     for test in (half, ~half):
-        fit, held = _subset(data, ~test), _subset(data, test)
+        fit, held = subset(data, ~test), subset(data, test)
         _, use_single = fallback_decision(*cross_fit(mode, make, fit, metric))
         best = best_candidate(fit[4])
         out["selector"][test] = selector_metric(mode, fit_selector(mode, make(), fit), held, metric)
@@ -57,12 +60,13 @@ def nested(mode, make, data, metric):
     return out, chose
 
 
-def selectors(s: dict) -> dict[str, tuple[str, Callable[[], MetaSelector | StackedBlend]]]:
+def selectors(settings: dict) -> dict[str, tuple[str, Callable[[], MetaSelector | StackedBlend]]]:
     """Each meta-selection method's mode and a maker of its unfitted selector,
-    at the ``selection`` settings ``s`` (as ``Selection`` builds them)."""
-    return {"select-knn": ("knn", lambda: MetaSelector("knn", s["neighbors"])),
-            "select-clf": ("classifier", lambda: MetaSelector("classifier", C=s["C"])),
-            "blend": ("blend", lambda: StackedBlend(C=s["C"]))}
+    at its settings (``settings[method]``, as ``Selection`` builds them)."""
+    knn, clf, blend = (settings[m] for m in ("select-knn", "select-clf", "blend"))
+    return {"select-knn": ("knn", lambda: MetaSelector("knn", knn.neighbors)),
+            "select-clf": ("classifier", lambda: MetaSelector("classifier", C=clf.C)),
+            "blend": ("blend", lambda: StackedBlend(C=blend.C))}
 
 
 def _cell(d: dict) -> str:
@@ -78,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.run / "config.yaml")
-    metric = cfg["meta"]["select"]
-    metric = cfg["eval"]["metric"] if metric == "auto" else metric     # as the run resolved it
-    makers = selectors(cfg["selection"])
+    metric = cfg.section("eval").select
+    metric = cfg.section("eval").metric if metric == "auto" else metric   # as the run resolved it
+    every = cfg.with_methods(["select-knn", "select-clf", "blend"])
+    makers = selectors({m: method_settings(every, m, Facts()) for m in every.methods})
     try:
         seeds = collect_meta_val(args.run, args.device)
     except ValueError as e:

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from graphmeta.eval import paired_diff
-from graphmeta.methods.selection import candidate_metrics, collect_meta_val
+from meta_val import candidate_metrics, collect_meta_val
 
 METRICS = ("auc", "ndcg@10")
 

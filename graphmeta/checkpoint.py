@@ -47,41 +47,24 @@ def save(run_dir: Path, method: str, seed: int, learner: nn.Module, settings: st
         "state_dict": learner.state_dict()})
 
 
-# Settings added after runs were recorded, with the value that reproduces
-# what those runs did: a record that lacks one matches that value.
-ADDED = {"selection": {"fallback": False}}
-
-
-def _with_added(record: dict) -> dict:
-    return {k: ({**ADDED[k], **v} if k in ADDED and isinstance(v, dict) else v)
-            for k, v in record.items()}
-
-
-def same_settings(saved: str, now: str) -> bool:
+def same_settings(saved: Any, now: str) -> bool:
     """Whether a checkpoint's recorded settings ``saved`` are the resolved
-    settings ``now`` (both JSON). A top-level section that ``now`` does not
-    record is one the method does not read: files written while the record
-    still held it (``selection`` outside meta-selection methods, by earlier
-    graphmeta) match without it. A setting added since (:data:`ADDED`)
-    matches the value that reproduces what the record's run did."""
+    settings ``now`` (both JSON from :meth:`RunSpec.key`; the same
+    settings whatever the order of their keys)."""
     if saved == now:
         return True
     try:
-        old, new = json.loads(saved), json.loads(now)
+        return json.loads(saved) == json.loads(now)
     except (TypeError, ValueError):
         return False
-    return isinstance(old, dict) and isinstance(new, dict) and \
-        {k: v for k, v in _with_added(old).items() if k in new} == new
 
 
-def settings_diff(saved: str, now: str) -> list[str]:
-    """``"key: saved -> now"`` for each setting that differs (sections
-    ``now`` does not record left out, as in :func:`same_settings`)."""
+def settings_diff(saved: Any, now: str) -> list[str]:
+    """``"key: saved -> now"`` for each setting that differs."""
     try:
-        old, new = json.loads(saved), json.loads(now)
+        old, new = _flat(json.loads(saved)), _flat(json.loads(now))
     except (TypeError, ValueError):
         return ["no settings recorded"]
-    old, new = _flat({k: v for k, v in _with_added(old).items() if k in new}), _flat(new)
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
             if old.get(k) != new.get(k)]
 

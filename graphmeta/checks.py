@@ -46,7 +46,8 @@ def check_run(spec: RunSpec, data: Data, tasks: EgoTasks,
     cannot be tasks are counted. Returns warnings."""
     warnings: list[str] = []
     n = min(spec.tasks.max_nodes, data.num_nodes)
-    graphs = max(int(spec.meta.meta_batch), 1)
+    graphs = max([int(s.meta_batch) for s in spec.settings.values() if "meta_batch" in s.keys()]
+                 + [1])
     if spec.kind == "few-shot":
         graphs *= tasks.n_way * (tasks.k_shot + tasks.n_query)
     need = graphs * n * n * 4 * PAIR_COPIES
@@ -56,7 +57,7 @@ def check_run(spec: RunSpec, data: Data, tasks: EgoTasks,
             f"a meta-batch of {graphs} ego-subgraphs of up to {n} nodes needs about "
             f"{need / 2**30:.1f} GiB for its dense adjacency alone, and {memory / 2**30:.1f} GiB "
             f"are available; lower tasks.max_nodes (now {spec.tasks.max_nodes}) or "
-            f"meta.meta_batch")
+            f"*.meta_batch")
     if isinstance(tasks, UserInterestTasks):
         skipped = data.num_nodes - len(tasks.eligible)
         if skipped:

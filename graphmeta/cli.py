@@ -1,31 +1,27 @@
 """``graphmeta`` command line: demo, compare, tune, train, evaluate, report,
-datasets, bench.
-
-Over 300 lines: the argparse declarations of every subcommand (their options,
-help texts and examples) are kept in one file so the whole command line reads
-in one place; the work each subcommand does lives in other modules.
-"""
+datasets, methods, bench. The argparse declarations of every subcommand are
+here; the work each does lives in other modules, imported inside
+:func:`main` (importing torch and PyG takes seconds, and ``graphmeta
+--version`` should not wait for them)."""
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from graphmeta.config import load_config
 from graphmeta.errors import GraphmetaError
-
-# torch, PyG and the method registry are imported inside main, not here:
-# importing them takes seconds (PyG pulls in torch._dynamo), and
-# ``graphmeta --version`` should not wait for them.
+from graphmeta.plugins import from_argv, installed_plugins, load_plugin
 
 
 def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
-    p.add_argument("--config", help="YAML config file (keys and defaults: graphmeta/config.py)")
+    p.add_argument("--config", help="YAML config file (every key and its default: "
+                                    "graphmeta methods)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="dotted override, e.g. --set meta.inner_steps=10 (repeatable)")
+                   help="dotted override, e.g. --set maml.inner_steps=10, or "
+                        "--set '*.iterations=200' for every method (repeatable)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--dataset", help="dataset name or folder (overrides dataset.name), "
@@ -68,11 +64,12 @@ EXAMPLES = {
     "compare": "GRAPHMETA_DATA=../shared/datasets graphmeta compare --dataset deezer-hu "
                "--methods maml,finetune,itemknn,ease --tune 4 --out runs/deezer",
     "tune": "graphmeta tune --methods maml,itemknn --tune 8 --out runs/tuned",
-    "train": "graphmeta train --method maml --set meta.inner_steps=10 --out runs/m   "
+    "train": "graphmeta train --method maml --set maml.inner_steps=10 --out runs/m   "
              "(then: graphmeta train --resume runs/m)",
     "evaluate": "graphmeta evaluate runs/m   (writes runs/m/evaluation.json)",
     "report": "graphmeta report runs/demo   (writes runs/demo/report.md and its figures)",
     "datasets": "GRAPHMETA_DATA=../shared/datasets graphmeta datasets",
+    "methods": "graphmeta methods maml   (its settings, their defaults and tuning values)",
     "bench": "graphmeta bench --json > bench.json",
 }
 
@@ -137,53 +134,20 @@ def _parser() -> argparse.ArgumentParser:
                               "whether their files are present locally")
     p.add_argument("--root", help="local mirror (default: $GRAPHMETA_DATA)")
     _plugin_arg(p)
+    p = _sub(sub, "methods", "list the registered methods and their own settings (with "
+                             "defaults and tuning values), and the global settings")
+    p.add_argument("name", nargs="?", help="one method")
+    _plugin_arg(p)
     p = _sub(sub, "bench", "meta-step, sampler, memory and throughput benchmarks "
                            "against in-run references")
     bench.add_arguments(p)
     return ap
 
 
-def load_plugin(spec: str) -> None:
-    """Imports a module by name, or a ``.py`` file by path."""
-    path = Path(spec)
-    if spec.endswith(".py"):
-        if not path.is_file():
-            raise FileNotFoundError(f"--plugin {spec}: no such file")
-        name = f"graphmeta_plugin_{path.stem}"
-        if name in sys.modules:
-            return
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
-        sys.modules[name] = module
-        module_spec.loader.exec_module(module)  # type: ignore[union-attr]
-    else:
-        importlib.import_module(spec)
-
-
-def _installed_plugins() -> list[str]:
-    """Modules that installed packages declare under the ``graphmeta.plugins``
-    entry-point group (``[project.entry-points."graphmeta.plugins"]``)."""
-    from importlib.metadata import entry_points
-    return [ep.value for ep in entry_points(group="graphmeta.plugins")]
-
-
-def _plugins(argv: Sequence[str]) -> list[str]:
-    """``--plugin`` values, read before the parser is built (its help lists
-    the registered methods, plugins' included)."""
-    out = []
-    for i, a in enumerate(argv):
-        if a == "--plugin" and i + 1 < len(argv):
-            out.append(argv[i + 1])
-        elif a.startswith("--plugin="):
-            out.append(a.split("=", 1)[1])
-    return out
-
-
 def default_threads() -> int:
     """Threads for this process: the usable cores minus those the 1-minute
     load average says are busy, at least 1. On shared cores, more threads
     than free cores make every job wait on the others (docs/SCALING.md)."""
-    import os
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         busy = os.getloadavg()[0]
@@ -195,7 +159,6 @@ def default_threads() -> int:
 def _progress(quiet: bool) -> bool:
     """Progress bars on a terminal; plain log lines (one per validation)
     when stderr is redirected; neither with ``--quiet``."""
-    import logging
     bars = not quiet and sys.stderr.isatty()
     logger = logging.getLogger("graphmeta")
     logger.setLevel(logging.INFO if not quiet and not bars else logging.WARNING)
@@ -213,7 +176,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"graphmeta {graphmeta.__version__}")
         return 0
     try:
-        for plugin in _installed_plugins() + _plugins(argv):
+        for plugin in installed_plugins() + from_argv(argv):
             load_plugin(plugin)
     except (ImportError, FileNotFoundError) as e:
         print(f"graphmeta: error: --plugin: {e}", file=sys.stderr)
@@ -225,8 +188,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "bench":
         from graphmeta import bench
         return bench.run(args)
-    if args.command == "datasets":
-        return _list_datasets(args.root)
+    if args.command in ("datasets", "methods"):
+        from graphmeta import listing
+        if args.command == "methods" and args.name:
+            try:
+                print(listing.methods_table(args.name))
+            except KeyError as e:
+                print(f"graphmeta: error: {e.args[0]}", file=sys.stderr)
+                return 2
+            return 0
+        print(listing.datasets_table(args.root) if args.command == "datasets"
+              else listing.methods_table())
+        return 0
     if args.command == "report":
         from graphmeta import runner
         from graphmeta.report import write_report
@@ -241,6 +214,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {path}")
         return 0
     from graphmeta import runner
+    from graphmeta.config import load_config
     if getattr(args, "resume", None):
         given = [f for f, v in (("--config", args.config), ("--set", args.overrides),
                                 ("--seed", args.seed), ("--dataset", args.dataset),
@@ -278,8 +252,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if getattr(args, "tensorboard", False):
             overrides.append("run.tensorboard=true")
         cfg = load_config(args.config, overrides)
-        if args.command == "demo" and not cfg["methods"]:
-            cfg["methods"] = list(DEMO_METHODS)
+        if args.command == "demo" and not cfg.methods:
+            cfg = cfg.with_methods(DEMO_METHODS)
     except (GraphmetaError, ValueError, FileNotFoundError) as e:
         print(f"graphmeta: error: {e}", file=sys.stderr)
         return 2
@@ -318,29 +292,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if main_rank:
         print(format_table(res))
         print(f"wrote {out / 'results.json'}")
-    return 0
-
-
-def _list_datasets(root: Optional[str]) -> int:
-    import os
-
-    from graphmeta import datasets
-    from graphmeta.datasets.download import cache_dir
-    root = root or os.environ.get("GRAPHMETA_DATA")
-    print(f"{'name':<20} {'format':<14} {'nodes':>7} {'edges':>8} {'targets':<16} local")
-    for name in datasets.names():
-        card = datasets.card(name)
-        if card is None:
-            print(f"{name:<20} {'(user loader)':<14}")
-            continue
-        c = card.counts
-        targets = (f"{c['interests']} interests" if "interests" in c
-                   else f"{c['classes']} classes" if "classes" in c else "-")
-        where = datasets.locate(name, root)
-        local = ("absent" if where is None
-                 else "cache" if where == cache_dir() / "raw" else f"mirror {where}")
-        print(f"{name:<20} {card.meta.get('format', '?'):<14} {c['nodes']:>7} {c['edges']:>8} "
-              f"{targets:<16} {local}")
     return 0
 
 

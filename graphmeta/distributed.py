@@ -109,13 +109,18 @@ def sum_gradients(module: torch.nn.Module) -> None:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         if p.grad.is_sparse:
-            # A sparse table gradient (model.sparse_grad) is summed dense
-            # and handed back as the rows some rank touched: correct, but
-            # its traffic grows with the table.
-            g = p.grad.to_dense()
-            _collective(dist.all_reduce, g)
-            rows = g.flatten(1).ne(0).any(1).nonzero().view(-1)
-            p.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), g[rows], g.shape)
+            # A sparse table gradient (sparse_grad) is summed dense and handed
+            # back at the rows some rank's batch read, zero-valued ones
+            # included: lazy Adam moves every row its gradient holds, as it
+            # does in one process. Correct, but its traffic grows with the table.
+            g = p.grad.coalesce()
+            read = torch.zeros(g.shape[0], device=g.device)
+            read[g.indices()[0]] = 1
+            dense = g.to_dense()
+            _collective(dist.all_reduce, dense)
+            _collective(dist.all_reduce, read)
+            rows = read.nonzero().view(-1)
+            p.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), dense[rows], dense.shape)
             continue
         _collective(dist.all_reduce, p.grad)
 
@@ -142,27 +147,11 @@ def mine(items: Iterable[Any]) -> Iterable[tuple[int, Any]]:
     return ((i, x) for i, x in enumerate(items) if i % w == r)
 
 
-def shared_sampler(sampler: Any, key: str) -> Any:
-    """One CSR copy per machine: local rank 0 saves ``sampler``'s arrays under
-    the dataset cache (``csr/<key>``), the other local ranks map that file
-    and drop their own copy."""
-    if not active():
-        return sampler
-    from graphmeta.datasets.download import cache_dir
-    from graphmeta.tasks import EgoSampler
-    folder = cache_dir() / "csr" / key
-    local = int(os.environ.get("LOCAL_RANK", rank()))
-    if local == 0:
-        sampler.save(folder)
-    barrier()
-    return sampler if local == 0 else EgoSampler.load(folder, sampler.hops, sampler.max_nodes)
-
-
 def finish() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 
 __all__ = ["PeerLost", "active", "barrier", "broadcast_parameters", "finish", "gather",
-           "global_size", "init", "is_main", "launched", "mine", "rank", "shard", "shared_sampler",
+           "global_size", "init", "is_main", "launched", "mine", "rank", "shard",
            "sum_gradients", "world"]

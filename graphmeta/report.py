@@ -24,8 +24,13 @@ import numpy as np
 import torch
 
 from graphmeta import io as gio
+from graphmeta.config import load_config
 from graphmeta.errors import RunDirError
-from graphmeta.rundir import LABELS, format_table
+from graphmeta.eval import Evaluator
+from graphmeta.meta import LearnedRule
+from graphmeta.methods import get_method
+from graphmeta.run import Run, prepare
+from graphmeta.rundir import LABELS, format_table, primary_metric
 
 STEPS = (0, 1, 2, 5, 10)
 
@@ -94,36 +99,25 @@ def methods_figure(results: dict, path: Path) -> None:
     _save(fig, path)
 
 
-def _adapters(learner: Any) -> list[Any]:
-    """The MAML objects whose inner steps a method's predictions use."""
-    return [m for m in (getattr(learner, "maml", None), getattr(learner, "adapter", None))
-            if m is not None and hasattr(m, "inner_steps")]
-
-
-def inner_steps_curves(run_dir: Path, device: torch.device, steps: Sequence[int],
-                       n_tasks: int) -> tuple[dict[str, list[float]], str]:
-    from graphmeta.config import load_config
-    from graphmeta.eval import evaluate
-    from graphmeta.methods import get_method
-    from graphmeta.runner import prepare
-    run = prepare(load_config(run_dir / "config.yaml"), device)
-    metric = "accuracy" if run.spec.kind == "few-shot" else run.spec.eval.metric
-    t = run.spec.tasks
-    test = run.tasks.fixed_batches("test", min(n_tasks, t.n_test_tasks), t.test_seed, device)
+def inner_steps_curves(run: Run, run_dir: Path, steps: Sequence[int], n_tasks: int
+                       ) -> tuple[dict[str, list[float]], str]:
+    """The primary test metric against the inner steps at test time, for
+    every method that adapts by inner steps (first seed's checkpoint, the
+    first ``n_tasks`` test tasks)."""
+    metric = primary_metric(run.spec)
+    ev = run.evaluator
+    test = Evaluator(run.tasks, protocol=ev.protocol, candidates=ev.candidates,
+                     n_test=min(n_tasks, ev.sizes["test"]), test_seed=ev.seeds["test"],
+                     device=run.device).batches("test")
     curves: dict[str, list[float]] = {}
     for method in run.spec.methods:
-        if get_method(method).training not in ("meta", "pretrain"):
+        if not get_method(method).checkpointed:
             continue
-        learner = run.load(run_dir, method, run.seeds(method)[0])
-        adapters = _adapters(learner)
-        if not adapters or all(a.inner_steps == 0 for a in adapters):   # no inner loop
+        learner = run.load(run_dir, method, run.seeds(method)[0]).eval()
+        if learner.adapt_steps is None:     # no inner loop
             continue
-        curve = []
-        for s in steps:
-            for a in adapters:
-                a.inner_steps = s
-            curve.append(float(np.nanmean(evaluate(learner, run.tasks, test)[metric])))
-        curves[method] = curve
+        curves[method] = [float(np.nanmean(ev.evaluate(
+            lambda b, s=s: learner.predict(b, steps=s), test)[metric])) for s in steps]
     return curves, metric
 
 
@@ -162,7 +156,6 @@ def rules_figure(run_dir: Path, methods: Sequence[str], path: Path) -> list[str]
     fig, axes = plt.subplots(1, len(found), figsize=(5.5 * len(found), 4), squeeze=False)
     for ax, (m, rates, net) in zip(axes[0], found):
         if net:
-            from graphmeta.meta import LearnedRule
             hidden = next(v for k, v in net.items() if k.endswith("net.0.weight")).size(0)
             rule = LearnedRule(0.0, hidden=hidden)
             rule.net.load_state_dict({k.split(".rule.net.")[1]: v for k, v in net.items()})
@@ -197,7 +190,7 @@ def write_report(run_dir: Path, device: Optional[torch.device] = None,
         raise RunDirError(f"{results_path}: no results; is {run_dir} a finished run? "
                           f"(graphmeta compare writes it at the end)")
     results = json.loads(results_path.read_text())
-    select = results["spec"]["meta"]["select"]
+    select = results["spec"]["eval"]["select"]
     rows = list(csv.DictReader((run_dir / "metrics.csv").open())) \
         if (run_dir / "metrics.csv").exists() else []
     figs = run_dir / "figures"
@@ -213,7 +206,8 @@ def write_report(run_dir: Path, device: Optional[torch.device] = None,
               "method's paired difference to the best other baseline (green: the CI excludes "
               "0 in the method's favour, red: against it).", "",
               "![methods](figures/methods.png)", ""]
-    curves, metric = inner_steps_curves(run_dir, device or torch.device("cpu"), steps, n_tasks)
+    run = prepare(load_config(run_dir / "config.yaml"), device or torch.device("cpu"))
+    curves, metric = inner_steps_curves(run, run_dir, steps, n_tasks)
     if inner_steps_figure(curves, steps, metric, figs / "inner_steps.png"):
         lines += ["## Adaptation", "", f"Test {LABELS[metric]} on the first {n_tasks} test "
                   f"tasks against the number of inner steps at test time (first seed).", "",

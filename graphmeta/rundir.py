@@ -15,20 +15,29 @@ Every file is written atomically (a temp file, then a rename).
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import math
+import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import networkx
 import numpy as np
+import scipy
+import sklearn
+import torch
+import torch_geometric
 import yaml
 
+import graphmeta
 from graphmeta import io as gio
-from graphmeta.eval import mean_ci, paired_diff
+from graphmeta.eval import Evaluator, mean_ci, paired_diff
 from graphmeta.methods import get_method
 from graphmeta.spec import RunSpec
-from graphmeta.tasks import EgoTasks
 
 LABELS = {"auc": "ROC-AUC", "ndcg@10": "nDCG@10", "recall@10": "Recall@10",
           "recall@20": "Recall@20", "mrr": "MRR", "accuracy": "accuracy"}
@@ -41,18 +50,6 @@ def provenance(device: Optional[str] = None) -> dict[str, Any]:
     torch's kernels use on it (``cpu``): float results can differ in their
     last bits from one to another, and a long training run can carry that
     into its scores."""
-    import datetime
-    import platform
-    import subprocess
-    import sys
-
-    import networkx
-    import scipy
-    import sklearn
-    import torch
-    import torch_geometric
-
-    import graphmeta
     out: dict[str, Any] = {
         "graphmeta": graphmeta.__version__, "python": platform.python_version(),
         "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
@@ -163,7 +160,7 @@ def write_run(out: Path, spec: RunSpec, results: dict, history: list[dict],
                  for i in range(n)]
     gio.write_text(out / "per_task.csv", _csv(rows))
     write_json(out / "results.json", results)
-    plot_learning_curve(history, out / "learning_curve.png", spec.meta.select)
+    plot_learning_curve(history, out / "learning_curve.png", spec.eval.select)
 
 
 def plot_learning_curve(history: list[dict], path: Path, select: str) -> None:
@@ -193,9 +190,9 @@ def _r(x: float) -> Optional[float]:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
-def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str, np.ndarray]]],
-              seconds: dict[str, float], seeds: Callable[[str], list[int]],
-              tuning: Optional[dict] = None, warnings: Optional[list[str]] = None,
+def summarize(spec: RunSpec, evaluator: Evaluator,
+              per_seed: dict[str, list[dict[str, np.ndarray]]], seconds: dict[str, float],
+              seeds: Callable[[str], list[int]], warnings: Optional[list[str]] = None,
               device: Optional[str] = None) -> dict:
     """``results.json``: per method and metric the mean ± 95% CI over test
     tasks of the seed-averaged scores, the seed spread (standard deviation of
@@ -206,15 +203,16 @@ def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str,
     n_tasks = len(next(iter(next(iter(means.values())).values())))
     out: dict[str, Any] = {
         "dataset": spec.dataset.name, "task_kind": spec.kind,
-        "protocol": "episodes" if spec.kind == "few-shot" else spec.eval.protocol,
+        "protocol": evaluator.name,
         "metric": metric, "n_test_tasks": n_tasks, "seed": spec.seed,
-        "selected_by": f"val {spec.meta.select}"}
+        "selected_by": f"val {spec.eval.select}"}
+    tasks = evaluator.tasks
     if spec.kind == "few-shot":
         out.update(n_way=tasks.n_way, k_shot=tasks.k_shot, n_query=tasks.n_query,
                    classes={k: len(v) for k, v in tasks.splits.items()})
     else:
         out.update(k_shot=tasks.k_shot, negatives=tasks.negatives,
-                   candidates=spec.eval.candidates or "all")
+                   candidates=evaluator.candidates or "all")
     out["warnings"] = list(warnings or [])
     out["methods"] = {}
     for m, scores in per_seed.items():
@@ -226,8 +224,7 @@ def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str,
         row["seed_sd"] = {k: _r(float(np.std([np.nanmean(s[k]) for s in scores], ddof=1)))
                           if len(scores) > 1 else None for k in means[m]}
         row["seconds"] = round(seconds[m], 2)
-        if spec.settings(m):
-            row["settings"] = spec.settings(m)
+        row["settings"] = spec.settings[m].to_dict()
         out["methods"][m] = row
     baselines = [m for m in per_seed if get_method(m).baseline]
     out["paired"] = {}
@@ -239,9 +236,6 @@ def summarize(spec: RunSpec, tasks: EgoTasks, per_seed: dict[str, list[dict[str,
         p = paired_diff(means[m][metric], means[best][metric])
         out["paired"][m] = {"baseline": best, "metric": metric, "diff": _r(p["diff"]),
                             "ci95": _r(p["ci95"]), "n": p["n"]}
-    if tuning:
-        out["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
-                             "configurations": len(t["trials"])} for m, t in tuning.items()}
     out["spec"] = spec.to_dict()
     out["provenance"] = provenance(device)
     return out

@@ -1,16 +1,18 @@
 """The training loop every trained method shares.
 
-Builds the method's learner from the registry (seeded), optimises its
-parameters with Adam on batches from :meth:`Learner.train_batches` (meta
-iterations, or pre-training for ``training="pretrain"``), validates on fixed
-meta-val tasks every ``meta.eval_every`` iterations and keeps the state with
-the best meta-val score (``meta.select``).
+Builds the method's learner from the registry (seeded) and runs its
+training stages (:meth:`Learner.stages`: meta-iterations, pre-training, or
+both in turn): Adam on each stage's loss over its batches, validation on
+the evaluator's fixed meta-val tasks every ``eval_every`` iterations, and
+at the end of each stage the state with the best meta-val score
+(``eval.select``).
 
 With a :class:`Checkpointer` the loop saves a resumable state every
 ``run.checkpoint_every`` iterations, and when interrupted between two
-steps (Ctrl-C): the learner, the optimiser, the best state so far, the
-history, the RNG states and the position of the batch stream. Resumed from
-it, training ends with the same parameters as an uninterrupted run.
+steps (Ctrl-C): the stage, the learner, the optimiser, the best state so
+far, the history, the RNG states and the position of the batch stream.
+Resumed from it, training ends with the same parameters as an
+uninterrupted run.
 """
 from __future__ import annotations
 
@@ -18,18 +20,18 @@ import contextlib
 import copy
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Iterable, Iterator, Optional
+from typing import Any, Callable, ContextManager, Iterator, Optional
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from graphmeta import distributed
-from graphmeta.eval import evaluate
-from graphmeta.methods import Context, Learner, get_method
+from graphmeta.eval import Evaluator
+from graphmeta.methods import Context, Learner, Stage, get_method
+from graphmeta.optimiser import Optimiser, restore_rng, rng_states
 from graphmeta.tasks import Prefetcher
 from graphmeta.tasks.batch import to_device
 
@@ -66,132 +68,74 @@ class Checkpointer:
     every: int
 
 
-def _rng_states() -> dict:
-    np_state = np.random.get_state()
-    out = {"torch": torch.get_rng_state(), "python": random.getstate(),
-           "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
-                     *np_state[2:]]}
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
-
-
-def _restore_rng(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def build_learner(ctx: Context) -> Learner:
     """The method's learner, built from the training seed ``ctx.seed``, on ``ctx.device``."""
     torch.manual_seed(ctx.seed)
     return get_method(ctx.method).build(ctx).to(ctx.device)
 
 
-def batch_stream(ctx: Context, source: Iterator) -> ContextManager[Iterator]:
-    """Training batches on the device. With ``tasks.prefetch: thread``,
-    sampling and collating run ahead in a background thread (same batches,
-    same order); ``auto`` resolves to that on CUDA only: on a CPU the
-    meta-step's own threads and its Python dispatch use the cores and the
-    GIL, so a sampling thread slows it down (see docs/PERFORMANCE.md)."""
-    if ctx.spec.tasks.prefetch == "thread":
-        return Prefetcher(source, depth=2, transform=lambda b: to_device(b, ctx.device))
-    return contextlib.nullcontext(to_device(b, ctx.device) for b in source)
+def batch_stream(source: Iterator, device: torch.device, prefetch: str = "off"
+                 ) -> ContextManager[Iterator]:
+    """Training batches on ``device``. With ``prefetch="thread"``, sampling
+    and collating run ahead in a background thread (same batches, same
+    order); ``run.prefetch: auto`` resolves to that on CUDA only: on a CPU
+    the meta-step's own threads and its Python dispatch use the cores and
+    the GIL, so a sampling thread slows it down (see docs/PERFORMANCE.md)."""
+    if prefetch == "thread":
+        return Prefetcher(source, depth=2, transform=lambda b: to_device(b, device))
+    return contextlib.nullcontext(to_device(b, device) for b in source)
 
 
-class Optimiser:
-    """Adam on the learner's parameters, except those whose gradients are
-    sparse (a module's ``sparse_parameters()``: a large interest table with
-    ``model.sparse_grad``), which get lazy Adam
-    (:class:`torch.optim.SparseAdam`: moments and updates for the rows a
-    step touched only, which is what keeps a step's cost independent of the
-    table's size; plain Adam would move every row every step)."""
-
-    def __init__(self, learner: torch.nn.Module, lr: float) -> None:
-        sparse = {id(p) for m in learner.modules()
-                  for p in getattr(m, "sparse_parameters", list)()}
-        params = list(learner.parameters())
-        self.opts: list[torch.optim.Optimizer] = [
-            torch.optim.Adam([p for p in params if id(p) not in sparse], lr=lr)]
-        if sparse:
-            self.opts.append(torch.optim.SparseAdam([p for p in params if id(p) in sparse],
-                                                    lr=lr))
-
-    def zero_grad(self) -> None:
-        for o in self.opts:
-            o.zero_grad()
-
-    def step(self) -> None:
-        for o in self.opts:
-            o.step()
-
-    def state_dict(self) -> dict:
-        if len(self.opts) == 1:     # the checkpoint format of a plain Adam
-            return self.opts[0].state_dict()
-        return {"optimisers": [o.state_dict() for o in self.opts]}
-
-    def load_state_dict(self, state: dict) -> None:
-        states = state["optimisers"] if "optimisers" in state else [state]
-        if len(states) != len(self.opts):
-            raise ValueError(f"the checkpoint holds {len(states)} optimiser states, this "
-                             f"learner needs {len(self.opts)} (model.sparse_grad changed?)")
-        for o, st in zip(self.opts, states):
-            o.load_state_dict(st)
-
-
-def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, lr: float,
-             rate_key: str, progress: bool = True, loss: Optional[Callable] = None,
-             batches: Optional[Iterator] = None, label: Optional[str] = None,
-             checkpointer: Optional[Checkpointer] = None) -> list[dict]:
-    """Adam on ``loss`` (default :meth:`Learner.training_loss`) over
-    ``batches`` (default :meth:`Learner.train_batches`) for ``iterations``
-    steps; validates every ``meta.eval_every`` and at the end, and leaves the
-    learner in its best meta-val state (``meta.select``). Returns the
-    history rows. ``rate_key`` names the config key of ``lr`` for errors."""
+def optimise(learner: Learner, ctx: Context, stage: Stage, evaluator: Evaluator, *,
+             index: int = 0, history: Optional[list[dict]] = None, progress: bool = True,
+             prefetch: str = "off", checkpointer: Optional[Checkpointer] = None,
+             saved: Optional[dict] = None) -> list[dict]:
+    """Runs one training stage (Adam on ``stage.loss`` over
+    ``stage.batches()`` for ``stage.iterations`` steps); validates every
+    ``stage.eval_every`` and at the end, and leaves the learner in its best
+    meta-val state (``ctx.select``). ``history`` holds the rows of earlier
+    stages; the rows of this one are appended and the whole returned.
+    ``saved`` is a snapshot of this stage (``index``) to resume from."""
     start = time.perf_counter()
-    spec, label = ctx.spec, label or ctx.method
-    loss = loss or learner.training_loss
+    label = ctx.method + (f":{stage.name}" if stage.name else "")
+    select = ctx.select
+    history = list(history or [])
     distributed.broadcast_parameters(learner)
-    opt = Optimiser(learner, lr)
-    history: list[dict] = []
+    opt = Optimiser(learner, stage.lr)
     best = (-math.inf, copy.deepcopy(learner.state_dict()))
     running: list[float] = []
     done = 0
-    saved = checkpointer.load() if checkpointer is not None else None
     if saved is not None:
         learner.load_state_dict(saved["learner"])
         opt.load_state_dict(saved["opt"])
         best, history, running = (saved["best_score"], saved["best"]), saved["history"], \
             saved["running"]
         done = saved["iteration"]
-        _restore_rng(saved["rng"])
-    source = batches if batches is not None else learner.train_batches()
+        restore_rng(saved["rng"])
+    source = stage.batches()
     if done:
         _skip(source, done)
 
     def snapshot(iteration: int, rng: dict) -> dict:
-        return {"iteration": iteration, "learner": learner.state_dict(),
+        return {"stage": index, "iteration": iteration, "learner": learner.state_dict(),
                 "opt": opt.state_dict(), "best_score": best[0], "best": best[1],
                 "history": history, "running": running, "rng": rng,
                 "seconds": round(time.perf_counter() - start, 3)}
 
-    bar = tqdm(range(done + 1, iterations + 1), desc=label, disable=not progress,
-               leave=False, dynamic_ncols=True, initial=done, total=iterations)
+    bar = tqdm(range(done + 1, stage.iterations + 1), desc=label, disable=not progress,
+               leave=False, dynamic_ncols=True, initial=done, total=stage.iterations)
     stepping, it = False, done
-    rng = _rng_states()
+    rng = rng_states()
     try:
-        with batch_stream(ctx, source) as stream:
+        with batch_stream(source, ctx.device, prefetch) as stream:
             for it in bar:
-                rng = _rng_states()          # as the previous iteration left it
+                rng = rng_states()          # as the previous iteration left it
                 learner.train()
                 batch = next(stream)
-                value = loss(batch)
+                value = stage.loss(batch)
                 if not torch.isfinite(value):
-                    msg = (f"{label}: training loss is {value.item()} at iteration {it}; lower "
-                           f"meta.inner_lr (now {spec.meta.inner_lr}) or {rate_key} (now {lr})")
+                    msg = f"{label}: training loss is {value.item()} at iteration {it}; " + \
+                        _lower(ctx, stage)
                     # The loss is this rank's own: one rank stopping alone
                     # would leave the others waiting in the gradient sum, so
                     # a distributed run still raises (and its peers see it).
@@ -216,9 +160,10 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
                 opt.step()
                 stepping = False
                 running.append(value.item())
-                if it % spec.meta.eval_every == 0 or it == iterations:
+                if it % stage.eval_every == 0 or it == stage.iterations:
+                    learner.eval()
                     try:
-                        m = evaluate(learner, ctx.tasks, val)
+                        m = evaluator.evaluate(learner.predict, "val")
                     except FloatingPointError as e:
                         # A state whose adaptation diverges on a meta-val task is
                         # not selectable; training goes on (the loss is finite).
@@ -228,21 +173,21 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
                     row = {"method": label, "seed": ctx.seed, "iteration": it,
                            "train_loss": round(float(np.mean(running)), 6),
                            **({f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()}
-                              if m is not None else {f"val_{spec.meta.select}": math.nan}),
+                              if m is not None else {f"val_{select}": math.nan}),
                            "seconds": round(time.perf_counter() - start, 3)}
                     running = []
                     history.append(row)
-                    score = row[f"val_{spec.meta.select}"]
+                    score = row[f"val_{select}"]
                     bar.set_postfix(loss=f"{row['train_loss']:.3f}",
-                                    **{f"val_{spec.meta.select}": f"{score:.3f}"})
+                                    **{f"val_{select}": f"{score:.3f}"})
                     log.info("%s seed %d: iteration %d/%d, loss %.4f, val %s %.4f (%.0f s)",
-                             label, ctx.seed, it, iterations, row["train_loss"],
-                             spec.meta.select, score, row["seconds"])
+                             label, ctx.seed, it, stage.iterations, row["train_loss"],
+                             select, score, row["seconds"])
                     if score > best[0]:
                         best = (score, copy.deepcopy(learner.state_dict()))
                 if (checkpointer is not None and checkpointer.every
-                        and it % checkpointer.every == 0 and it < iterations):
-                    checkpointer.save(snapshot(it, _rng_states()))
+                        and it % checkpointer.every == 0 and it < stage.iterations):
+                    checkpointer.save(snapshot(it, rng_states()))
     except KeyboardInterrupt:
         # Between two steps the parameters are those of the last completed
         # iteration: save them, so a resume loses nothing.
@@ -255,6 +200,15 @@ def optimise(learner: Learner, ctx: Context, val: Iterable, *, iterations: int, 
                                  f"(NaN or infinite scores); try a smaller learning rate")
     learner.load_state_dict(best[1])
     return history
+
+
+def _lower(ctx: Context, stage: Stage) -> str:
+    """What to lower after a non-finite loss: the stage's rate, and the inner
+    rate where the method has one."""
+    s = ctx.settings
+    inner = (f"{ctx.method}.inner_lr (now {s.inner_lr}) or "
+             if "inner_lr" in s.keys() and stage.rate_key.endswith("meta_lr") else "")
+    return f"lower {inner}{stage.rate_key} (now {stage.lr})"
 
 
 def _units(batch: Any) -> int:
@@ -272,26 +226,24 @@ def _skip(source: Iterator, n: int) -> None:
             next(source)
 
 
-def fit(ctx: Context, val: Iterable, progress: bool = True,
+def fit(ctx: Context, evaluator: Evaluator, *, progress: bool = True, prefetch: str = "off",
         checkpointer: Optional[Checkpointer] = None) -> TrainResult:
     """Builds and trains ``ctx.method``; returns the learner with the state
     of best meta-val score and the validation history. ``checkpointer``
-    makes ``meta`` and ``pretrain`` training resumable (``custom`` training
-    restarts)."""
+    makes trained stages resumable (``custom`` training restarts)."""
     start = time.perf_counter()
     method = get_method(ctx.method)
     learner = build_learner(ctx)
-    if method.training == "none":
-        history: list[dict] = []
-    elif method.training == "custom":
-        history = learner.fit(val, progress)
-    elif method.training == "meta":
-        history = optimise(learner, ctx, val, iterations=ctx.spec.meta.iterations,
-                           lr=ctx.spec.meta.meta_lr, rate_key="meta.meta_lr", progress=progress,
-                           checkpointer=checkpointer)
-    else:
-        b = ctx.spec.baselines
-        history = optimise(learner, ctx, val, iterations=b.pretrain_iterations,
-                           lr=b.pretrain_lr, rate_key="baselines.pretrain_lr", progress=progress,
-                           checkpointer=checkpointer)
+    history: list[dict] = []
+    if method.training == "custom":
+        history = learner.fit(evaluator, progress)
+    elif method.training != "none":
+        saved = checkpointer.load() if checkpointer is not None else None
+        for i, stage in enumerate(learner.stages()):
+            if saved is not None and saved["stage"] > i:
+                continue    # a finished stage: the snapshot holds what it left
+            history = optimise(learner, ctx, stage, evaluator, index=i, history=history,
+                               progress=progress, prefetch=prefetch, checkpointer=checkpointer,
+                               saved=saved if saved is not None and saved["stage"] == i
+                               else None)
     return TrainResult(learner, history, time.perf_counter() - start)

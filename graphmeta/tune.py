@@ -1,27 +1,24 @@
 """Equal-budget tuning on meta-val.
 
-Every method gets the same number of configurations (``eval.tune``), drawn
-from its own registered search space (:attr:`Method.search`), trained on
-meta-train users and scored by the same metric (``meta.select``) on the same
-fixed meta-val tasks. The first configuration is the method's current
-settings; the others are a seeded sample of the grid without repeats (all
-of it when it is smaller than the budget). Only the train and val splits are
-touched: the test tasks are not even drawn until tuning has chosen.
+Every method gets the same number of configurations, drawn from its own
+search space (the ``search`` values its settings class declares), trained
+on meta-train users and scored by the same metric on the same fixed
+meta-val tasks. The first configuration is the method's current settings;
+the others are a seeded sample of the grid without repeats (all of it when
+it is smaller than the budget). Only the train and val splits are touched:
+the test tasks are not even drawn until tuning has chosen.
+
+:func:`tune` knows nothing of runs: ``trial(method, settings)`` trains and
+scores one configuration (the runner's :meth:`~graphmeta.runner.Run.trial`).
 """
 from __future__ import annotations
 
 import itertools
 import time
 import zlib
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
-
-from graphmeta.eval import evaluate
-from graphmeta.methods import get_method
-
-if TYPE_CHECKING:
-    from graphmeta.runner import Run
 
 
 def configurations(space: dict[str, list[Any]], n: int, seed: int) -> list[dict[str, Any]]:
@@ -34,31 +31,25 @@ def configurations(space: dict[str, list[Any]], n: int, seed: int) -> list[dict[
     return [{}] + picked
 
 
-def tune(run: "Run", n: int, progress: bool = False,
+def tune(methods: Sequence[str], n: int, seed: int, space: Callable[[str], dict[str, list]],
+         trial: Callable[[str, dict[str, Any]], dict[str, float]], select: str,
          log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
-    """Tunes every method of ``run`` on its meta-val tasks; returns, per
-    method, the chosen ``settings``, their meta-val score and every trial."""
-    select = run.spec.meta.select
+    """Tunes every method on meta-val: ``n`` configurations from
+    ``space(method)``, each scored by ``trial(method, settings)`` (its
+    meta-val metrics; a ``FloatingPointError`` loses). Returns, per method,
+    the chosen ``settings``, their meta-val ``select`` score and every trial."""
     out: dict[str, dict[str, Any]] = {}
-    for method in run.spec.methods:
-        space = get_method(method).search_space(run.spec.kind)
-        seed = run.spec.seed + zlib.crc32(method.encode())
+    for method in methods:
         trials = []
-        for settings in configurations(space, n, seed):
-            trial = run.with_method_settings({method: settings})
+        for settings in configurations(space(method), n, seed + zlib.crc32(method.encode())):
             start = time.perf_counter()
             try:
-                res = trial.train(method, trial.spec.seed, progress, resumable=False)
+                metrics = trial(method, settings)
             except FloatingPointError as e:   # a diverging configuration loses, the rest go on
                 trials.append({"settings": settings, "val": None, "error": str(e),
                                "seconds": round(time.perf_counter() - start, 2)})
                 continue
-            score, metrics = res.best_val(select), res.best_val_metrics(select)
-            if not res.history:     # untrained methods: score the learner as built
-                scores = evaluate(res.learner, run.tasks, run.val)
-                metrics = {k: round(float(np.nanmean(v)), 6) for k, v in scores.items()}
-                score = metrics[select]
-            trials.append({"settings": settings, "val": round(score, 6),
+            trials.append({"settings": settings, "val": round(metrics[select], 6),
                            "val_metrics": metrics,
                            "seconds": round(time.perf_counter() - start, 2)})
         scored = [t for t in trials if t["val"] is not None]

@@ -43,8 +43,8 @@ def test_a_changed_seed_or_split_is_named(run_dir, tmp_path):
 
 
 def test_a_changed_model_is_named(run_dir, tmp_path):
-    copy = _edit(run_dir, tmp_path, lambda c: c["model"].update(hidden=16))
-    with pytest.raises(CheckpointError, match=r"other settings \(model.hidden: 8 -> 16\)"):
+    copy = _edit(run_dir, tmp_path, lambda c: c["maml"].update(hidden=16))
+    with pytest.raises(CheckpointError, match=r"other settings \(maml.hidden: 8 -> 16\)"):
         evaluate_run(copy, CPU)
 
 
@@ -59,18 +59,13 @@ def test_a_truncated_checkpoint_is_named(run_dir, tmp_path):
         evaluate_run(copy, CPU)
 
 
-def test_a_setting_added_since_matches_what_older_records_did():
-    """A record written before ``selection.fallback`` existed was made by a
-    selector used as fitted: it matches ``fallback: false`` and not the new
-    default, and the difference is named."""
+def test_settings_diff_names_what_changed():
     import json
     from graphmeta.checkpoint import same_settings, settings_diff
-    old = json.dumps({"meta": {"inner_lr": 0.1}, "selection": {"C": "auto"}})
-    now = {"meta": {"inner_lr": 0.1}, "selection": {"C": "auto", "fallback": False}}
-    assert same_settings(old, json.dumps(now))
-    now["selection"]["fallback"] = True
+    old = json.dumps({"maml": {"inner_lr": 0.1, "hidden": 8}, "tasks": {"k_shot": 5}})
+    now = {"maml": {"inner_lr": 0.1, "hidden": 8}, "tasks": {"k_shot": 5}}
+    assert same_settings(old, json.dumps(now, sort_keys=True))
+    now["maml"]["hidden"] = 16
     assert not same_settings(old, json.dumps(now))
-    assert settings_diff(old, json.dumps(now)) == ["selection.fallback: False -> True"]
-    # a record that has the setting is compared as it is
-    new = json.dumps({"meta": {"inner_lr": 0.1}, "selection": {"C": "auto", "fallback": True}})
-    assert same_settings(new, json.dumps(now))
+    assert settings_diff(old, json.dumps(now)) == ["maml.hidden: 8 -> 16"]
+    assert settings_diff(None, json.dumps(now)) == ["no settings recorded"]

@@ -69,8 +69,8 @@ def in_process(capsys, *args):
 
 def test_errors_are_clear(tmp_path, capsys):
     code, _, err = in_process(capsys, "train", "--out", str(tmp_path), "--set",
-                              "meta.inner_stepz=2")
-    assert code == 2 and "unknown key 'meta.inner_stepz'" in err
+                              "maml.inner_stepz=2")
+    assert code == 2 and "unknown key 'maml.inner_stepz'" in err
     code, _, err = in_process(capsys, "evaluate", str(tmp_path / "nowhere"))
     assert code == 2 and "config.yaml" in err
     code, _, err = in_process(capsys, "compare", "--plugin", "no_such_module_xyz",

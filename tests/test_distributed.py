@@ -11,8 +11,8 @@ import torch
 
 from tests.helpers import TINY_SETTINGS, interest_folder
 
-SETTINGS = [a for s in TINY_SETTINGS + ["meta.iterations=20", "meta.eval_every=10",
-                                        "meta.meta_batch=8"] for a in ("--set", s)]
+SETTINGS = [a for s in TINY_SETTINGS + ["*.iterations=20", "*.eval_every=10",
+                                        "*.meta_batch=8"] for a in ("--set", s)]
 COMMON = ["--device", "cpu", "--quiet", "--threads", "1"]
 
 
@@ -35,7 +35,7 @@ def test_two_processes_train_what_one_does(tmp_path, table):
     case sums a learned interest table's sparse gradients (lazy Adam)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     extra = [] if table == "fixed item features" else [
-        "--dataset", str(interest_folder(tmp_path)), "--set", "model.sparse_grad=true",
+        "--dataset", str(interest_folder(tmp_path)), "--set", "*.sparse_grad=true",
         "--set", "tasks.k_shot=2", "--set", "tasks.n_query=2"]
     one = subprocess.run([sys.executable, "-m", "graphmeta", "train", "--method", "maml",
                           "--out", str(tmp_path / "one"), *SETTINGS, *COMMON, *extra],
@@ -62,7 +62,7 @@ def test_a_dead_rank_stops_the_other_with_a_clear_error(tmp_path):
                "GRAPHMETA_DIST_TIMEOUT": "30"}
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "graphmeta", "train", "--method", "maml", "--out",
-             str(tmp_path / "run"), *SETTINGS, "--set", "meta.iterations=100000",
+             str(tmp_path / "run"), *SETTINGS, "--set", "*.iterations=100000",
              "--set", "run.checkpoint_every=5", *COMMON],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     state = tmp_path / "run" / "state" / "maml" / "seed-0.pt"
@@ -84,21 +84,27 @@ WORKER = r"""
 import sys, time
 import torch, torch.distributed as dist
 from types import SimpleNamespace
-from graphmeta.eval import evaluate, ranking_metrics
+from graphmeta.eval import Evaluator, ranking_metrics
 dist.init_process_group("gloo", init_method=sys.argv[1], rank=int(sys.argv[2]), world_size=2,
                         timeout=__import__("datetime").timedelta(seconds=30))
 y = torch.tensor([[1, 0, 0]]); mask = torch.ones(1, 3, dtype=torch.bool)
 batches = [SimpleNamespace(i=i) for i in range(4)]
-tasks = SimpleNamespace(score=lambda pred, b: ranking_metrics(pred, y, mask))
+class Scores(Evaluator):            # the evaluator's sharing, on hand-made scores
+    def __init__(self):
+        pass
+
+    def score(self, pred, b):
+        return ranking_metrics(pred, y, mask)
+ev = Scores()
 nan_on = int(sys.argv[3])      # the batch whose scores diverge (-1: none)
-learner = SimpleNamespace(eval=lambda: None, predict=lambda b: torch.full((1, 3), float("nan"))
-                          if b.i == nan_on else torch.tensor([[0.9, 0.1, 0.2]]))
+def predict(b):
+    return torch.full((1, 3), float("nan")) if b.i == nan_on else torch.tensor([[0.9, 0.1, 0.2]])
 start = time.time()
 try:
-    print("auc", evaluate(learner, tasks, batches)["auc"].tolist())
+    print("auc", ev.evaluate(predict, batches)["auc"].tolist())
 except FloatingPointError as e:
     print("FloatingPointError", round(time.time() - start), e)
-evaluate(learner, tasks, batches[:0] if nan_on < 0 else [b for b in batches if b.i != nan_on])
+ev.evaluate(predict, batches[:0] if nan_on < 0 else [b for b in batches if b.i != nan_on])
 print("in step")
 dist.destroy_process_group()
 """

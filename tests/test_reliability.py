@@ -10,9 +10,10 @@ import pytest
 
 from graphmeta.cli import main
 
-TINY = ["--set", "dataset.n_users=120", "--set", "dataset.n_blocks=4", "--set", "meta.iterations=2",
-        "--set", "meta.eval_every=2", "--set", "tasks.n_val_tasks=4", "--set", "tasks.n_test_tasks=8",
-        "--set", "model.hidden=8", "--set", "eval.seeds=1", "--quiet", "--device", "cpu"]
+TINY = ["--set", "synthetic.n_users=120", "--set", "synthetic.n_blocks=4",
+        "--set", "*.iterations=2", "--set", "*.eval_every=2", "--set", "tasks.n_val_tasks=4",
+        "--set", "tasks.n_test_tasks=8", "--set", "*.hidden=8", "--set", "eval.seeds=1",
+        "--quiet", "--device", "cpu"]
 
 
 def _folder(tmp, edges="source,target\n0,1\n1,2\n2,0\n", interests=None, features=None):
@@ -62,16 +63,21 @@ def _other_model(tmp):
 
 
 CASES = [
-    ("unknown config key", _compare("--set", "meta.inner_stepz=3"),
-     "unknown key 'meta.inner_stepz'; did you mean 'meta.inner_steps'?"),
-    ("value of the wrong type", _compare("--set", "meta.iterations=many"),
-     "'meta.iterations' expects an int"),
-    ("negative rate", _compare("--set", "meta.inner_lr=-5"), "'meta.inner_lr' must be >= 0"),
-    ("zero steps where steps are required", _compare("--set", "meta.eval_every=0"),
-     "'meta.eval_every' must be >= 1"),
+    ("unknown config key", _compare("--set", "maml.inner_stepz=3"),
+     "unknown key 'maml.inner_stepz'; did you mean 'maml.inner_steps'?"),
+    ("unknown key for every method", _compare("--set", "*.inner_stepz=3"),
+     "unknown key '*.inner_stepz': no method has a setting 'inner_stepz'; did you mean "
+     "'*.inner_steps'?"),
+    ("a section of graphmeta before 0.3", _compare("--set", "meta.inner_steps=3"),
+     "the 'meta' section is gone: each method has its own settings"),
+    ("value of the wrong type", _compare("--set", "maml.iterations=many"),
+     "'maml.iterations' expects an int"),
+    ("negative rate", _compare("--set", "maml.inner_lr=-5"), "'maml.inner_lr' must be >= 0"),
+    ("zero steps where steps are required", _compare("--set", "maml.eval_every=0"),
+     "'maml.eval_every' must be >= 1"),
     ("max_nodes below 2", _compare("--set", "tasks.max_nodes=1"), "'tasks.max_nodes' must be >= 2"),
-    ("a choice that does not exist", _compare("--set", "tasks.prefetch=process"),
-     "'tasks.prefetch' must be one of auto, thread, off"),
+    ("a choice that does not exist", _compare("--set", "run.prefetch=process"),
+     "'run.prefetch' must be one of auto, thread, off"),
     ("unknown method", _compare("--methods", "maml,reptil"), "unknown method 'reptil'"),
     ("method that does not fit the task kind", _compare("--task", "few-shot", "--methods", "ease"),
      "'ease' does not run on few-shot tasks"),
@@ -94,11 +100,11 @@ CASES = [
      "features.npy: row 1, column 0 is nan"),
     ("no user with more interests than K", _on_folder(), "no user has more than k_shot=5"),
     ("fewer classes than N for few-shot", _compare("--task", "few-shot", "--set", "tasks.n_way=9",
-                                                   "--set", "dataset.n_items=10"),
+                                                   "--set", "synthetic.n_items=10"),
      "n_way=9: every class split needs"),
     ("dense batches larger than memory",
      _compare("--set", "tasks.max_nodes=1000000", "--set", "tasks.hops=50",
-              "--set", "dataset.n_users=20000", "--set", "dataset.n_blocks=100"),
+              "--set", "synthetic.n_users=20000", "--set", "synthetic.n_blocks=100"),
      "needs about"),
     ("--out is a file", _out_is_file, "is a file, not a directory"),
     ("--out already holds a run", _existing_run, "already holds a run; use --resume"),
@@ -108,7 +114,7 @@ CASES = [
                                                   "--set", "seed=1"],
      "--resume continues the run with its own config.yaml; drop --set"),
     ("truncated or corrupted checkpoint", _bad_checkpoint, "unreadable, truncated or corrupted"),
-    ("checkpoint from another spec", _other_model, "other settings (model.hidden: 8 -> 16)"),
+    ("checkpoint from another spec", _other_model, "other settings (maml.hidden: 8 -> 16)"),
     ("a plugin that does not import", _compare("--plugin", "no_such_plugin_module"),
      "--plugin: No module named 'no_such_plugin_module'"),
 ]

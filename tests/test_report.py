@@ -11,7 +11,7 @@ from tests.helpers import TINY_SETTINGS
 
 def test_report_writes_every_figure(tmp_path):
     cfg = load_config(None, TINY_SETTINGS + ["methods=[maml, metasgd, finetune, itemknn]",
-                                             "meta.iterations=6"])
+                                             "*.iterations=6"])
     compare(cfg, tmp_path, torch.device("cpu"), progress=False, log=lambda s: None)
     path = write_report(tmp_path, steps=(0, 1, 3), n_tasks=10)
     text = path.read_text()

@@ -12,8 +12,8 @@ import torch
 
 from tests.helpers import TINY
 
-LONG = TINY + ["--set", "meta.iterations=200", "--set", "meta.eval_every=50",
-               "--set", "run.checkpoint_every=10", "--set", "baselines.pretrain_iterations=200"]
+LONG = TINY + ["--set", "*.iterations=200", "--set", "*.eval_every=50",
+               "--set", "run.checkpoint_every=10", "--set", "*.pretrain_iterations=200"]
 
 
 def _cmd(*args):

@@ -11,7 +11,7 @@ import yaml
 from graphmeta.config import load_config
 from graphmeta.rundir import (format_table, read_per_task, summarize, write_config, write_json,
                               write_run)
-from graphmeta.runner import prepare
+from graphmeta.run import prepare
 from tests.helpers import TINY_SETTINGS
 
 
@@ -20,15 +20,15 @@ def test_write_run_writes_every_file_atomically(tmp_path):
     per_seed = {"maml": [{"auc": np.array([0.5, 0.7, np.nan])},
                          {"auc": np.array([0.7, 0.7, np.nan])}],
                 "itemknn": [{"auc": np.array([0.4, 0.6, 0.5])}]}
-    results = summarize(run.spec, run.tasks, per_seed, {"maml": 1.234, "itemknn": 0.1},
+    results = summarize(run.spec, run.evaluator, per_seed, {"maml": 1.234, "itemknn": 0.1},
                         lambda m: [0, 1] if m == "maml" else [0])
     history = [{"method": "maml", "seed": 0, "iteration": 2, "train_loss": 0.5, "val_auc": 0.7,
                 "seconds": 1.0}]
     write_config(tmp_path, run.spec)
     write_run(tmp_path, run.spec, results, history, per_seed)
     write_json(tmp_path / "results.json", results)
-    assert load_config(tmp_path / "config.yaml")["tasks"]["k_shot"] == 5
-    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["meta"]["select"] == "auc"
+    assert load_config(tmp_path / "config.yaml").section("tasks").k_shot == 5
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["eval"]["select"] == "auc"
     res = json.loads((tmp_path / "results.json").read_text())
     m = res["methods"]["maml"]
     assert m["auc"]["mean"] == 0.65 and m["seeds"] == [0, 1]   # seed-averaged: 0.6, 0.7, -

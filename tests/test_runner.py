@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphmeta.cli import load_plugin, main
+from graphmeta.cli import main
 from graphmeta.config import load_config
 from graphmeta.errors import CheckpointError
 from graphmeta.methods import get_method
+from graphmeta.plugins import load_plugin
 from graphmeta.runner import compare, evaluate_run, prepare
 from tests.helpers import SHARED, TINY_SETTINGS
 
@@ -50,7 +51,9 @@ def test_method_seconds_are_at_most_the_time_the_method_took(run_dir):
 def test_compare_writes_every_method_with_the_resolved_spec(run_dir):
     res = json.loads((run_dir / "results.json").read_text())
     assert list(res["methods"]) == ["maml", "fomaml", "maml-mlp", "finetune", "scratch"]
-    assert res["spec"]["tasks"]["k_shot"] == 5 and res["spec"]["meta"]["meta_batch"] == 4
+    assert res["spec"]["tasks"]["k_shot"] == 5 and res["spec"]["maml"]["meta_batch"] == 4
+    assert res["methods"]["maml"]["settings"] == res["spec"]["maml"]
+    assert "dataset" in res["spec"] and "meta" not in res["spec"]
     assert res["spec"]["tasks"]["negatives"] == "uniform" and res["selected_by"] == "val auc"
     assert res["protocol"] == "full" and res["metric"] == "auc"
     ckpts = sorted(str(p.relative_to(run_dir / "checkpoints"))
@@ -94,7 +97,7 @@ def test_an_externally_registered_method_runs_beside_the_built_ins(tmp_path):
 
 
 def test_prepare_resolves_few_shot_n_way():
-    run = prepare(load_config(None, TINY_SETTINGS + ["tasks.kind=few-shot", "dataset.n_items=12",
+    run = prepare(load_config(None, TINY_SETTINGS + ["tasks.kind=few-shot", "synthetic.n_items=12",
                                                      "tasks.k_shot=2", "tasks.n_query=3"]), CPU)
     assert run.spec.tasks.n_way == run.tasks.n_way <= 5
 
@@ -103,14 +106,14 @@ def test_prepare_resolves_few_shot_n_way():
 def test_compare_few_shot_on_email_runs_every_method(tmp_path):
     out = tmp_path / "run"
     cfg = load_config(None, [f"dataset.root={SHARED}", "dataset.name=email-eu-core",
-                             "tasks.kind=few-shot", "meta.iterations=4", "meta.eval_every=2",
-                             "baselines.pretrain_iterations=4", "baselines.scratch_steps=3",
+                             "tasks.kind=few-shot", "*.iterations=4", "*.eval_every=2",
+                             "*.pretrain_iterations=4", "*.inner_steps=3",
                              "tasks.n_val_tasks=4", "tasks.n_test_tasks=8"])
     res = compare(cfg, out, CPU, progress=False, log=lambda s: None)
     assert res["task_kind"] == "few-shot" and res["n_way"] == 5 and res["k_shot"] == 3
     assert list(res["methods"]) == ["maml", "fomaml", "protonet", "gmeta", "finetune", "scratch"]
     assert res["classes"] == {"train": 15, "val": 5, "test": 5}
-    assert res["methods"]["gmeta"]["settings"] == {"meta.inner_lr": 0.01}
+    assert res["methods"]["gmeta"]["settings"]["inner_lr"] == 0.01
     for m in res["methods"].values():
         assert 0 <= m["accuracy"]["mean"] <= 1 and "auc" not in m
     again = evaluate_run(out, CPU, tmp_path)       # checkpoints evaluate to the same numbers
@@ -123,12 +126,12 @@ def test_compare_on_deezer_hu_runs_every_user_interest_method(tmp_path):
     logs = []
     cfg = load_config(None, [f"dataset.root={SHARED}", "dataset.name=deezer-hu",
                              "methods=[maml, maml-mlp, finetune, scratch, popularity, "
-                             "neighbor-vote, itemknn]", "meta.iterations=3", "meta.eval_every=3",
-                             "meta.meta_batch=4", "baselines.pretrain_iterations=3",
-                             "baselines.scratch_steps=2", "tasks.n_val_tasks=8",
-                             "tasks.n_test_tasks=40", "model.hidden=8"])
+                             "neighbor-vote, itemknn]", "*.iterations=3", "*.eval_every=3",
+                             "*.meta_batch=4", "*.pretrain_iterations=3",
+                             "scratch.inner_steps=2", "tasks.n_val_tasks=8",
+                             "tasks.n_test_tasks=40", "*.hidden=8"])
     res = compare(cfg, tmp_path, CPU, progress=False, log=logs.append)
-    assert "protocol='full'" in logs[0] and "node_features='interests'" in logs[0]
+    assert "node_features='interests'" in logs[0] and "protocol='full'" in logs[1]
     assert res["dataset"] == "deezer-hu" and len(res["methods"]) == 7
     assert all(0 <= m["auc"]["mean"] <= 1 for m in res["methods"].values())
     assert sorted(c.name for c in (tmp_path / "checkpoints").iterdir()) == \
@@ -138,6 +141,6 @@ def test_compare_on_deezer_hu_runs_every_user_interest_method(tmp_path):
 
 def test_method_that_does_not_fit_the_task_kind_is_named(tmp_path, capsys):
     rc = main(["compare", "--task", "few-shot", "--methods", "itemknn", "--out", str(tmp_path),
-               "--set", "dataset.n_users=200", "--quiet"])
+               "--set", "synthetic.n_users=200", "--quiet"])
     assert rc == 2
     assert "'itemknn' does not run on few-shot tasks" in capsys.readouterr().err

@@ -1,14 +1,35 @@
-"""The schema: each key declared once, its default valid under its own rules."""
+"""The settings: each key declared once, its default valid under its own
+rules, for the global sections and every registered method."""
 import dataclasses
 
-from graphmeta.config import check_value
-from graphmeta.schema import DEFAULTS, SECTIONS
+from graphmeta.methods import get_method, method_names
+from graphmeta.schema import SECTIONS
+
+
+def _classes():
+    yield from SECTIONS.items()
+    for name in method_names():
+        yield name, get_method(name).config
 
 
 def test_every_default_passes_its_own_check_and_choices_hold_the_default():
-    for section, cls in SECTIONS.items():
+    for section, cls in _classes():
+        default = cls()
         for f in dataclasses.fields(cls):
-            value = DEFAULTS[section][f.name]
-            assert check_value(f"{section}.{f.name}", value, "defaults") == value
+            value = getattr(default, f.name)
+            assert cls.check(f.name, value, "defaults", f"{section}.") == value
             if f.metadata["choices"]:
                 assert value in f.metadata["choices"], (section, f.name)
+
+
+def test_every_tuning_value_passes_its_keys_check():
+    for section, cls in _classes():
+        for kind in ("user-interest", "few-shot"):
+            for key, values in cls.search_space(kind).items():
+                assert values and all(cls.check(key, v, "search", f"{section}.") == v
+                                      for v in values), (section, key)
+
+
+def test_the_global_settings_are_few():
+    keys = sum(len(dataclasses.fields(c)) for s, c in SECTIONS.items() if s != "synthetic")
+    assert keys <= 25, keys

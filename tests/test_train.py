@@ -1,4 +1,5 @@
 """The shared training loop: seeded building, best-on-meta-val state, errors."""
+import dataclasses
 import math
 
 import numpy as np
@@ -6,16 +7,23 @@ import pytest
 import torch
 
 from graphmeta.config import load_config
-from graphmeta.eval import evaluate
-from graphmeta.methods import Learner, register_method, unregister_method
-from graphmeta.runner import prepare
+from graphmeta.methods import Learner, MAMLSettings, register_method, unregister_method
+from graphmeta.models.settings import CONTEXT_UP_TO, SPARSE_FROM
+from graphmeta.run import prepare
+from graphmeta.spec import resolve
+from graphmeta.tasks.interest import SVD_FROM
 from graphmeta.train import build_learner, fit
 from tests.helpers import TINY_SETTINGS, interest_folder
 
 
 @pytest.fixture(scope="module")
 def run():
-    return prepare(load_config(None, TINY_SETTINGS + ["meta.iterations=6"]), torch.device("cpu"))
+    return prepare(load_config(None, TINY_SETTINGS + ["*.iterations=6"]), torch.device("cpu"))
+
+
+def _ctx(run, name):
+    """A method registered after the run was resolved, with maml's settings."""
+    return dataclasses.replace(run.context("maml"), method=name)
 
 
 def test_learners_are_built_from_the_seed(run):
@@ -26,21 +34,20 @@ def test_learners_are_built_from_the_seed(run):
 
 
 def test_fit_keeps_the_state_with_the_best_val_score(run):
-    val = run.fixed("val")
-    res = fit(run.context("maml"), val, progress=False)
+    res = fit(run.context("maml"), run.evaluator, progress=False)
     assert [r["iteration"] for r in res.history] == [2, 4, 6]
-    assert run.spec.meta.select == "auc"
+    assert run.spec.eval.select == "auc"
     best = max(r["val_auc"] for r in res.history)
     assert res.best_val("auc") == best
     kept = res.best_val_metrics("auc")          # every metric of the same row
     assert kept["auc"] == best and "ndcg@10" in kept
-    again = evaluate(res.learner, run.tasks, val)
+    again = run.evaluator.evaluate(res.learner.eval().predict, "val")
     assert float(np.nanmean(again["auc"])) == pytest.approx(best, abs=1e-6)
     assert res.seconds > 0 and all(math.isfinite(r["train_loss"]) for r in res.history)
 
 
 def test_untrained_methods_skip_the_loop(run):
-    res = fit(run.context("scratch"), run.fixed("val"), progress=False)
+    res = fit(run.context("scratch"), run.evaluator, progress=False)
     assert res.history == [] and res.learner.ctx.method == "scratch"
 
 
@@ -57,11 +64,13 @@ class _Diverges(Learner):
 
 
 def test_a_non_finite_loss_names_the_rates(run):
-    register_method("diverges-test", kinds=("user-interest",), training="meta")(_Diverges)
+    register_method("diverges-test", kinds=("user-interest",), training="meta",
+                    config=MAMLSettings)(_Diverges)
     try:
         with pytest.raises(FloatingPointError, match="diverges-test: training loss is nan at "
-                                                     "iteration 1; lower meta.inner_lr"):
-            fit(run.context("diverges-test"), run.fixed("val"), progress=False)
+                                                     "iteration 1; lower diverges-test.inner_lr "
+                                                     "\\(now 0.1\\) or diverges-test.meta_lr"):
+            fit(_ctx(run, "diverges-test"), run.evaluator, progress=False)
     finally:
         unregister_method("diverges-test")
 
@@ -84,17 +93,18 @@ class _DivergesLater(Learner):
 
 
 def test_a_loss_that_diverges_after_a_validation_stops_training_at_the_best_state(run, caplog):
-    register_method("late-test", kinds=("user-interest",), training="meta")(_DivergesLater)
+    register_method("late-test", kinds=("user-interest",), training="meta",
+                    config=MAMLSettings)(_DivergesLater)
     try:
         with caplog.at_level("WARNING"):
-            res = fit(run.context("late-test"), run.fixed("val"), progress=False)
+            res = fit(_ctx(run, "late-test"), run.evaluator, progress=False)
         # validations at 2 and 4; the loss is -inf at iteration 5, before the third
         assert [r["iteration"] for r in res.history] == [2, 4]
         assert "training loss is -inf at iteration 5" in caplog.text
         assert "training stopped" in caplog.text
         # both validations rank perfectly; the first (after 2 Adam steps of ~lr) is kept
         assert [r["val_auc"] for r in res.history] == [1.0, 1.0]
-        lr = run.spec.meta.meta_lr
+        lr = MAMLSettings().meta_lr
         assert res.learner.w.item() == pytest.approx(2 * lr, rel=1e-3)
     finally:
         unregister_method("late-test")
@@ -122,16 +132,17 @@ class _SometimesNaN(Learner):
 
 
 def test_a_diverged_validation_is_not_selectable_and_training_goes_on(run):
-    register_method("nan-test", kinds=("user-interest",), training="meta")(_SometimesNaN)
+    register_method("nan-test", kinds=("user-interest",), training="meta",
+                    config=MAMLSettings)(_SometimesNaN)
     try:
         _SometimesNaN.bad = (False, True, False)
-        res = fit(run.context("nan-test"), run.fixed("val"), progress=False)
+        res = fit(_ctx(run, "nan-test"), run.evaluator, progress=False)
         assert [r["iteration"] for r in res.history] == [2, 4, 6]
         assert math.isnan(res.history[1]["val_auc"])
         assert res.best_val("auc") == max(res.history[0]["val_auc"], res.history[2]["val_auc"])
         _SometimesNaN.bad = (True, True, True)
         with pytest.raises(FloatingPointError, match="every meta-val evaluation diverged"):
-            fit(run.context("nan-test"), run.fixed("val"), progress=False)
+            fit(_ctx(run, "nan-test"), run.evaluator, progress=False)
     finally:
         unregister_method("nan-test")
 
@@ -140,17 +151,18 @@ def test_a_sparse_interest_table_trains_with_lazy_adam(tmp_path):
     """``model.sparse_grad=on``: the table gets SparseAdam, which leaves the
     rows no training batch read exactly where they started; the optimiser
     state round-trips through its state_dict."""
-    from graphmeta.train import Optimiser
-    cfg = load_config(None, [f"dataset.name={interest_folder(tmp_path)}", "model.sparse_grad=true",
-                             "meta.iterations=3", "meta.eval_every=3", "meta.meta_batch=2",
-                             "tasks.n_val_tasks=4", "model.hidden=8", "model.head_hidden=8",
-                             "tasks.k_shot=2", "tasks.n_query=2", "meta.inner_steps=1"])
+    from graphmeta.optimiser import Optimiser
+    cfg = load_config(None, [f"dataset.name={interest_folder(tmp_path)}", "maml.sparse_grad=true",
+                             "maml.iterations=3", "maml.eval_every=3", "maml.meta_batch=2",
+                             "tasks.n_val_tasks=4", "maml.hidden=8", "maml.head_hidden=8",
+                             "tasks.k_shot=2", "tasks.n_query=2", "maml.inner_steps=1",
+                             "methods=[maml]"])
     run = prepare(cfg, torch.device("cpu"))
-    assert run.spec.model.sparse_grad is True
+    assert run.spec.settings["maml"].sparse_grad is True
     ctx = run.context("maml")
     torch.manual_seed(0)
     start = build_learner(ctx).model.interest_emb.weight.detach().clone()
-    learner = fit(ctx, run.fixed("val"), progress=False).learner
+    learner = fit(ctx, run.evaluator, progress=False).learner
     table = learner.model.interest_emb.weight.detach()
     moved = (table != start).any(1)
     assert learner.model.sparse_grad and 0 < moved.sum() < len(moved)
@@ -162,7 +174,6 @@ def test_a_sparse_interest_table_trains_with_lazy_adam(tmp_path):
 
 
 def test_autos_that_follow_the_catalogue_size():
-    from graphmeta.spec import CONTEXT_UP_TO, SPARSE_FROM, SVD_FROM, resolve
     from torch_geometric.data import Data
     assert SPARSE_FROM == CONTEXT_UP_TO
     for n, sparse, features, context in ((SVD_FROM, False, "interests", True),
@@ -172,12 +183,13 @@ def test_autos_that_follow_the_catalogue_size():
         data = Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2,
                     interests=torch.zeros(2, n, dtype=torch.bool))
         spec = resolve(load_config(None), data)
-        assert (spec.model.sparse_grad, spec.tasks.node_features, spec.model.context) == \
+        m = spec.settings["maml"]
+        assert (m.sparse_grad, spec.tasks.node_features, m.context) == \
             (sparse, features, context)
     # fixed item features (the synthetic setup) and few-shot tasks: no context
     data.interest_x = torch.zeros(SVD_FROM, 3)
     data.interests = torch.zeros(2, SVD_FROM, dtype=torch.bool)
-    assert resolve(load_config(None), data).model.context is False
+    assert resolve(load_config(None), data).settings["maml"].context is False
     del data.interests, data.interest_x
     data.y = torch.tensor([0, 1])
-    assert resolve(load_config(None), data).model.context is False
+    assert resolve(load_config(None), data).settings["maml"].context is False

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from graphmeta import datasets
 from graphmeta.bench.catalogue import bench_catalogue, catalogue_child
 from graphmeta.bench.memory import bench_memory, memory_child
 from graphmeta.bench.sampling import bench_sampler, random_graph
@@ -41,13 +42,12 @@ def run_bench(args: argparse.Namespace, log: Callable[[str], None] = print) -> d
     log(f"config: {config}")
     result: dict[str, Any] = {"config": config}
     result["meta_step_ms"] = bench_meta_step(model, batches, args.inner_steps, device,
-                                             args.repeats, args.loop_repeats)
+                                             args.repeats, args.loop_repeats, args.conv)
     log(f"meta_step_ms: {result['meta_step_ms']}")
     if not args.skip_sampler:
         graphs: dict[str, tuple[torch.Tensor, int]] = {}
         root = _mirror(args.data_root)
         if root is not None:
-            from graphmeta import datasets
             d = datasets.load("deezer-hu", root=root)
             graphs["deezer-hu"] = (d.edge_index, d.num_nodes)
         else:

@@ -27,19 +27,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from graphmeta.bench.memory import _proc_status_kb
+from graphmeta.eval import Evaluator
+from graphmeta.meta import MAML
+from graphmeta.models import GNNEncoder, InterestModel
+from graphmeta.models.settings import SPARSE_FROM
+from graphmeta.synthetic import make_social_graph
+from graphmeta.tasks import UserInterestTasks
+from graphmeta.optimiser import Optimiser
+
 SIZES = (100, 10_000, 1_000_000)
 
 
 def catalogue_child(args: argparse.Namespace) -> None:
     """Runs in a fresh process: one catalogue size."""
-    from graphmeta.bench.memory import _proc_status_kb
-    from graphmeta.eval import evaluate
-    from graphmeta.meta import MAML
-    from graphmeta.models import GNNEncoder, InterestModel
-    from graphmeta.spec import SPARSE_FROM
-    from graphmeta.synthetic import make_social_graph
-    from graphmeta.tasks import UserInterestTasks
-    from graphmeta.train import Optimiser
     cap = int(args.memory_cap_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     torch.set_num_threads(args.threads)
@@ -59,7 +60,8 @@ def catalogue_child(args: argparse.Namespace) -> None:
     model = InterestModel(g.x.size(1), GNNEncoder(g.x.size(1), args.hidden, args.layers, "sage"),
                           num_interests=n_items, interest_dim=32,
                           sparse_grad=n_items > SPARSE_FROM)
-    maml = MAML(model, inner_lr=0.1, inner_steps=args.inner_steps)
+    maml = MAML(model, inner_lr=0.1, inner_steps=args.inner_steps, rows=model.adapted_rows(),
+                sparse_grad=model.sparse_grad)
     opt = Optimiser(maml, 1e-3)
 
     def step() -> None:
@@ -78,7 +80,8 @@ def catalogue_child(args: argparse.Namespace) -> None:
     # Full-ranking evaluation of the 500 test users: each user's other
     # interests against every interest outside its support set.
     start = time.perf_counter()
-    scores = evaluate(maml, tasks, tasks.fixed_batches("test", 500, 0, torch.device("cpu")))
+    ev = Evaluator(tasks, n_test=500, test_seed=0)
+    scores = ev.evaluate(lambda b: maml.adapted_logits(b), "test")
     seconds = time.perf_counter() - start
     print(json.dumps({"meta_step_ms": round(sorted(times)[2], 2), "peak_memory_mb": peak,
                       "sparse_grad": model.sparse_grad, "eval_users": len(scores["auc"]),

@@ -7,10 +7,17 @@ from typing import Any, Callable
 
 import torch
 
+from torch_geometric.nn.models import GCN, GIN, GAT, GraphSAGE
+
 from graphmeta.meta import MAML, expand_params, reference_meta_loss, task_ce
 from graphmeta.models import GNNEncoder, InterestModel
+from graphmeta.models.reference import interest_task_losses
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import Prefetcher, UserInterestTasks
+
+# The message-passing twin of each dense encoder: PyG's own models, what a
+# per-task research loop runs.
+SPARSE = {"gcn": GCN, "sage": GraphSAGE, "gin": GIN, "gat": GAT}
 
 
 def _sync(device: torch.device) -> None:
@@ -44,8 +51,21 @@ def setup(tasks: int, max_nodes: int, hidden: int, layers: int, conv: str,
     return sampler, batches, model
 
 
+def message_passing_twin(model: InterestModel, conv: str) -> InterestModel:
+    """The same model with PyG's message-passing encoder in place of the
+    dense one (the per-task reference's; same sizes, its own weights)."""
+    enc = model.encoder
+    sparse = SPARSE[conv](enc.in_channels, enc.hidden, enc.num_layers, enc.hidden)
+    return InterestModel(enc.in_channels, sparse, interest_x=model.interest_x,
+                         combine=model.combine).to(model.interest_x.device)
+
+
 def bench_meta_step(model, batches, inner_steps: int, device: torch.device,
-                    repeats: int, loop_repeats: int) -> dict[str, float]:
+                    repeats: int, loop_repeats: int, conv: str = "gcn") -> dict[str, float]:
+    """Median ms of graphmeta's batched meta-step (second and first order),
+    of the per-task reference with PyG message passing (a Python loop over
+    tasks, one ``autograd.grad`` per task and step), and of one fused
+    forward+backward over the meta-batch."""
     it = iter(range(10**9))
 
     def pick():
@@ -55,8 +75,11 @@ def bench_meta_step(model, batches, inner_steps: int, device: torch.device,
         maml = MAML(model, inner_lr=0.1, inner_steps=inner_steps, first_order=first_order)
         return lambda: maml.meta_loss(pick()).backward()
 
+    twin = message_passing_twin(model, conv)
+
     def loop(first_order: bool) -> Callable[[], None]:
-        return lambda: reference_meta_loss(model, pick(), inner_lr=0.1, inner_steps=inner_steps,
+        return lambda: reference_meta_loss(twin, interest_task_losses(twin, pick()), inner_lr=0.1,
+                                           inner_steps=inner_steps,
                                            first_order=first_order).backward()
 
     def fused() -> None:

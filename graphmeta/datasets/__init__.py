@@ -32,8 +32,9 @@ def register(name: str, *, config: Optional[dict] = None
     """Registers ``fn(root) -> Data`` under ``name`` for :func:`load`.
 
     ``config`` maps dotted config keys to the settings recommended for this
-    dataset (``{"tasks.k_shot": 1, "meta.iterations": 3000}``); they apply
-    wherever the user's config file and ``--set`` leave the key unset.
+    dataset (``{"tasks.k_shot": 1, "*.iterations": 3000, "maml.inner_rule":
+    "lslr"}``); they apply wherever the user's config file and ``--set``
+    leave the key unset (``*.key``: for every method that has the key).
     Registering the same function again (a re-run notebook cell) replaces
     it; another function under a taken name is an error.
     """
@@ -130,8 +131,9 @@ for _country in ("HU", "HR", "RO"):
 # 1.4 groups per user: K=1 leaves 2,852 eligible users. With one support
 # positive, fixed-rate inner steps hurt and 1,000 meta-iterations stop while
 # meta-val ROC-AUC still climbs (docs/RESULTS.md, blogcatalog).
-@register("blogcatalog", config={"tasks.k_shot": 1, "meta.iterations": 3000,
-                                 "meta.inner_rule": "lslr"})
+@register("blogcatalog", config={"tasks.k_shot": 1, "*.iterations": 3000,
+                                 **{f"{m}.inner_rule": "lslr"
+                                    for m in ("maml", "fomaml", "anil", "maml-mlp")}})
 def _blogcatalog(root: Path) -> Data:
     return read_mat(root / "blogcatalog" / "blogcatalog.mat")
 

@@ -86,10 +86,20 @@ def expected_mrr(s: np.ndarray, y: np.ndarray) -> float:
     return math.nan
 
 
-# Candidate lists longer than this are "long": scored by
-# :func:`_many_candidates` here, by the factorised head of
-# :class:`~graphmeta.models.InterestModel`, in larger evaluation batches.
+# Candidate lists longer than this are "long": their metrics skip full
+# sorts (:func:`_many_candidates`), their class-1 scores skip the softmax
+# (:func:`positive_scores`) and the evaluator batches more of them.
 LONG_LIST = 2048
+
+
+def positive_scores(logits: Tensor) -> Tensor:
+    """Scores ``[T, Q]`` of binary logits ``[T, Q, 2]``: the probability of
+    class 1 (``softmax(logits)[..., 1]``; on lists longer than
+    :data:`LONG_LIST`, the same value as ``sigmoid(l1 - l0)``, at a third of
+    the softmax's cost)."""
+    if logits.size(-1) == 2 and logits.size(1) > LONG_LIST:
+        return torch.sigmoid(logits[..., 1] - logits[..., 0])
+    return logits.softmax(-1)[..., 1]
 
 
 def _dcg_at_k(s: np.ndarray, t: np.ndarray, k: int) -> float:
@@ -178,4 +188,4 @@ def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] =
 
 
 __all__ = ["KS", "LONG_LIST", "expected_mrr", "expected_recall_at_k", "metric_names",
-           "ranking_metrics"]
+           "positive_scores", "ranking_metrics"]

@@ -1,4 +1,4 @@
-r"""Task-batched MAML (second-order exact and first-order).
+r"""Task-batched MAML (exact second order and first order) on any module.
 
 Every task of a meta-batch is adapted at once. The meta-parameters are
 expanded to per-task fast weights ``[T, ...]``; because the summed support
@@ -7,171 +7,124 @@ loss :math:`\sum_t L_t(\theta_t)` separates by task, one
 :math:`\nabla_{\theta_t} L_t`. With ``create_graph=True`` the outer step
 differentiates through the whole inner loop (exact second order); the
 first-order variant drops those second derivatives. The update itself is a
-rule object (:mod:`graphmeta.meta.rules`: SGD, learned rates, momentum,
-Adam) that the meta-learner owns.
+rule object (:mod:`graphmeta.meta.rules`) that the meta-learner owns.
 
-:func:`reference_meta_loss` does the same work the usual way, one task at a
-time with PyG message passing, and is the oracle for tests and benchmarks.
+Tasks reach the inner loop in one of two ways:
+
+- **loss closures**: ``support_loss(params) -> [T]`` over per-task
+  parameters ``[T, ...]``, for any module (``torch.func.functional_call``
+  or a batched forward of your own);
+- **a meta-batch** (:class:`MetaBatch`) scored by a module with a batched
+  forward (:class:`BatchedModule`): ``model.batched_logits(params, batch,
+  items)``.
+
+This module imports only torch: it knows nothing of graphs, scoring or
+evaluation. :func:`reference_meta_loss` does the same work the plain way,
+one task and one ``autograd.grad`` at a time; it is the oracle of the
+tests and the baseline of the benchmarks.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Union, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call
 
-from graphmeta.eval.ranking import LONG_LIST
+from graphmeta.meta.inner import (ParamSelection, Params, TaskLoss, expand_params, inner_loop,
+                                  row_sparse_params, selected_names)
 from graphmeta.meta.losses import QUERY_LOSSES, task_ce, task_loss
 from graphmeta.meta.rules import SGD, InnerRule
-from graphmeta.tasks.batch import MetaBatch, TaskBatch
 
-Params = dict[str, Tensor]
-
-
-def expand_params(params: Params, num_tasks: int, *, detach: bool = False,
-                  shared: Sequence[str] = ()) -> Params:
-    """Per-task copies ``[T, ...]`` of ``params``. With ``detach`` they are new
-    leaves (for evaluation), else views that keep the graph to ``params``.
-    ``shared`` names parameters kept as they are, without a task dimension
-    (large tables that a model reads by row: a per-task view of one would
-    make its gradient a dense ``[T, ...]`` tensor)."""
-    out = {}
-    for k, v in params.items():
-        if k in shared:
-            out[k] = v.detach() if detach else v
-        elif detach:
-            out[k] = v.detach().unsqueeze(0).repeat(num_tasks, *([1] * v.dim())).requires_grad_()
-        else:
-            out[k] = v.unsqueeze(0).expand(num_tasks, *v.shape)
-    return out
+QueryLoss = Callable[[Tensor, Tensor, Optional[Tensor]], Tensor]
 
 
-def row_sparse_params(params: Params, rows: dict[str, Tensor], num_tasks: int, *,
-                      detach: bool = False, shared: Sequence[str] = (),
-                      sparse_grad: bool = False) -> Params:
-    """Per-task parameters where the tables named in ``rows`` (name -> row
-    ids ``[T, S]``) are given as their gathered rows ``[T, S, ...]``, the
-    table itself staying shared under ``name + "@base"``; the rest as
-    :func:`expand_params` (``shared`` as there). An inner loop over these
-    adapts a task's own rows only, at a cost independent of the table's
-    size. With ``sparse_grad`` the tables' gradients are sparse
-    (``nn.Embedding(sparse=True)``)."""
-    out = expand_params({k: v for k, v in params.items() if k not in rows}, num_tasks,
-                        detach=detach, shared=shared)
-    for k, idx in rows.items():
-        base = params[k].detach() if detach else params[k]
-        out[k + "@base"] = base
-        r = torch.nn.functional.embedding(idx, base, sparse=sparse_grad)
-        out[k] = r.detach().requires_grad_() if detach else r
-    return out
+@runtime_checkable
+class MetaBatch(Protocol):
+    """``T`` tasks, each with support examples and labels and masked query
+    examples and labels. ``support_items`` and ``query_items`` are whatever
+    the model scores (item ids ``[T, S]``, a batch of graphs, ...)."""
+
+    @property
+    def num_tasks(self) -> int: ...
+    @property
+    def support_items(self) -> Any: ...
+    @property
+    def query_items(self) -> Any: ...
+    support_y: Tensor
+    query_y: Tensor
+    @property
+    def query_mask(self) -> Tensor: ...
 
 
-def inner_loop(fast: Params, support_loss: Callable[[Params], Tensor], *,
-               steps: int, rule: InnerRule, keys: Optional[Sequence[str]] = None,
-               first_order: bool = False, create_graph: bool = True,
-               rows: Optional[dict[str, Tensor]] = None) -> Params:
-    r"""Runs ``steps`` steps of ``rule`` on every task at once.
+@runtime_checkable
+class BatchedModule(Protocol):
+    """A module that scores a meta-batch with per-task parameters: ``params``
+    maps its parameter names to tensors with a leading task dimension
+    ``T``; the result is logits ``[T, S, C]`` for ``items`` (``[T, S]``)."""
+
+    def batched_logits(self, params: Params, batch: Any, items: Any) -> Tensor: ...
+
+
+RowSpec = Union[str, Callable[[Any], Tensor]]
+
+
+class Adapter(nn.Module):
+    r"""Adapts a module's parameters to every task of a meta-batch at once:
+    the inner loop, without an outer step (fine-tuning, or the test-time
+    half of MAML).
 
     Args:
-        fast: Per-task parameters ``[T, ...]``.
-        support_loss: Maps per-task parameters to per-task losses ``[T]``.
-        rule: The update rule (:mod:`graphmeta.meta.rules`).
-        keys: Names of the parameters to adapt (default: all), e.g. the
-            head only for ANIL.
-        first_order: Drop second derivatives (FOMAML).
-        create_graph: Keep the graph of the inner loop for an outer step.
-        rows: For parameters given as gathered rows
-            (:func:`row_sparse_params`), their row ids ``[T, S]``; the rule
-            finds them in its state under ``"rows"`` (a rule with
-            per-element learned state reads those rows of it).
-    """
-    keys = list(fast) if keys is None else list(keys)
-    keep_graph = create_graph and not first_order
-    state = rule.init({k: fast[k] for k in keys})
-    extra = {"rows": rows} if rows else {}
-    for i in range(steps):
-        loss = support_loss(fast).sum()
-        # A parameter the support loss does not use gets a zero gradient.
-        grads = torch.autograd.grad(loss, [fast[k] for k in keys], create_graph=keep_graph,
-                                    allow_unused=True, materialize_grads=True)
-        new, state = rule.update(i, {k: fast[k] for k in keys}, dict(zip(keys, grads)),
-                                 {**state, **extra})
-        fast = {k: new.get(k, v) for k, v in fast.items()}
-    return fast
-
-
-INNER_PARAMS = ("all", "head")
-
-
-class MAML(nn.Module):
-    r"""Batched MAML: adapts every task of a meta-batch at once.
-
-    Args:
-        model: The model whose parameters are the initialisation. With a
-            meta-batch (:class:`~graphmeta.tasks.MetaBatch`), the model needs
-            ``batched_logits(params, batch, items)``; with loss closures any
-            module works.
-        inner_lr (float): Step size of the default rule, :class:`SGD`
-            (0.1 when neither this nor ``rule`` is given).
-        inner_steps (int): Inner steps.
-        rule (InnerRule): The inner-loop rule (:mod:`graphmeta.meta.rules`);
-            exclusive with ``inner_lr``. Learned rules get their parameters
-            here, so the rule is part of this module's ``state_dict``.
-        first_order (bool): First-order MAML.
-        inner_params (str): ``"all"`` parameters, or ``"head"`` only (ANIL).
-        query_loss (str): The outer loss on the query sets
-            (:func:`task_loss`): ``"ce"``, ``"balanced"`` (each class
-            weighs the same), ``"bpr"`` (pairwise ranking) or ``"softmax"``
-            (listwise: each positive against all of its task's negatives).
-
-    Example:
-        >>> maml = MAML(model, inner_lr=0.5, inner_steps=5)
-        >>> loss = maml.meta_loss(batch)   # mean query loss after adaptation
-        >>> loss.backward()                # meta-gradient through the inner loop
-        >>> # any model, with per-task loss closures over its parameters:
-        >>> loss = maml.meta_loss(support_loss, query_loss, num_tasks=32)
+        model: The module whose parameters are the starting point. With a
+            meta-batch it must have a batched forward (:class:`BatchedModule`);
+            with loss closures any module works.
+        rule (InnerRule): The update (default ``SGD(lr)``). Learned rules
+            get their parameters here, so the rule is part of this module's
+            ``state_dict``.
+        steps (int): Inner steps.
+        lr (float): The default rule's rate (0.1); exclusive with ``rule``.
+        params: The parameters to adapt: ``None`` (all), their names, a
+            submodule of ``model`` (``model.head``: ANIL), or a predicate on
+            the name. The others are read as they are.
+        rows (mapping): Tables adapted at a few rows per task: parameter name
+            -> the meta-batch attribute (or a function of the batch) giving
+            each task's row ids ``[T, S]``. An adapted table is gathered at
+            those rows (:func:`row_sparse_params`), so a task's cost does not
+            grow with the table; a table that is not adapted is shared.
+        sparse_grad (bool): Gather the ``rows`` tables with sparse gradients
+            (for ``nn.Embedding(sparse=True)`` and lazy optimisers).
     """
 
-    def __init__(self, model: nn.Module, inner_lr: Optional[float] = None,
-                 inner_steps: int = 5, *, rule: Optional[InnerRule] = None,
-                 first_order: bool = False, inner_params: str = "all",
-                 query_loss: str = "ce") -> None:
+    def __init__(self, model: nn.Module, rule: Optional[InnerRule] = None, steps: int = 5, *,
+                 lr: Optional[float] = None, params: ParamSelection = None,
+                 rows: Optional[Mapping[str, RowSpec]] = None, sparse_grad: bool = False) -> None:
         super().__init__()
-        if inner_params not in INNER_PARAMS:
-            raise ValueError(f"inner_params must be one of {INNER_PARAMS}, got {inner_params!r}")
-        if rule is not None and inner_lr is not None:
-            raise ValueError("give inner_lr (plain SGD) or rule, not both")
-        if inner_steps < 0:
-            raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
+        if rule is not None and lr is not None:
+            raise ValueError("give lr (plain SGD) or rule, not both")
+        if steps < 0:
+            raise ValueError(f"inner steps must be >= 0, got {steps}")
         self.model = model
-        self.inner_steps, self.first_order = inner_steps, first_order
-        if query_loss not in QUERY_LOSSES:
-            raise ValueError(f"query_loss must be one of {QUERY_LOSSES}, got {query_loss!r}")
-        self.inner_params, self.query_loss = inner_params, query_loss
-        self.rule = rule if rule is not None else SGD(0.1 if inner_lr is None else inner_lr)
-        weights = dict(model.named_parameters())
-        self.rule.bind({k: weights[k].shape for k in self.adapted_keys()}, inner_steps)
+        self.inner_steps = steps
+        self.keys = selected_names(model, params)
+        names = dict(model.named_parameters())
+        missing = sorted(set(rows or {}) - set(names))
+        if missing:
+            raise ValueError(f"rows: the model has no parameter {missing[0]!r}")
+        self.rows: dict[str, RowSpec] = dict(rows or {})
+        self.sparse_grad = bool(sparse_grad)
+        self.rule = rule if rule is not None else SGD(0.1 if lr is None else lr)
+        self.rule.bind({k: names[k].shape for k in self.keys}, steps)
 
     def extra_repr(self) -> str:
-        return (f"inner_steps={self.inner_steps}, first_order={self.first_order}, "
-                f"inner_params={self.inner_params!r}, query_loss={self.query_loss!r}")
+        n = len(list(self.model.named_parameters()))
+        return f"inner_steps={self.inner_steps}, adapted={len(self.keys)} of {n} tensors"
 
-    def row_sparse(self) -> dict[str, str]:
-        """The model's row-sparse tables (``model.row_sparse()``, if it has
-        one): adapted on a meta-batch as the rows each task reads."""
-        fn = getattr(self.model, "row_sparse", None)
-        return fn() if callable(fn) else {}
+    def _rows(self, batch: Any) -> dict[str, Tensor]:
+        """Row ids ``[T, S]`` of the adapted ``rows`` tables for ``batch``."""
+        return {k: (getattr(batch, spec) if isinstance(spec, str) else spec(batch))
+                for k, spec in self.rows.items() if k in self.keys}
 
-    def adapted_keys(self) -> list[str]:
-        """The names of the parameters the inner loop adapts."""
-        names = [k for k, _ in self.model.named_parameters()]
-        return names if self.inner_params == "all" else [k for k in names if k.startswith("head.")]
-
-    def adapt(self, task: MetaBatch | Callable[[Params], Tensor], *,
-              num_tasks: Optional[int] = None, steps: Optional[int] = None,
-              detach: bool = False) -> Params:
+    def adapt(self, task: Any, *, num_tasks: Optional[int] = None, steps: Optional[int] = None,
+              detach: bool = False, first_order: bool = False) -> Params:
         """Per-task fast weights after the inner loop.
 
         ``task`` is a meta-batch (the support loss is the model's
@@ -180,9 +133,7 @@ class MAML(nn.Module):
         ``num_tasks``. ``detach`` adapts copies cut from the meta-parameters
         (for evaluation)."""
         params = dict(self.model.named_parameters())
-        sparse = self.row_sparse()
-        keys = self.adapted_keys()
-        shared = [k for k in sparse if k not in keys]    # tables only read: not per task
+        shared = [k for k in self.rows if k not in self.keys]   # tables only read: not per task
         rows: dict[str, Tensor] = {}
         if callable(task):
             if num_tasks is None:
@@ -190,10 +141,10 @@ class MAML(nn.Module):
             support_loss = task
             fast = expand_params(params, num_tasks, detach=detach, shared=shared)
         else:
-            batch, num_tasks = task, task.num_tasks
-            rows = {k: getattr(batch, attr) for k, attr in sparse.items() if k in keys}
-            fast = row_sparse_params(params, rows, num_tasks, detach=detach, shared=shared,
-                                     sparse_grad=getattr(self.model, "sparse_grad", False))
+            batch = task
+            rows = self._rows(batch)
+            fast = row_sparse_params(params, rows, batch.num_tasks, detach=detach,
+                                     shared=shared, sparse_grad=self.sparse_grad)
 
             def support_loss(p: Params) -> Tensor:
                 return task_ce(self.model.batched_logits(p, batch, batch.support_items),
@@ -201,11 +152,73 @@ class MAML(nn.Module):
         with torch.enable_grad():
             return inner_loop(fast, support_loss,
                               steps=self.inner_steps if steps is None else steps,
-                              rule=self.rule, keys=keys, first_order=self.first_order,
+                              rule=self.rule, keys=self.keys, first_order=first_order,
                               create_graph=not detach, rows=rows)
 
-    def meta_loss(self, task: MetaBatch | Callable[[Params], Tensor],
-                  query_loss: Optional[Callable[[Params], Tensor]] = None, *,
+    @torch.no_grad()
+    def adapted_logits(self, batch: Any, steps: Optional[int] = None) -> Tensor:
+        """Query logits ``[T, Q, C]`` of a meta-batch after adaptation to its
+        support sets (no graph to the meta-parameters)."""
+        fast = {k: v.detach() for k, v in self.adapt(batch, steps=steps, detach=True).items()}
+        return self.model.batched_logits(fast, batch, batch.query_items)
+
+
+class MAML(Adapter):
+    r"""Batched MAML (Finn et al., 2017): adapts every task of a meta-batch at
+    once and differentiates the query loss through the inner loop.
+
+    Args:
+        model: The module whose parameters are the initialisation.
+        inner_lr (float): Step size of the default rule, :class:`SGD`
+            (0.1 when neither this nor ``rule`` is given).
+        inner_steps (int): Inner steps.
+        rule (InnerRule): The inner-loop rule; exclusive with ``inner_lr``.
+        first_order (bool): First-order MAML.
+        params: The parameters the inner loop adapts (see :class:`Adapter`):
+            ``params=model.head`` is ANIL.
+        query_loss: The outer loss on the query sets, by name
+            (:data:`~graphmeta.meta.losses.QUERY_LOSSES`: ``"ce"``,
+            ``"balanced"``, ``"bpr"``, ``"softmax"``) or a function
+            ``(logits, y, mask) -> [T]``.
+        rows, sparse_grad: As :class:`Adapter`.
+
+    Example:
+        >>> maml = MAML(model, inner_lr=0.5, inner_steps=5)
+        >>> loss = maml.meta_loss(batch)   # mean query loss after adaptation
+        >>> loss.backward()                # meta-gradient through the inner loop
+        >>> anil = MAML(model, params=model.head)   # the head only
+        >>> # any module, with per-task loss closures over its parameters:
+        >>> loss = maml.meta_loss(support_loss, query_loss, num_tasks=32)
+    """
+
+    def __init__(self, model: nn.Module, inner_lr: Optional[float] = None,
+                 inner_steps: int = 5, *, rule: Optional[InnerRule] = None,
+                 first_order: bool = False, params: ParamSelection = None,
+                 query_loss: str | QueryLoss = "ce",
+                 rows: Optional[Mapping[str, RowSpec]] = None, sparse_grad: bool = False) -> None:
+        super().__init__(model, rule, inner_steps, lr=inner_lr, params=params, rows=rows,
+                         sparse_grad=sparse_grad)
+        if isinstance(query_loss, str) and query_loss not in QUERY_LOSSES:
+            raise ValueError(f"query_loss must be one of {QUERY_LOSSES} or a function, "
+                             f"got {query_loss!r}")
+        self.first_order, self.query_loss = first_order, query_loss
+
+    def extra_repr(self) -> str:
+        q = self.query_loss if isinstance(self.query_loss, str) else "custom"
+        return f"{super().extra_repr()}, first_order={self.first_order}, query_loss={q!r}"
+
+    def adapt(self, task: Any, *, num_tasks: Optional[int] = None, steps: Optional[int] = None,
+              detach: bool = False, first_order: Optional[bool] = None) -> Params:
+        return super().adapt(task, num_tasks=num_tasks, steps=steps, detach=detach,
+                             first_order=self.first_order if first_order is None else first_order)
+
+    def task_losses(self, logits: Tensor, y: Tensor, mask: Optional[Tensor]) -> Tensor:
+        """Per-task query losses ``[T]`` of ``logits`` under ``query_loss``."""
+        if callable(self.query_loss):
+            return self.query_loss(logits, y, mask)
+        return task_loss(logits, y, mask, self.query_loss)
+
+    def meta_loss(self, task: Any, query_loss: Optional[TaskLoss] = None, *,
                   num_tasks: Optional[int] = None) -> Tensor:
         """Mean query loss over the meta-batch after adaptation: of a
         meta-batch, or of the closures ``task`` (support) and ``query_loss``."""
@@ -215,41 +228,30 @@ class MAML(nn.Module):
                 raise ValueError("meta_loss(closure) needs a query_loss closure too")
             return query_loss(fast).mean()
         logits = self.model.batched_logits(fast, task, task.query_items)
-        return task_loss(logits, task.query_y, task.query_mask, self.query_loss).mean()
-
-    @torch.no_grad()
-    def predict_logits(self, batch: MetaBatch, steps: Optional[int] = None) -> Tensor:
-        """Query logits ``[T, Q, C]`` after adaptation."""
-        fast = self.adapt(batch, steps=steps, detach=True)
-        fast = {k: v.detach() for k, v in fast.items()}
-        return self.model.batched_logits(fast, batch, batch.query_items)
-
-    def predict(self, batch: MetaBatch, steps: Optional[int] = None) -> Tensor:
-        """Query probabilities of class 1, ``[T, Q]``, after adaptation."""
-        logits = self.predict_logits(batch, steps)
-        if logits.size(-1) == 2 and logits.size(1) > LONG_LIST:
-            # The same probability, sigmoid(l1 - l0), at a third of softmax's
-            # cost on a full-ranking list of a large catalogue.
-            return torch.sigmoid(logits[..., 1] - logits[..., 0])
-        return logits.softmax(-1)[..., 1]
+        return self.task_losses(logits, task.query_y, task.query_mask).mean()
 
 
-def reference_meta_loss(model: nn.Module, batch: TaskBatch, *, inner_lr: float,
-                        inner_steps: int, first_order: bool = False) -> Tensor:
-    """The per-task reference: a Python loop over tasks, PyG message passing on
-    each task's ``edge_index`` and one ``torch.autograd.grad`` per task and
-    step. Same result as :meth:`MAML.meta_loss`, task by task."""
-    params = dict(model.named_parameters())
+def reference_meta_loss(model: nn.Module, tasks: Iterable[tuple[TaskLoss, TaskLoss]], *,
+                        inner_lr: float, inner_steps: int, first_order: bool = False,
+                        params: ParamSelection = None) -> Tensor:
+    """The per-task reference: a Python loop over ``tasks``, each a pair of
+    closures ``(support_loss, query_loss)`` mapping a plain parameter dict
+    (no task dimension) to a scalar, and one ``torch.autograd.grad`` per
+    task and step of plain SGD. The same meta-loss as :meth:`MAML.meta_loss`,
+    task by task."""
+    base = dict(model.named_parameters())
+    keys = selected_names(model, params)
     losses = []
-    for t, g in enumerate(batch.graphs.data_list):
-        fast = dict(params)
+    for support_loss, query_loss in tasks:
+        fast = dict(base)
         for _ in range(inner_steps):
-            logits = functional_call(model, fast, (g.x, g.edge_index, batch.support_items[t]))
-            loss = F.cross_entropy(logits, batch.support_y[t])
-            grads = torch.autograd.grad(loss, list(fast.values()),
-                                        create_graph=not first_order)
-            fast = {k: v - inner_lr * gr for (k, v), gr in zip(fast.items(), grads)}
-        m = batch.query_mask[t]
-        logits = functional_call(model, fast, (g.x, g.edge_index, batch.query_items[t][m]))
-        losses.append(F.cross_entropy(logits, batch.query_y[t][m]))
+            grads = torch.autograd.grad(support_loss(fast), [fast[k] for k in keys],
+                                        create_graph=not first_order, allow_unused=True,
+                                        materialize_grads=True)
+            fast.update({k: fast[k] - inner_lr * g for k, g in zip(keys, grads)})
+        losses.append(query_loss(fast))
     return torch.stack(losses).mean()
+
+
+__all__ = ["Adapter", "BatchedModule", "MAML", "MetaBatch", "Params", "expand_params",
+           "inner_loop", "reference_meta_loss", "row_sparse_params", "selected_names"]

@@ -7,13 +7,13 @@ are cold-start), and a user's own history is its support positives.
 - ``neighbor-vote``: its frequency among the ego's direct neighbours in the
   ego-subgraph, using only *known* users' interests.
 - ``itemknn``: item-based collaborative filtering: the similarity of the
-  interest to the support positives (``baselines.knn_similarity``: cosine,
-  asymmetric cosine with ``knn_alpha``, or Jaccard; ``knn_shrink``).
+  interest to the support positives (``similarity``: cosine, asymmetric
+  cosine with ``alpha``, or Jaccard; ``shrink``).
 - ``ease``: EASE (Steck, WWW 2019): the closed-form item-item regression
   :math:`B = I - P\\,\\mathrm{diag}(1/\\mathrm{diag}(P))`,
   :math:`P = (X^\\top X + \\lambda I)^{-1}`, scored from the support positives.
 - ``graph-knn``: itemknn over a history that adds the ego's neighbours'
-  known interests, weighted by ``baselines.graph_weight``, to its support
+  known interests, weighted by ``graph_weight``, to its support
   positives: a graph-propagated scorer (an interest liked by neighbours, or
   similar to what they like, scores higher).
 
@@ -24,14 +24,41 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dataclasses import dataclass
+from typing import Optional
+
 from graphmeta.methods.registry import Context, Learner, register_method
-from graphmeta.schema import BaselinesConfig
+from graphmeta.settings import Settings, setting
 from graphmeta.tasks import TaskBatch, UserInterestTasks
 from graphmeta.tasks.stats import item_similarity, neighbour_frequency
 
 SCORERS = ("popularity", "neighbor-vote", "itemknn", "ease", "graph-knn")
-KNN_SEARCH = {"baselines.knn_similarity": ["cosine", "asymmetric", "jaccard"],
-              "baselines.knn_alpha": [0.2, 0.5, 0.8], "baselines.knn_shrink": [0.0, 10.0, 100.0]}
+
+
+@dataclass(frozen=True)
+class KNNSettings(Settings):
+    """itemknn: the item-item similarity over meta-train users."""
+    similarity: str = setting("cosine", choices=("cosine", "asymmetric", "jaccard"),
+                              search=["cosine", "asymmetric", "jaccard"])
+    alpha: float = setting(0.5, low=0, high=1, search=[0.2, 0.5, 0.8],
+                           doc="asymmetric cosine's exponent")
+    shrink: float = setting(0.0, low=0, search=[0.0, 10.0, 100.0],
+                            doc="similarity shrinkage: co / (norm + shrink)")
+
+
+@dataclass(frozen=True)
+class GraphKNNSettings(KNNSettings):
+    """graph-knn: itemknn over the support and the neighbours' interests."""
+    graph_weight: float = setting(1.0, low=0, search=[0.03, 0.1, 0.3, 1.0, 3.0],
+                                  doc="weight of the neighbours' interests against the "
+                                      "support positives")
+
+
+@dataclass(frozen=True)
+class EASESettings(Settings):
+    l2: float = setting(100.0, positive=True,
+                        search=[1.0, 10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0],
+                        doc="EASE's L2 regularisation (lambda)")
 
 
 def ease_weights(train: Tensor, lam: float) -> Tensor:
@@ -46,12 +73,13 @@ def ease_weights(train: Tensor, lam: float) -> Tensor:
 class InterestScorers:
     """The scorers' statistics, computed once per task sampler and settings."""
 
-    def __init__(self, tasks: UserInterestTasks, settings: BaselinesConfig | None = None) -> None:
-        b = settings or BaselinesConfig()
-        self.tasks, self.settings = tasks, b
+    def __init__(self, tasks: UserInterestTasks, knn: KNNSettings | None = None,
+                 l2: float = 100.0, graph_weight: float = 1.0) -> None:
+        b = knn or KNNSettings()
+        self.tasks, self.l2, self.graph_weight = tasks, l2, graph_weight
         train = tasks.interests[tasks.splits["train"]].double()
         self.popularity = tasks.popularity                              # [C]
-        self.similarity = item_similarity(train, b.knn_similarity, b.knn_alpha, b.knn_shrink)
+        self.similarity = item_similarity(train, b.similarity, b.alpha, b.shrink)
         self._ease: Tensor | None = None
         self.known = (tasks.interests & tasks.known[:, None]).double()  # [N, C]
 
@@ -62,7 +90,7 @@ class InterestScorers:
     def ease(self) -> Tensor:
         if self._ease is None:
             train = self.tasks.interests[self.tasks.splits["train"]].double()
-            self._ease = ease_weights(train, self.settings.ease_lambda)
+            self._ease = ease_weights(train, self.l2)
         return self._ease
 
     def _history(self, batch: TaskBatch) -> Tensor:
@@ -86,7 +114,7 @@ class InterestScorers:
         if method == "ease":
             return self._history(batch) @ self.ease
         if method == "graph-knn":   # neighbours' interests count as liked-by-self, weighted
-            nbr = self.settings.graph_weight * self._neighbour_freq(batch)
+            nbr = self.graph_weight * self._neighbour_freq(batch)
             return (self._history(batch) + nbr) @ self.similarity.T + nbr
         raise KeyError(f"unknown scorer {method!r} (known: {', '.join(SCORERS)})")
 
@@ -100,27 +128,36 @@ class Scorer(Learner):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.scorers = InterestScorers(ctx.tasks, ctx.spec.baselines)
+        s, tasks = ctx.settings, ctx.tasks
+        if isinstance(s, GraphKNNSettings):
+            self.scorers = InterestScorers(tasks, s, graph_weight=s.graph_weight)
+        elif isinstance(s, KNNSettings):
+            self.scorers = InterestScorers(tasks, s)
+        elif isinstance(s, EASESettings):
+            self.scorers = InterestScorers(tasks, l2=s.l2)
+        else:
+            self.scorers = InterestScorers(tasks)
 
-    def predict(self, batch: TaskBatch) -> Tensor:
+    def predict(self, batch: TaskBatch, steps: Optional[int] = None) -> Tensor:
         return self.scorers.scores(self.ctx.method, batch, batch.query_items)
 
 
 _SCORERS = {
-    "popularity": ("an interest's frequency among meta-train users", {}),
-    "neighbor-vote": ("its frequency among the ego's neighbours' known interests", {}),
-    "itemknn": ("item co-occurrence with the support positives", KNN_SEARCH),
-    "ease": ("EASE, closed-form item-item regression (Steck, 2019)",
-             {"baselines.ease_lambda": [1.0, 10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]}),
+    "popularity": ("an interest's frequency among meta-train users", Settings),
+    "neighbor-vote": ("its frequency among the ego's neighbours' known interests", Settings),
+    "itemknn": ("item co-occurrence with the support positives", KNNSettings),
+    "ease": ("EASE, closed-form item-item regression (Steck, 2019)", EASESettings),
     "graph-knn": ("itemknn over the support positives and the neighbours' interests",
-                  {**KNN_SEARCH, "baselines.graph_weight": [0.03, 0.1, 0.3, 1.0, 3.0]}),
+                  GraphKNNSettings),
 }
 # In the default comparison: the strong, cheap scorers a meta-learner must
-# beat (on a 2,113-interest folder item-kNN led maml by 0.04 ROC-AUC), the
-# item-item ones only where their [C, C] matrices are affordable.
+# beat, the item-item ones only where their [C, C] matrices are affordable.
 _DEFAULT = {"popularity": None, "itemknn": 10_000, "graph-knn": 10_000}
-for _name, (_what, _search) in _SCORERS.items():
+for _name, (_what, _config) in _SCORERS.items():
     register_method(_name, kinds=("user-interest",), training="none", family="baseline",
-                    description=_what, search=_search, seeded=False,
+                    description=_what, config=_config, seeded=False,
                     default_for=("user-interest",) if _name in _DEFAULT else (),
                     max_interests=_DEFAULT.get(_name))(Scorer)
+
+__all__ = ["EASESettings", "GraphKNNSettings", "InterestScorers", "KNNSettings", "SCORERS",
+           "Scorer", "ease_weights"]

@@ -1,16 +1,16 @@
 """Meta-selection methods: learn which learner to use for a new task.
 
 For each user-interest task a selector chooses among trained candidate
-learners (``selection.candidates``: by default MAML, finetune, itemknn, EASE,
+learners (``candidates``: by default MAML, finetune, itemknn, EASE,
 graph-knn and popularity) from the task's meta-features (:func:`meta_features`:
 support size, ego-subgraph size and density, the ego's degree and known
 neighbours, the neighbours' agreement with the support, the support items'
 popularity and co-occurrence). It is fitted on the candidates' per-task
 scores on the meta-val tasks, in one of three ways:
 
-- ``select-knn``: the candidate that did best on the ``selection.neighbors``
-  nearest meta-val tasks in meta-feature space (auto-sklearn's warm start,
-  Feurer et al., 2015);
+- ``select-knn``: the candidate that did best on the ``neighbors`` nearest
+  meta-val tasks in meta-feature space (auto-sklearn's warm start, Feurer
+  et al., 2015);
 - ``select-clf``: a logistic-regression classifier from meta-features to the
   per-task best candidate;
 - ``blend``: a per-task stacked blend: each candidate's scores are
@@ -18,42 +18,64 @@ scores on the meta-val tasks, in one of three ways:
   to one, a softmax gate on the meta-features, fitted by a listwise loss on
   the meta-val items.
 
-Each is scored on meta-val by 2-fold cross-fitting (fitted on one half of
-the tasks, scored on the other, both ways round) beside the best single
-candidate chosen the same way. With ``selection.fallback`` (the default) a
-selector that does not beat that single candidate there is not used: the
-method predicts with the candidate best on all meta-val tasks, as ensemble
-selection (Caruana et al., 2004; auto-sklearn's final step) keeps a single
-model when no mixture beats it on validation data.
+Each is scored on meta-val by 2-fold cross-fitting beside the best single
+candidate chosen the same way (:mod:`graphmeta.methods.crossfit`). With
+``fallback`` (the default) a selector that does not beat that single
+candidate there is not used: the method predicts with the candidate best on
+all meta-val tasks, as ensemble selection (Caruana et al., 2004;
+auto-sklearn's final step) keeps a single model when no mixture beats it on
+validation data.
 
-:class:`~graphmeta.meta.selection.MetaSelector` and
-:class:`~graphmeta.meta.selection.StackedBlend` are scikit-learn style and
-save to plain JSON-able dicts, no pickle; the method's checkpoint holds the
-candidates' states and that dict.
-
-Over 300 lines: the method, the cross-fitting that scores it and decides
-the fallback on meta-val (:func:`cross_fit`), and the meta-val readers the
-analysis scripts under ``benchmarks/`` use; one protocol, kept in one
-module so that the scripts measure exactly what the method does.
+The candidates are other methods of the run, trained at the same seed and
+passed in (``ctx.trained``). The selector
+(:class:`~graphmeta.meta.selection.MetaSelector`,
+:class:`~graphmeta.meta.selection.StackedBlend`) saves to a plain JSON-able
+dict, no pickle; the method's checkpoint holds the candidates' states and
+that dict.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from graphmeta.eval import ranking_metrics
+from graphmeta.eval import Evaluator
 from graphmeta.meta.selection import CS, MetaSelector, StackedBlend
-from graphmeta.methods.registry import Context, Learner, get_method, register_method
+from graphmeta.methods.crossfit import (best_candidate, cross_fit, fallback_decision,
+                                        fit_selector, selector_metric)
+from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.methods.scorers import InterestScorers
+from graphmeta.settings import Settings, setting
 from graphmeta.tasks import TaskBatch
 
 FEATURES = ("support_positives", "ego_nodes", "ego_density", "ego_degree", "known_neighbours",
             "neighbour_support_agreement", "support_popularity", "support_cooccurrence")
+CANDIDATES = ["maml", "finetune", "itemknn", "ease", "graph-knn", "popularity"]
+
+
+@dataclass(frozen=True)
+class SelectionSettings(Settings):
+    candidates: list = setting(CANDIDATES, doc="the learners chosen among per task (each "
+                                               "with its own settings)")
+    fallback: bool = setting(True, doc="use the best single candidate instead when the "
+                                       "selector, cross-fitted on meta-val, does not beat it")
+
+
+@dataclass(frozen=True)
+class KNNSelectSettings(SelectionSettings):
+    neighbors: int = setting(25, low=1, search=[5, 10, 25, 50, 100],
+                             doc="meta-val tasks consulted")
+
+
+@dataclass(frozen=True)
+class FittedSelectSettings(SelectionSettings):
+    C: Any = setting("auto", auto=float, positive=True, search=list(CS),
+                     doc="inverse regularisation; auto: chosen when the selector is fitted, "
+                         "by 5-fold cross-validation over the meta-val tasks among "
+                         "0.01, 0.1, 1, 10")
 
 
 def meta_features(scorers: InterestScorers, batch: TaskBatch) -> np.ndarray:
@@ -80,21 +102,20 @@ def meta_features(scorers: InterestScorers, batch: TaskBatch) -> np.ndarray:
 
 
 class Selection(Learner):
-    """A meta-selection method: trained candidates plus a selector (or a
-    blend) fitted on their meta-val scores. The candidates' states and the
-    selector's JSON-able state are its checkpoint."""
+    """A meta-selection method: trained candidates (``ctx.trained``) plus a
+    selector (or a blend) fitted on their meta-val scores. The candidates'
+    states and the selector's JSON-able state are its checkpoint."""
 
     def __init__(self, ctx: Context, mode: str) -> None:
         super().__init__(ctx)
-        from graphmeta.train import build_learner
         self.mode = mode
-        self.names = list(ctx.spec.selection.candidates)
-        for name in self.names:
-            if ctx.spec.kind not in get_method(name).kinds:
-                raise ValueError(f"selection.candidates: {name!r} does not run on "
-                                 f"{ctx.spec.kind} tasks")
-        self.candidates = nn.ModuleDict({n: build_learner(self._context(n)) for n in self.names})
-        self.scorers = InterestScorers(ctx.tasks, ctx.spec.baselines)
+        self.names = list(ctx.settings.candidates)
+        missing = [n for n in self.names if n not in ctx.trained]
+        if missing:
+            raise ValueError(f"{ctx.method}: candidates {missing} were not passed in "
+                             f"(ctx.trained holds {sorted(ctx.trained)})")
+        self.candidates = nn.ModuleDict({n: ctx.trained[n] for n in self.names})
+        self.scorers = InterestScorers(ctx.tasks)
         self.selector = self._new_selector()
         # set by fit (and saved): the candidate used instead of the selector,
         # and the cross-fitted meta-val scores that decided it
@@ -102,60 +123,57 @@ class Selection(Learner):
         self.val_: dict[str, float] = {}
 
     def _new_selector(self) -> MetaSelector | StackedBlend:
-        s = self.ctx.spec.selection
-        return (StackedBlend(C=s.C) if self.mode == "blend"
-                else MetaSelector("knn" if self.mode == "knn" else "classifier", s.neighbors, s.C))
+        s = self.settings
+        if self.mode == "blend":
+            return StackedBlend(C=s.C)
+        if self.mode == "knn":
+            return MetaSelector("knn", n_neighbors=s.neighbors)
+        return MetaSelector("classifier", C=s.C)
 
-    def _context(self, name: str) -> Context:
-        c = self.ctx
-        return Context(name, c.spec.for_method(name), c.tasks, c.device, c.seed, c.trained)
-
-    def fit(self, val: Iterable, progress: bool = False) -> list[dict]:
-        """Trains (or takes from the run) each candidate, then fits the
-        selector on their per-task meta-val scores. Its own meta-val score
-        (the history row tuning reads) is 2-fold cross-fitted
-        (:func:`cross_fit`), as is the best single candidate's beside it;
-        with ``selection.fallback``, unless the selector's is higher, the
-        method keeps the candidate best on all meta-val tasks instead (and
-        that is its score). The kept selector is refitted on every task."""
-        from graphmeta.train import fit as fit_method
-        for name in self.names:
-            trained = (self.ctx.trained(name, self.ctx.seed) if self.ctx.trained is not None
-                       else fit_method(self._context(name), val, progress).learner)
-            self.candidates[name].load_state_dict(trained.state_dict())
-        data = self._collect(val)
-        select = self.ctx.spec.meta.select
+    def fit(self, evaluator: Evaluator, progress: bool = False) -> list[dict]:
+        """Fits the selector on the candidates' per-task meta-val scores. Its
+        own meta-val score (the history row tuning reads) is 2-fold
+        cross-fitted, as is the best single candidate's beside it; with
+        ``fallback``, unless the selector's is higher, the method keeps the
+        candidate best on all meta-val tasks instead (and that is its
+        score). The kept selector is refitted on every task."""
+        data = self.collect(evaluator.batches("val"), evaluator.score)
+        select = self.ctx.select
         self.val_, prefer_single = fallback_decision(
             *cross_fit(self.mode, self._new_selector, data, select))
         self.selector = fit_selector(self.mode, self._new_selector(), data)
-        use_single = self.ctx.spec.selection.fallback and prefer_single
+        use_single = self.settings.fallback and prefer_single
         self.fallback_ = self.names[best_candidate(data[4])] if use_single else None
         return [{"method": self.ctx.method, "seed": self.ctx.seed, "iteration": 0,
                  f"val_{select}": self.val_["best_single" if use_single else "selector"]}]
 
-    def _collect(self, batches: Iterable) -> tuple[np.ndarray, ...]:
+    def _predictions(self, batch: TaskBatch) -> list[Tensor]:
+        return [self.candidates[n].eval().predict(batch).detach().cpu().double()
+                for n in self.names]
+
+    def collect(self, batches: Iterable, score: Callable[[Tensor, Any], dict]
+                ) -> tuple[np.ndarray, ...]:
         """Meta-features, candidates' scores ``[L, T, S]``, labels, masks and
-        each candidate's per-task metric ``[T, L]`` over ``batches``."""
-        metric = self.ctx.spec.meta.select
+        each candidate's per-task metric ``[T, L]`` (``score(pred, batch)``)
+        over ``batches``."""
+        metric = self.ctx.select
         batches = list(batches)
         Xs, S, Y, M, P = [], [], [], [], []
         width = max(b.query_y.size(1) for b in batches)
         for b in batches:
-            preds = [self.candidates[n].eval().predict(b).detach().cpu().double()
-                     for n in self.names]
+            preds = self._predictions(b)
             Xs.append(meta_features(self.scorers, b))
             S.append(np.stack([_pad(p.numpy(), width) for p in preds]))
             Y.append(_pad(b.query_y.cpu().numpy(), width))
             M.append(_pad(b.query_mask.cpu().numpy(), width).astype(bool))
-            P.append(np.stack([self.ctx.tasks.score(p, b)[metric] for p in preds], 1))
+            P.append(np.stack([score(p, b)[metric] for p in preds], 1))
         return (np.concatenate(Xs), np.concatenate(S, 1), np.concatenate(Y),
                 np.concatenate(M), np.concatenate(P))
 
-    def predict(self, batch: TaskBatch) -> Tensor:
+    def predict(self, batch: TaskBatch, steps: Optional[int] = None) -> Tensor:
         if self.fallback_ is not None:
             return self.candidates[self.fallback_].eval().predict(batch).detach().cpu().double()
-        preds = torch.stack([self.candidates[n].eval().predict(batch).detach().cpu().double()
-                             for n in self.names])                         # [L, T, S]
+        preds = torch.stack(self._predictions(batch))                        # [L, T, S]
         X = meta_features(self.scorers, batch)
         if self.mode == "blend":
             out = self.selector.predict(X, preds.numpy(), batch.query_mask.cpu().numpy())
@@ -163,21 +181,20 @@ class Selection(Learner):
         choice = torch.from_numpy(self.selector.predict(X))
         return preds[choice, torch.arange(batch.num_tasks)]
 
-    def selection_report(self, batches: Iterable) -> dict[str, Any]:
+    def report(self, batches: Iterable, score: Callable[[Tensor, Any], dict]) -> dict[str, Any]:
         """On ``batches``: the method's mean per-task score (``selected_score``)
         against the best single candidate's and the per-task oracle's; the
         candidate used instead of the selector (``fallback``, None if the
         selector is used) and the cross-fitted meta-val scores that decided
         it (``val_selector``, ``val_best_single``); the fitted selector's own
-        score (``selector_score``, equal to ``selected_score`` without a
-        fallback); for a selector (or a fallback), how often its choice is a
-        per-task best candidate (the oracle rate) and how often it chose each;
-        for the blend, the gate's mean weight on each candidate; for the blend
-        and ``select-clf``, the ``C`` they were fitted with."""
-        data = self._collect(batches)
+        score (``selector_score``); for a selector (or a fallback), how often
+        its choice is a per-task best candidate (the oracle rate) and how
+        often it chose each; for the blend, the gate's mean weight on each
+        candidate; for the blend and ``select-clf``, the ``C`` they were
+        fitted with."""
+        data = self.collect(batches, score)
         X, per_task = data[0], data[4]
-        fitted = np.asarray(selector_metric(self.mode, self.selector, data,
-                                            self.ctx.spec.meta.select))
+        fitted = np.asarray(selector_metric(self.mode, self.selector, data, self.ctx.select))
         choice = (np.full(len(X), self.names.index(self.fallback_)) if self.fallback_ is not None
                   else None if self.mode == "blend" else self.selector.predict(X))
         own = fitted if choice is None else per_task[np.arange(len(X)), choice]
@@ -210,109 +227,7 @@ class Selection(Learner):
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.selector.load_state_dict(state["selector"])
-        # checkpoints written before the fallback existed used the selector
-        self.fallback_, self.val_ = state.get("fallback"), state.get("val", {})
-
-
-def _subset(data: tuple[np.ndarray, ...], keep: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The tasks ``keep`` of what :meth:`Selection._collect` gathers."""
-    X, scores, y, mask, per_task = data
-    return X[keep], scores[:, keep], y[keep], mask[keep], per_task[keep]
-
-
-def fit_selector(mode: str, selector: MetaSelector | StackedBlend,
-                 data: tuple[np.ndarray, ...]) -> MetaSelector | StackedBlend:
-    """Fits ``selector`` (of ``mode`` "knn", "classifier" or "blend") on
-    collected tasks ``data`` (:meth:`Selection._collect`'s tuple)."""
-    X, scores, y, mask, per_task = data
-    return selector.fit(X, scores, y, mask) if mode == "blend" else selector.fit(X, per_task)
-
-
-def selector_metric(mode: str, selector: MetaSelector | StackedBlend,
-                    data: tuple[np.ndarray, ...], metric: str) -> np.ndarray:
-    """A fitted selector's per-task ``metric`` on collected tasks ``data``."""
-    X, scores, y, mask, per_task = data
-    if mode == "blend":
-        out = selector.predict(X, scores, mask)
-        return np.asarray(ranking_metrics(torch.from_numpy(out), torch.from_numpy(y),
-                                          torch.from_numpy(mask))[metric], dtype=float)
-    return per_task[np.arange(len(X)), selector.predict(X)]
-
-
-def cross_fit(mode: str, make: Callable[[], MetaSelector | StackedBlend],
-              data: tuple[np.ndarray, ...], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """2-fold cross-fitting over collected tasks ``data`` (alternate tasks in
-    each half): per task, ``metric`` of a selector built by ``make`` and
-    fitted on the other half, and of the candidate best on average on the
-    other half (``per_task`` must hold ``metric``). Both arrays ``[T]``."""
-    n = len(data[0])
-    half = np.arange(n) % 2 == 0
-    own, single = np.full(n, np.nan), np.full(n, np.nan)
-    for test in (half, ~half):
-        fit, held = _subset(data, ~test), _subset(data, test)
-        own[test] = selector_metric(mode, fit_selector(mode, make(), fit), held, metric)
-        single[test] = held[4][:, best_candidate(fit[4])]
-    return own, single
-
-
-def best_candidate(per_task: np.ndarray) -> int:
-    """The candidate with the best mean per-task metric ``[T, L]``."""
-    return int(np.nanargmax(np.nanmean(per_task, 0)))
-
-
-def fallback_decision(own: np.ndarray, single: np.ndarray) -> tuple[dict[str, float], bool]:
-    """From :func:`cross_fit`'s per-task scores: the selector's and the best
-    single candidate's mean over the tasks both scored (rounded to 6
-    decimals, as saved and reported), and whether the single candidate is
-    preferred (the selector's mean is not higher). The one rule
-    ``Selection.fit`` and the analysis scripts apply."""
-    ok = ~np.isnan(own) & ~np.isnan(single)
-    val = {"selector": round(float(own[ok].mean()), 6),
-           "best_single": round(float(single[ok].mean()), 6)}
-    return val, val["selector"] <= val["best_single"]
-
-
-def candidate_metrics(scores: np.ndarray, y: np.ndarray, mask: np.ndarray,
-                      metrics: tuple[str, ...] = ("auc", "ndcg@10")) -> dict[str, np.ndarray]:
-    """Each candidate's per-task ranking metrics ``[T, L]`` from scores
-    ``[L, T, S]``, labels and item mask ``[T, S]`` (as :meth:`Selection._collect`
-    returns them)."""
-    out: dict[str, list] = {k: [] for k in metrics}
-    for s in scores:
-        m = ranking_metrics(torch.from_numpy(s), torch.from_numpy(y), torch.from_numpy(mask))
-        for k in metrics:
-            out[k].append(np.asarray(m[k], dtype=float))
-    return {k: np.stack(v, 1) for k, v in out.items()}
-
-
-def collect_meta_val(run_dir: str | Path, device: str = "cpu"
-                     ) -> Iterator[tuple[int, list[str], tuple[np.ndarray, ...]]]:
-    """Per training seed of the ``blend`` in a finished run directory (its
-    checkpoint holds every candidate): the seed, the candidates' names and
-    what :meth:`Selection._collect` gathers on the run's fixed meta-val tasks
-    (meta-features, scores ``[L, T, S]``, labels, masks, per-task metric
-    ``[T, L]``). The test split is not drawn. Raises :class:`ValueError` at
-    once if the run trained no ``blend``; each seed is read as iterated."""
-    from graphmeta.config import load_config
-    from graphmeta.runner import prepare, resolve_device
-    import yaml
-    from graphmeta.checkpoint import ADDED
-    run_dir = Path(run_dir)
-    config = run_dir / "config.yaml"
-    # the candidates are what is read: a setting added since the run was
-    # written is read under the value that run used (checkpoint.ADDED)
-    written = yaml.safe_load(config.read_text()) or {}
-    older = [f"{sec}.{k}={json.dumps(v)}" for sec, keys in ADDED.items()
-             for k, v in keys.items() if k not in written.get(sec, {})]
-    run = prepare(load_config(config, older), resolve_device(device))
-    if "blend" not in run.spec.methods:
-        raise ValueError(f"{run_dir}: no blend in this run (its candidates are read from "
-                         f"the blend's checkpoint)")
-
-    def read(seed: int) -> tuple[int, list[str], tuple[np.ndarray, ...]]:
-        sel = run.load(run_dir, "blend", seed)
-        return seed, sel.names, sel._collect(run.val)
-    return (read(seed) for seed in run.seeds("blend"))
+        self.fallback_, self.val_ = state["fallback"], state["val"]
 
 
 def _pad(a: np.ndarray, width: int) -> np.ndarray:
@@ -328,16 +243,16 @@ def _selection(mode: str) -> Callable[[Context], Learner]:
     return build
 
 
-SEARCH = {"selection.neighbors": [5, 10, 25, 50, 100], "selection.C": list(CS)}
-for _name, _mode, _what, _search in [
+for _name, _mode, _what, _config in [
         ("select-knn", "knn", "per task, the candidate best on the nearest meta-val tasks",
-         {"selection.neighbors": SEARCH["selection.neighbors"]}),
+         KNNSelectSettings),
         ("select-clf", "classifier", "per task, the candidate a classifier on meta-features picks",
-         {"selection.C": SEARCH["selection.C"]}),
+         FittedSelectSettings),
         ("blend", "blend", "per task, a blend of the candidates' scores weighted by "
-                           "meta-features", {"selection.C": SEARCH["selection.C"]})]:
+                           "meta-features", FittedSelectSettings)]:
     register_method(_name, kinds=("user-interest",), training="custom", family="meta-selection",
-                    description=_what, search=_search)(_selection(_mode))
+                    description=_what, config=_config,
+                    depends=lambda s: list(s.candidates))(_selection(_mode))
 
-__all__ = ["FEATURES", "Selection", "best_candidate", "candidate_metrics", "collect_meta_val",
-           "cross_fit", "fallback_decision", "fit_selector", "meta_features", "selector_metric"]
+__all__ = ["CANDIDATES", "FEATURES", "FittedSelectSettings", "KNNSelectSettings", "Selection",
+           "SelectionSettings", "meta_features"]

@@ -18,47 +18,58 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphmeta.models.encoder import GNNEncoder
+from graphmeta.models.batched import encode_egos, encode_graph
 from graphmeta.models.functional import sub_params
-from graphmeta.tasks.batch import FewShotBatch, GraphBatch, MetaBatch
 from graphmeta.models.model import MLPHead
+from graphmeta.tasks.batch import FewShotBatch, GraphBatch
 
 
-def _embed(encoder: GNNEncoder, p: dict[str, Tensor], graphs: GraphBatch, num_tasks: int
+def _embed(encoder: nn.Module, p: dict[str, Tensor], graphs: GraphBatch, num_tasks: int
            ) -> Tensor:
     """Centre-node embeddings ``[T, G, d]`` of ``T * G`` graphs, with task
     ``t``'s encoder parameters for its ``G`` graphs."""
     enc = sub_params(p, "encoder.")
     per_task = graphs.x.size(0) // num_tasks
-    return encoder.batched(enc, graphs, graphs_per_task=per_task).view(num_tasks, per_task, -1)
+    return encode_egos(encoder, enc, graphs, per_task).view(num_tasks, per_task, -1)
+
+
+def _out_channels(encoder: nn.Module, encoder_dim: int | None) -> int:
+    dim = encoder_dim if encoder_dim is not None else getattr(encoder, "out_channels", None)
+    if not isinstance(dim, int):
+        raise ValueError(f"the encoder {type(encoder).__name__} has no int out_channels: "
+                         f"pass encoder_dim")
+    return dim
 
 
 class FewShotClassifier(nn.Module):
-    """GNN encoder + MLP head with ``n_way`` logits."""
+    """GNN encoder (any module, see :class:`~graphmeta.models.InterestModel`)
+    + MLP head with ``n_way`` logits."""
 
-    def __init__(self, encoder: GNNEncoder, n_way: int, head_hidden: int = 64) -> None:
+    def __init__(self, encoder: nn.Module, n_way: int, head_hidden: int = 64,
+                 encoder_dim: int | None = None) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = MLPHead(encoder.out_channels, head_hidden, n_way)
+        self.head = MLPHead(_out_channels(encoder, encoder_dim), head_hidden, n_way)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """Logits ``[n_way]`` of one ego-subgraph (PyG message passing)."""
-        return self.head(self.encoder(x, edge_index)[0])
+        """Logits ``[n_way]`` of one ego-subgraph (``x`` ``[n, F]``, local ``edge_index``)."""
+        return self.head(encode_graph(self.encoder, None, x, edge_index)[0])
 
     def graph_logits(self, p: dict[str, Tensor], graphs: GraphBatch, num_tasks: int) -> Tensor:
         """Logits ``[T, G, n_way]`` of ``T * G`` graphs, ``G`` per task."""
         return MLPHead.batched(p, _embed(self.encoder, p, graphs, num_tasks), prefix="head.")
 
-    def features(self, p: dict[str, Tensor], batch: MetaBatch, items: GraphBatch) -> Tensor:
+    def features(self, p: dict[str, Tensor], batch: FewShotBatch, items: GraphBatch) -> Tensor:
         """What the head reads: the centre-node embeddings ``[T, G, d]`` of ``items``."""
         return _embed(self.encoder, p, items, batch.num_tasks)
 
-    def head_logits(self, p: dict[str, Tensor], z: Tensor, batch: MetaBatch,
+    def head_logits(self, p: dict[str, Tensor], z: Tensor, batch: FewShotBatch,
                     items: GraphBatch) -> Tensor:
         """Logits ``[T, G, n_way]`` from :meth:`features` ``z``."""
         return MLPHead.batched(p, z, prefix="head.")
 
-    def batched_logits(self, p: dict[str, Tensor], batch: MetaBatch, items: GraphBatch) -> Tensor:
+    def batched_logits(self, p: dict[str, Tensor], batch: FewShotBatch, items: GraphBatch
+                       ) -> Tensor:
         """Logits ``[T, G, n_way]`` of the ``G`` graphs per task in ``items``."""
         return self.graph_logits(p, items, batch.num_tasks)
 
@@ -69,7 +80,7 @@ class PrototypeClassifier(nn.Module):
     ``tau * cos(z, c_k)`` with a learned temperature ``tau`` (``"cosine"``,
     Meta-Baseline, Chen et al., 2021)."""
 
-    def __init__(self, encoder: GNNEncoder, metric: str = "euclidean") -> None:
+    def __init__(self, encoder: nn.Module, metric: str = "euclidean") -> None:
         super().__init__()
         if metric not in ("euclidean", "cosine"):
             raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")

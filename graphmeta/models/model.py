@@ -2,15 +2,16 @@
 interest embedding, fed to the classic MLP head (``fc1 -> ReLU -> fc2``)."""
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphmeta.eval.ranking import LONG_LIST
-from graphmeta.models.encoder import GNNEncoder
+from graphmeta.models.batched import encode_egos, encode_graph
 from graphmeta.models.functional import blinear, sub_params
+from graphmeta.models.longlist import (FACTORISE_FROM, candidate_table, catalogue_logits,
+                                      factorised_logits)
 from graphmeta.tasks.batch import TaskBatch
 
 COMBINES = ("concat", "concat-product")
@@ -43,8 +44,14 @@ class InterestModel(nn.Module):
 
     Args:
         in_channels (int): Node feature size.
-        encoder (GNNEncoder, optional): Graph encoder. ``None`` uses the ego's
-            own node features only (the ``maml-mlp`` baseline: no neighbours).
+        encoder (nn.Module, optional): Graph encoder: any module, dense
+            (``forward(x, adj, mask)``, run batched) or message passing
+            (``forward(x, edge_index)``, run task by task; see
+            :mod:`graphmeta.models.batched`); the ego's embedding is its
+            output's row 0. ``None`` uses the ego's own node features only
+            (the ``maml-mlp`` baseline: no neighbours).
+        encoder_dim (int, optional): The encoder's output size (default:
+            its ``out_channels``).
         interest_x (Tensor, optional): Fixed interest features ``[C, D]``
             (item features of synthetic data). Exclusive with ``num_interests``.
         num_interests (int, optional): Learn an embedding per named interest.
@@ -64,7 +71,8 @@ class InterestModel(nn.Module):
             see :meth:`sparse_parameters`).
     """
 
-    def __init__(self, in_channels: int, encoder: Optional[GNNEncoder] = None, *,
+    def __init__(self, in_channels: int, encoder: Optional[nn.Module] = None, *,
+                 encoder_dim: Optional[int] = None,
                  interest_x: Optional[Tensor] = None,
                  num_interests: Optional[int] = None, interest_dim: int = 32,
                  combine: str = "concat-product", head_hidden: int = 64,
@@ -77,10 +85,15 @@ class InterestModel(nn.Module):
         self.encoder = encoder
         self.combine = combine
         self.sparse_grad = bool(sparse_grad) and num_interests is not None
-        # Longer candidate lists are scored by _factorised_logits.
-        self.factorise_from = LONG_LIST
+        # Longer candidate lists are scored by models.longlist.factorised_logits.
+        self.factorise_from = FACTORISE_FROM
         self.context = list(context)
-        ego_dim = encoder.out_channels if encoder is not None else in_channels
+        if encoder is not None and encoder_dim is None:
+            encoder_dim = getattr(encoder, "out_channels", None)
+            if not isinstance(encoder_dim, int):
+                raise ValueError(f"the encoder {type(encoder).__name__} has no int "
+                                 f"out_channels: pass encoder_dim")
+        ego_dim = encoder_dim if encoder is not None else in_channels
         if interest_x is not None:
             self.register_buffer("interest_x", interest_x.clone())
             self.interest_emb = None
@@ -99,12 +112,13 @@ class InterestModel(nn.Module):
                 f"combine={self.combine!r}, context={self.context}, head={self.head!r}"
                 + (", sparse_grad=True" if self.sparse_grad else "") + ")")
 
-    # -- per-task path (PyG message passing) ---------------------------------
+    # -- one task (the reference) -----------------------------------------
     def forward(self, x: Tensor, edge_index: Tensor, items: Tensor,
                 context: Optional[Tensor] = None) -> Tensor:
-        """Logits ``[S, 2]`` for ``items`` of one task's ego-subgraph
-        (``context``: that task's ``item_context`` ``[C, F]``)."""
-        h = x[0] if self.encoder is None else self.encoder(x, edge_index)[0]
+        """Logits ``[S, 2]`` for ``items`` of one task's ego-subgraph (``x``
+        ``[n, F]``, local ``edge_index``; ``context``: that task's
+        ``item_context`` ``[C, F]``)."""
+        h = x[0] if self.encoder is None else encode_graph(self.encoder, None, x, edge_index)[0]
         e = self.interest_x[items] if self.interest_emb is None else self.interest_emb(items)
         h = h.expand(e.size(0), -1)
         parts = [h, e] + ([h * self.proj(e)] if self.proj is not None else [])
@@ -117,7 +131,7 @@ class InterestModel(nn.Module):
         """The ego embeddings ``[T, d]`` (the encoder's part of :meth:`batched_logits`)."""
         if self.encoder is None:
             return batch.graphs.x[:, 0]
-        return self.encoder.batched(sub_params(p, "encoder."), batch.graphs)
+        return encode_egos(self.encoder, sub_params(p, "encoder."), batch.graphs)
 
     def features(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
         """What the head reads besides the interests: the ego embeddings
@@ -128,13 +142,13 @@ class InterestModel(nn.Module):
         """The parameters that get sparse gradients (``sparse_grad``)."""
         return [self.interest_emb.weight] if self.sparse_grad else []
 
-    def row_sparse(self) -> dict[str, str]:
+    def adapted_rows(self) -> dict[str, str]:
         """Parameters whose rows a task touches only at some indices: name ->
-        the batch attribute holding each task's row ids ``[T, S]``. The
-        interest table is read at the support interests while adapting, so
-        :class:`~graphmeta.meta.MAML` adapts those rows only (see
-        :meth:`interest_rows`) and the cost of a task does not grow with the
-        catalogue."""
+        the batch attribute holding each task's row ids ``[T, S]`` (the
+        ``rows`` argument of :class:`~graphmeta.meta.MAML`). The interest
+        table is read at the support interests while adapting, so MAML
+        adapts those rows only (see :meth:`interest_rows`) and the cost of a
+        task does not grow with the catalogue."""
         return {} if self.interest_emb is None else {"interest_emb.weight": "support_items"}
 
     def interest_rows(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor,
@@ -183,16 +197,16 @@ class InterestModel(nn.Module):
                                  "(build the tasks with context=True)")
             ctx = batch.item_context[:, :, self.context]
         if items.size(1) > self.factorise_from:
-            table = self._candidate_table(p, batch)
+            table = candidate_table(self, p, batch)
             if table is not None and ctx is None and not torch.is_grad_enabled() \
                     and 2 * items.size(1) > table.size(0):
                 # Most of the catalogue: score all of it, then pick the candidates.
-                out = self._catalogue_logits(p, h, table)                  # [T, C, 2]
+                out = catalogue_logits(self, p, h, table)                  # [T, C, 2]
                 return out.gather(1, items.unsqueeze(-1).expand(-1, -1, out.size(-1)))
             ctx_rows = None if ctx is None else (
                 lambda sl: ctx.gather(1, items[:, sl].unsqueeze(-1).expand(-1, -1, ctx.size(-1))))
-            return self._factorised_logits(
-                p, h, items.size(1), lambda sl: self.interest_rows(p, batch, items, sl), ctx_rows)
+            return factorised_logits(
+                self, p, h, items.size(1), lambda sl: self.interest_rows(p, batch, items, sl), ctx_rows)
         e = self.interest_rows(p, batch, items)
         h = h.unsqueeze(1).expand(-1, e.size(1), -1)
         parts = [h, e]
@@ -201,99 +215,6 @@ class InterestModel(nn.Module):
         if ctx is not None:
             parts.append(ctx.gather(1, items.unsqueeze(-1).expand(-1, -1, ctx.size(-1))))
         return MLPHead.batched(p, torch.cat(parts, dim=-1), prefix="head.")
-
-    def _candidate_table(self, p: dict[str, Tensor], batch: TaskBatch) -> Optional[Tensor]:
-        """The one ``[C, D]`` table every task's candidates read, if there is
-        one: fixed item features, the shared learned table, or the shared
-        table of a row-sparse adaptation whose candidates are never a task's
-        own (adapted) support rows."""
-        if self.interest_emb is None:
-            return self.interest_x
-        table = p["interest_emb.weight"]
-        if "interest_emb.weight@base" in p:
-            return p["interest_emb.weight@base"] if batch.disjoint else None
-        return table if table.dim() == 2 else None
-
-    def _fc1_terms(self, p: dict[str, Tensor], h: Tensor
-                   ) -> tuple[Tensor, Tensor, Optional[Tensor]]:
-        """``fc1`` as :meth:`_factorised_logits` splits it: ``a`` ``[T, 1, H]``,
-        ``B^T`` ``[T, D, H]`` and the context weights ``[T, F, H]`` (or None)."""
-        d = h.size(-1)
-        w1 = p["head.fc1.weight"]                                       # [T, H, z]
-        D = w1.size(-1) - d - (d if self.proj is not None else 0) - len(self.context)
-        a = ((w1[:, :, :d] @ h.unsqueeze(-1)).squeeze(-1) + p["head.fc1.bias"]).unsqueeze(1)
-        b = w1[:, :, d:d + D]
-        if self.proj is not None:
-            b = b + (w1[:, :, d + D:2 * d + D] * h.unsqueeze(1)) @ p["proj.weight"]
-        wct = w1[:, :, w1.size(-1) - len(self.context):].transpose(1, 2) if self.context else None
-        return a, b.transpose(1, 2), wct
-
-    def _catalogue_logits(self, p: dict[str, Tensor], h: Tensor, table: Tensor) -> Tensor:
-        """Logits ``[T, C, 2]`` of every row of ``table`` for every task, in
-        slices of the table (no gather of candidate embeddings): ``fc1`` of
-        up to 4 tasks as one ``[D, 4 * H]`` matmul, ``fc2`` as one
-        block-diagonal ``[4 * H, 4 * 2]`` one (more tasks at once would grow
-        the block-diagonal's wasted work)."""
-        a, bt, _ = self._fc1_terms(p, h)
-        T, D, H = bt.shape
-        w2, b2 = p["head.fc2.weight"], p["head.fc2.bias"]              # [T, 2, H], [T, 2]
-        C, K = table.size(0), w2.size(1)
-        out = h.new_empty(T, C, K)
-        for g in range(0, T, 4):
-            G = min(4, T - g)
-            b_all = bt[g:g + G].permute(1, 0, 2).reshape(D, G * H)
-            a_all = a[g:g + G].reshape(1, G * H)
-            # [G * H, G * K], column-major: 2x faster in this skinny matmul
-            w2_all = torch.block_diag(*[w2[t] for t in range(g, g + G)]).T
-            step = max(1, 2**21 // (G * H))                            # 8 MB of fc1 outputs
-            buf, res = h.new_empty(step, G * H), h.new_empty(step, G * K)
-            for i in range(0, C, step):
-                e = table[i:i + step]
-                n = e.size(0)
-                pre = buf[:n]
-                torch.mm(e, b_all, out=pre).add_(a_all).relu_()
-                torch.mm(pre, w2_all, out=res[:n])
-                out[g:g + G, i:i + n] = res[:n].view(n, G, K).transpose(0, 1)
-        return out + b2.unsqueeze(1)
-
-    def _factorised_logits(self, p: dict[str, Tensor], h: Tensor, n: int,
-                           rows: Callable[[slice], Tensor],
-                           ctx_rows: Optional[Callable[[slice], Tensor]] = None) -> Tensor:
-        r""":meth:`head_logits` of ``n`` candidates for long lists (full
-        ranking of a large catalogue; ``rows(slice)`` gives the embeddings
-        of a slice of them, ``ctx_rows(slice)`` their context features).
-        ``fc1`` is linear in ``[h, e, h * P e, c]``, so per task it is
-        :math:`a + B e + W_c c` with :math:`a = W_h h + b` and
-        :math:`B = W_e + W_p\,\mathrm{diag}(h)\,P` (``[hidden, D]``): one
-        matmul of the candidates' embeddings instead of building a
-        ``[n, 2d + D]`` input (6x fewer operations at the defaults). Without
-        autograd the candidates go in slices through buffers small enough
-        for the allocator to reuse (fresh 100 MB tensors per user cost more
-        in page faults than the matmul)."""
-        a, bt, wct = self._fc1_terms(p, h)
-        if torch.is_grad_enabled():
-            pre = torch.bmm(rows(slice(None)), bt) + a
-            if wct is not None:
-                pre = pre + torch.bmm(ctx_rows(slice(None)), wct)
-            return blinear(F.relu(pre), p["head.fc2.weight"], p["head.fc2.bias"])
-        T, H = bt.size(0), bt.size(2)
-        w2, b2 = p["head.fc2.weight"], p["head.fc2.bias"]
-        out = h.new_empty(T, n, w2.size(1))
-        step = max(1, 2**21 // (T * H))                                # 8 MB of fc1 outputs
-        buf = h.new_empty(T, step, H)
-        for i in range(0, n, step):
-            e = rows(slice(i, i + step))
-            pre = buf if e.size(1) == step else h.new_empty(T, e.size(1), H)
-            torch.bmm(e, bt, out=pre).add_(a)
-            if wct is not None:
-                pre.baddbmm_(ctx_rows(slice(i, i + step)), wct)
-            pre.relu_()
-            # fc2 has 2 outputs: matrix-vector products, 4x faster here than
-            # a [*, H] x [H, 2] matmul.
-            for t in range(T):
-                for j in range(w2.size(1)):
-                    out[t, i:i + step, j] = torch.mv(pre[t], w2[t, j]).add_(b2[t, j])
-        return out
 
     def batched_logits(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
         """Logits ``[T, S, 2]`` for ``items`` ``[T, S]`` with per-task params."""

@@ -2,7 +2,8 @@
 node features built from named parts, and padding sampled subgraphs."""
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Generic, Iterator, Protocol, Sequence, TypeVar, \
+    runtime_checkable
 
 import numpy as np
 import torch
@@ -90,6 +91,39 @@ def split_users(users: Sequence[int] | Tensor, fractions: Sequence[float],
     return split_ids(users, fractions, seed)
 
 
+@runtime_checkable
+class BatchTransform(Protocol):
+    """A transform of collated batches (``transform=`` of a task sampler), as
+    PyG's transforms are of ``Data``: :meth:`attach` is called once with
+    the sampler (to compute statistics from its training split), then every
+    batch goes through ``__call__``. ``features`` names the per-item columns
+    it adds to ``item_context`` (empty if none)."""
+    features: tuple[str, ...]
+
+    def attach(self, tasks: Any) -> None: ...
+    def __call__(self, batch: Any) -> Any: ...
+
+
+class Compose:
+    """Several :class:`BatchTransform`, applied in order."""
+
+    def __init__(self, transforms: Sequence[BatchTransform]) -> None:
+        self.transforms = list(transforms)
+        self.features = tuple(f for t in self.transforms for f in t.features)
+
+    def attach(self, tasks: Any) -> None:
+        for t in self.transforms:
+            t.attach(tasks)
+
+    def __call__(self, batch: Any) -> Any:
+        for t in self.transforms:
+            batch = t(batch)
+        return batch
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.transforms!r})"
+
+
 class EgoTasks:
     """Base of :class:`~graphmeta.tasks.UserInterestTasks` and
     :class:`~graphmeta.tasks.FewShotTasks`.
@@ -141,23 +175,6 @@ class EgoTasks:
     def graph_batch(self, parts: Sequence[tuple[Tensor, Tensor]]) -> GraphBatch:
         """Pads sampled ``(nodes, edge_index)`` subgraphs into a :class:`GraphBatch`."""
         return GraphBatch.from_subgraphs(parts, self.node_x)
-
-    def eval_size(self, split: str, n_tasks: int) -> tuple[int, list[str]]:
-        """How many fixed evaluation tasks ``split`` gives, and warnings."""
-        raise NotImplementedError
-
-    def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
-                      chunk: int = 100) -> Iterable:
-        """``n`` fixed, seeded tasks of ``split`` as batches on ``device``."""
-        raise NotImplementedError
-
-    def batches(self, split: str, batch_size: int, seed: int) -> Iterator:
-        """Endless stream of meta-batches from ``split``."""
-        raise NotImplementedError
-
-    def score(self, pred: Tensor, batch) -> dict[str, np.ndarray]:
-        """Per-task metrics of predictions ``pred`` on ``batch``."""
-        raise NotImplementedError
 
     # -- description ------------------------------------------------------------
     def _settings(self) -> dict[str, object]:

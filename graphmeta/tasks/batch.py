@@ -6,14 +6,14 @@
   support and query interests).
 - :class:`FewShotBatch`: ``T`` N-way K-shot episodes (support and query
   graphs).
-- :class:`MetaBatch`: the protocol both satisfy, which is all that
-  :class:`~graphmeta.meta.MAML` and the method registry rely on.
+Both satisfy :class:`graphmeta.meta.MetaBatch`, the protocol the
+meta-learning core relies on.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import Any, Optional, Sequence, TypeVar
 
 import torch
 from torch import Tensor
@@ -99,48 +99,6 @@ class GraphBatch(Movable):
                                         for b, (k, ei) in enumerate(zip(n, self.edge_indices))]
         return self._cache["data_list"]
 
-    def normalized_adj(self, kind: str) -> Tensor:
-        r"""Propagation matrices, computed once per batch.
-
-        ``"gcn"``: :math:`D^{-1/2}(A + I)D^{-1/2}` (as PyG's ``gcn_norm``);
-        ``"mean"``: :math:`D^{-1}A` with isolated rows left at zero (as PyG's
-        mean aggregation); ``"self"``: :math:`A + I` as a 0/1 mask.
-        """
-        if kind not in self._cache:
-            eye = torch.eye(self.adj.size(-1), dtype=self.adj.dtype, device=self.adj.device)
-            if kind == "gcn":
-                a = self.adj + eye
-                d = a.sum(-1).pow(-0.5)
-                out = d.unsqueeze(-1) * a * d.unsqueeze(-2)
-            elif kind == "mean":
-                out = self.adj / self.adj.sum(-1, keepdim=True).clamp_min(1)
-            elif kind == "self":
-                out = (self.adj + eye) > 0
-            else:
-                raise KeyError(f"unknown adjacency kind {kind!r}")
-            self._cache[kind] = out
-        return self._cache[kind]
-
-
-@runtime_checkable
-class MetaBatch(Protocol):
-    """What a meta-batch offers: ``T`` tasks, each with support examples and
-    labels and masked query examples and labels. ``support_items`` and
-    ``query_items`` are whatever the model scores (interest ids ``[T, S]``
-    for user-interest tasks, a :class:`GraphBatch` for few-shot episodes)."""
-
-    @property
-    def num_tasks(self) -> int: ...
-    @property
-    def support_items(self) -> Any: ...
-    @property
-    def query_items(self) -> Any: ...
-    support_y: Tensor
-    query_y: Tensor
-    @property
-    def query_mask(self) -> Tensor: ...
-    def to(self, device: torch.device | str, dtype: Optional[torch.dtype] = None) -> Any: ...
-
 
 @dataclass
 class TaskBatch(Movable):
@@ -153,8 +111,8 @@ class TaskBatch(Movable):
             query entries when users have fewer held-out interests).
         users: ``[T]`` user ids.
         item_context: ``[T, C, F]`` per-task features of every interest
-            (:data:`~graphmeta.tasks.interest.CONTEXT_FEATURES`), when the
-            sampler computes them.
+            (:class:`graphmeta.features.ContextFeatures`), when the task
+            sampler's transform adds them.
         disjoint: no task's query items include its support items (true of
             every batch graphmeta's sampler makes); lets a model skip
             looking for them.
@@ -218,5 +176,5 @@ def to_device(obj: Any, device: torch.device | str) -> Any:
     return obj.to(device)
 
 
-__all__ = ["FewShotBatch", "GraphBatch", "MetaBatch", "Movable", "TaskBatch", "pad",
+__all__ = ["FewShotBatch", "GraphBatch", "Movable", "TaskBatch", "pad",
            "to_device"]

@@ -12,7 +12,7 @@ among the episode's ``N``: no example carries two of the episode's labels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -180,33 +180,17 @@ class FewShotTasks(EgoTasks):
         rng = np.random.default_rng(seed)
         return [self.episode(split, rng) for _ in range(n)]
 
+    @property
+    def item_features(self) -> tuple[str, ...]:
+        return ()
+
     def collate(self, episodes: Sequence[Episode]) -> FewShotBatch:
+        """Pads episodes into one :class:`FewShotBatch`."""
         return FewShotBatch(self.graph_batch([g for e in episodes for g in e.support_graphs]),
                             self.graph_batch([g for e in episodes for g in e.query_graphs]),
                             torch.stack([e.support_y for e in episodes]),
                             torch.stack([e.query_y for e in episodes]),
                             torch.stack([e.classes for e in episodes]), self.n_way)
-
-    def eval_size(self, split: str, n_tasks: int) -> tuple[int, list[str]]:
-        """``n_tasks`` episodes; a warning when ``split`` has too few classes
-        for two episodes to differ (every episode is then the same problem)."""
-        classes = len(self.splits[split])
-        if classes < self.n_way + 1:
-            return n_tasks, [f"{split}: {classes} classes for {self.n_way}-way episodes: every "
-                             f"episode asks the same {self.n_way} classes, so its episodes are "
-                             f"not independent problems"]
-        return n_tasks, []
-
-    def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
-                      chunk: int = 100) -> "_EpisodeBatches":
-        """:meth:`episodes`, collated ``chunk // 4`` episodes at a time on each
-        pass (a batch holds ``N * (K + Q)`` dense subgraphs per episode;
-        keeping every chunk collated would hold hundreds of MB)."""
-        return _EpisodeBatches(self, self.episodes(split, n, seed), device, max(1, chunk // 4))
-
-    def score(self, pred: Tensor, batch: FewShotBatch) -> dict[str, np.ndarray]:
-        """Accuracy of query logits ``pred`` ``[T, Q, N]``."""
-        return {"accuracy": (pred.argmax(-1) == batch.query_y).double().mean(1).cpu().numpy()}
 
     def batches(self, split: str, batch_size: int, seed: int,
                 shard: tuple[int, int] = (0, 1)) -> SeededStream[FewShotBatch]:
@@ -236,24 +220,3 @@ class FewShotTasks(EgoTasks):
             graphs = self.sampler.sample_many(picked.tolist(), rng)[rank::world]
             return self.graph_batch(graphs), target[picked[rank::world]]
         return SeededStream(make, seed)
-
-
-class _EpisodeBatches:
-    """Fixed episodes, collated chunk by chunk on each pass (or one chunk by
-    index, for a rank's share)."""
-
-    def __init__(self, tasks: FewShotTasks, episodes: list[Episode], device: torch.device,
-                 step: int) -> None:
-        self.tasks, self.episodes, self.device, self.step = tasks, episodes, device, step
-
-    def __len__(self) -> int:
-        return -(-len(self.episodes) // self.step)
-
-    def __getitem__(self, i: int) -> FewShotBatch:
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        chunk = self.episodes[i * self.step:(i + 1) * self.step]
-        return self.tasks.collate(chunk).to(self.device)
-
-    def __iter__(self) -> Iterator[FewShotBatch]:
-        return (self[i] for i in range(len(self)))

@@ -1,14 +1,16 @@
 """User-interest tasks: one task is one user.
 
-Over 300 lines: the sampler's user split, support/query split, evaluation
-protocols, evaluation sets and collation share its state (the interest
-table, the known users, the feature layout) and change together.
-
 A task holds the user's ego-subgraph (ego at position 0) and a support and a
 query set of the user's interests: ``k_shot`` positives and ``k_shot``
 negatives to adapt on, and held-out positives and negatives to score. The
 ego's own interests never reach the model: node features come from
-``data.x`` and the labels only from the support set.
+``data.x`` or from known users' interests (the ego's row: its support
+positives only), and the labels only from the support set.
+
+This module draws tasks and collates them; per-candidate context features
+are a transform (:class:`graphmeta.features.ContextFeatures`), and which
+fixed tasks are scored, how, is the evaluator's
+(:class:`graphmeta.eval.Evaluator`).
 """
 from __future__ import annotations
 
@@ -21,10 +23,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphmeta.eval.ranking import LONG_LIST, ranking_metrics
-from graphmeta.tasks.base import EgoTasks, LazyBatches, SeededStream, split_ids
+from graphmeta.tasks.base import BatchTransform, EgoTasks, SeededStream, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
-from graphmeta.tasks.stats import loo_cooccurrence, neighbour_frequency, svd_features
+from graphmeta.tasks.stats import svd_features
 
 
 @dataclass
@@ -40,22 +41,12 @@ class Task:
 
 
 NEGATIVES = ("uniform", "popularity")
-# Per-task features of each candidate interest, for models that read them.
-CONTEXT_FEATURES = ("popularity", "cooccurrence", "neighbours", "neighbour_cooccurrence")
-PROTOCOLS = ("full", "sampled")
-# Components of the ``interests-svd`` node features.
+# Components of the ``interests-svd`` node features, and the catalogue size
+# above which ``node_features="auto"`` (on a graph without x) uses them: a
+# first layer over thousands of multi-hot columns costs more than the rest
+# of a meta-step (docs/SCALING.md).
 SVD_DIM = 64
-# (task, candidate) pairs per evaluation batch, bounding its memory, and
-# in a whole evaluation set before its batches are built on demand.
-EVAL_PAIRS = 20_000
-LONG_EVAL_PAIRS = 4_000_000
-LAZY_PAIRS = 50_000_000
-
-
-def _pair_budget(longest: int) -> int:
-    """(task, candidate) pairs per evaluation batch: long lists are scored
-    by the model in slices, so more fit."""
-    return LONG_EVAL_PAIRS if longest > LONG_LIST else EVAL_PAIRS
+SVD_FROM = 1_000
 
 
 # Above this many negatives per user, uniform negatives are drawn without
@@ -81,27 +72,6 @@ class UserInterestTasks(EgoTasks):
             proportion to their frequency among meta-train users, so that
             popular-but-not-liked interests are the hard cases. This is how
             training tasks and the support sets of evaluation tasks are drawn.
-        protocol (str): How evaluation tasks (:meth:`fixed_tasks`) are
-            scored. ``"full"``: each user's held-out positives are ranked
-            against every interest outside its support set (Krichene &
-            Rendle, KDD 2020, on why sampled negatives mislead).
-            ``"sampled"``: against ``n_query`` negatives drawn like the
-            training ones.
-        candidates (int): With ``"full"``, rank against a uniform sample of
-            this many non-support negatives instead of all (0: all), for
-            catalogues too large to score whole.
-        context (bool): Give every batch ``item_context`` ``[T, C, 4]``:
-            each interest's popularity among meta-train users, its mean
-            cosine co-occurrence with the task's support positives, its
-            frequency among the ego's known neighbours, and its mean cosine
-            co-occurrence with those neighbours' interests (weighted by
-            their frequency): the statistics of ``popularity``,
-            ``itemknn``, ``neighbor-vote`` and ``graph-knn``, with a
-            training ego's own row left out of the counts, each
-            standardised over the catalogue within the task.
-        train_query (str): Query sets of training batches: ``"sampled"``
-            (``n_query`` positives and negatives) or ``"full"`` (every
-            non-support interest, as the full evaluation protocol ranks).
         node_features (str): ``"x"`` uses ``data.x``; ``"interests"`` uses
             the multi-hot interests of *known* users (everyone outside the
             meta-val and meta-test splits; those users are cold-start and get
@@ -113,7 +83,11 @@ class UserInterestTasks(EgoTasks):
             when ``data.x`` exists, else ``"interests"``. Whenever
             interests are features, the ego's row holds (the projection of)
             its support positives only, so its query labels never reach the
-            model.
+            model. ``"auto"`` above :data:`SVD_FROM` interests is
+            ``"interests-svd"``.
+        transform (BatchTransform): Applied to every collated batch, e.g.
+            :class:`graphmeta.features.ContextFeatures` (per-candidate
+            statistics for the head); attached to these tasks first.
     """
     kind = "user-interest"
     FEATURES = {"x": "_x_features", "interests": "_interest_features",
@@ -123,9 +97,8 @@ class UserInterestTasks(EgoTasks):
     def __init__(self, data: Data, *, k_shot: int = 5, n_query: int = 10,
                  hops: int = 2, max_nodes: int = 64,
                  split: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0,
-                 negatives: str = "uniform", protocol: str = "full", candidates: int = 0,
-                 context: bool = False, train_query: str = "sampled",
-                 node_features: str = "auto") -> None:
+                 negatives: str = "uniform", node_features: str = "auto",
+                 transform: Optional[BatchTransform] = None) -> None:
         for key in ("edge_index", "interests"):
             if getattr(data, key, None) is None:
                 raise ValueError(f"UserInterestTasks needs data.{key}")
@@ -133,14 +106,9 @@ class UserInterestTasks(EgoTasks):
             raise ValueError(f"k_shot and n_query must be >= 1, got {k_shot}, {n_query}")
         if negatives not in NEGATIVES:
             raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         super().__init__(data, hops, max_nodes)
         self.k_shot, self.n_query = k_shot, n_query
-        self.negatives, self.protocol, self.candidates = negatives, protocol, candidates
-        if train_query not in PROTOCOLS:
-            raise ValueError(f"train_query must be one of {PROTOCOLS}, got {train_query!r}")
-        self.train_query = train_query
+        self.negatives = negatives
         self.interests = data.interests.bool()
         self.num_interests = self.interests.size(1)
         # Counted by numpy, whose reductions cast in buffered chunks: torch's
@@ -161,14 +129,13 @@ class UserInterestTasks(EgoTasks):
         n_train = len(self.splits["train"])
         train_rows = self.interests[self.splits["train"]].numpy()
         self.popularity = torch.from_numpy(train_rows.sum(0, dtype=np.float64) / max(n_train, 1))
-        self.context = context
-        if context:
-            train = torch.from_numpy(train_rows).double()
-            self._co = train.T @ train                                  # [C, C]
-            self._in_train = torch.zeros(data.num_nodes, dtype=torch.bool)
-            self._in_train[self.splits["train"]] = True
-            self._known_interests = (self.interests & self.known[:, None]).double()
+        if node_features == "auto" and getattr(data, "x", None) is None \
+                and self.num_interests > SVD_FROM:
+            node_features = "interests-svd"
         self._set_node_features(node_features)
+        self.transform = transform
+        if transform is not None:
+            transform.attach(self)
 
     def _feature_dtype(self, dtype: torch.dtype | None) -> torch.dtype:
         """``dtype``, else that of ``data.x``, else torch's default."""
@@ -186,7 +153,13 @@ class UserInterestTasks(EgoTasks):
 
     def _settings(self) -> dict[str, object]:
         return {"k_shot": self.k_shot, "n_query": self.n_query, **super()._settings(),
-                "negatives": self.negatives, "protocol": self.protocol}
+                "negatives": self.negatives}
+
+    @property
+    def item_features(self) -> tuple[str, ...]:
+        """The names of the per-interest columns of the batches'
+        ``item_context`` (from the transform; empty without one)."""
+        return tuple(self.transform.features) if self.transform is not None else ()
 
     def task(self, user: int, rng: np.random.Generator) -> Task:
         """Draws the task of ``user`` (ego-subgraph and support/query split)."""
@@ -194,7 +167,7 @@ class UserInterestTasks(EgoTasks):
         return self._split(user, nodes, edge_index, rng)
 
     def _split(self, user: int, nodes: Tensor, edge_index: Tensor,
-               rng: np.random.Generator, full: bool = False) -> Task:
+               rng: np.random.Generator, full: bool = False, candidates: int = 0) -> Task:
         """Support: ``k_shot`` positives and negatives (negatives by the
         ``negatives`` sampler). Query: ``n_query`` more of each, or with
         ``full`` every other interest of the catalogue (the user's other
@@ -216,8 +189,8 @@ class UserInterestTasks(EgoTasks):
         if full:
             q_pos = pos[k:]
             q_neg = np.setdiff1d(all_neg, neg[:k], assume_unique=True)
-            if self.candidates and len(q_neg) > self.candidates:
-                q_neg = np.sort(rng.choice(q_neg, self.candidates, replace=False))
+            if candidates and len(q_neg) > candidates:
+                q_neg = np.sort(rng.choice(q_neg, candidates, replace=False))
         else:
             q_pos, q_neg = pos[k:k + q], neg[k:k + q]
         q_items = np.concatenate([q_pos, q_neg])
@@ -226,76 +199,54 @@ class UserInterestTasks(EgoTasks):
                     torch.from_numpy(s_y), torch.from_numpy(q_items),
                     torch.from_numpy(q_y))
 
-    def tasks(self, users: Sequence[int] | Tensor, seed: int, full: bool = False) -> list[Task]:
+    def tasks(self, users: Sequence[int] | Tensor, seed: int, full: bool = False,
+              candidates: int = 0) -> list[Task]:
         """One task per entry of ``users``, reproducible from ``seed``. The
         ego-subgraphs of all users are sampled in one batched pass."""
-        return [make() for make in self._plan(users, seed, full)]
+        return [make() for make in self.plan(users, seed, full, candidates)]
 
-    def _plan(self, users: Sequence[int] | Tensor, seed: int, full: bool) -> list[Callable]:
-        """:meth:`tasks` with the support/query split of each deferred."""
+    def plan(self, users: Sequence[int] | Tensor, seed: int, full: bool = False,
+             candidates: int = 0) -> list[Callable[[], Task]]:
+        """:meth:`tasks` with the support/query split of each deferred: one
+        function per user that draws its task, the same each time it is
+        called (for evaluation sets built batch by batch)."""
         users = torch.as_tensor(users).tolist()
         *seqs, graph_seq = np.random.SeedSequence(seed).spawn(len(users) + 1)
         graphs = self.sampler.sample_many(users, np.random.default_rng(graph_seq))
-        return [functools.partial(self._split_seeded, u, n, e, s, full)
+        return [functools.partial(self._split_seeded, u, n, e, s, full, candidates)
                 for u, (n, e), s in zip(users, graphs, seqs)]
 
     def _split_seeded(self, user: int, nodes: Tensor, edge_index: Tensor,
-                      seq: np.random.SeedSequence, full: bool) -> Task:
+                      seq: np.random.SeedSequence, full: bool, candidates: int) -> Task:
         # A fresh generator per call: a lazily built batch is the same each time.
-        return self._split(user, nodes, edge_index, np.random.default_rng(seq), full)
+        return self._split(user, nodes, edge_index, np.random.default_rng(seq), full, candidates)
 
-    def eval_size(self, split: str, n_tasks: int) -> tuple[int, list[str]]:
-        """How many fixed tasks :meth:`fixed_tasks` draws (each user once),
-        with a warning when the split has fewer users than asked for."""
-        users = len(self.splits[split])
-        if users == 0:
-            raise ValueError(f"split {split!r} has no users")
-        if n_tasks <= users:
-            return n_tasks, []
-        return users, [f"{split}: {n_tasks} tasks asked for but the split has {users} users; "
-                       f"each is scored once ({users} tasks), none twice"]
-
-    def fixed_tasks(self, split: str, n_tasks: int, seed: int) -> list[Task]:
-        """A fixed, seeded evaluation set: ``n_tasks`` distinct users of
-        ``split`` (all of them if it has fewer), each with its task under the
-        evaluation ``protocol``."""
-        return [make() for make in self._fixed_plan(split, n_tasks, seed)]
-
-    def _fixed_plan(self, split: str, n_tasks: int, seed: int) -> list[Callable]:
-        n, _ = self.eval_size(split, n_tasks)
+    def fixed_plan(self, split: str, n_tasks: int, seed: int, full: bool = True,
+                   candidates: int = 0) -> list[Callable[[], Task]]:
+        """A fixed, seeded evaluation set, deferred (:meth:`plan`): ``n_tasks``
+        distinct users of ``split`` (all of them if it has fewer), in a
+        seeded order; ``full`` query sets rank a user's held-out positives
+        against every non-support interest (or ``candidates`` of them),
+        else ``n_query`` sampled negatives."""
         users = self.splits[split]
+        if len(users) == 0:
+            raise ValueError(f"split {split!r} has no users")
         perm = users[torch.randperm(len(users), generator=torch.Generator().manual_seed(seed))]
-        return self._plan(perm[:n], seed, full=self.protocol == "full")
+        return self.plan(perm[:n_tasks], seed, full, candidates)
 
-    def fixed_batches(self, split: str, n: int, seed: int, device: torch.device,
-                      chunk: int = 100) -> list[TaskBatch] | LazyBatches[TaskBatch]:
-        """:meth:`fixed_tasks`, collated at most ``chunk`` tasks at a time
-        (fewer when full-ranking query sets are long), on ``device``. When
-        the set holds over :data:`LAZY_PAIRS` (task, candidate) pairs the
-        batches are built each time they are read (:class:`LazyBatches`),
-        so memory stays at one batch."""
-        plan = self._fixed_plan(split, n, seed)
-        longest = self.num_interests - 2 * self.k_shot if self.protocol == "full" else 0
-        if self.candidates:     # a user's other positives and `candidates` negatives
-            longest = min(longest, self.candidates + int(self._n_pos.max()) - self.k_shot)
-        if len(plan) * longest <= LAZY_PAIRS:
-            ts = [make() for make in plan]
-            longest = max(len(t.query_items) for t in ts)
-            step = max(1, min(chunk, _pair_budget(longest) // max(longest, 1)))
-            return [self.collate(ts[i:i + step]).to(device) for i in range(0, len(ts), step)]
-        step = max(1, min(chunk, _pair_budget(longest) // longest))
-        return LazyBatches(lambda i: self.collate([make() for make in plan[i * step:(i + 1) * step]]
-                                                  ).to(device), -(-len(plan) // step))
+    def fixed_tasks(self, split: str, n_tasks: int, seed: int, full: bool = True,
+                    candidates: int = 0) -> list[Task]:
+        """:meth:`fixed_plan`'s tasks, drawn."""
+        return [make() for make in self.fixed_plan(split, n_tasks, seed, full, candidates)]
 
-    def batches(self, split: str, batch_size: int, seed: int, full: Optional[bool] = None,
+    def batches(self, split: str, batch_size: int, seed: int, full: bool = False,
                 shard: tuple[int, int] = (0, 1)) -> SeededStream[TaskBatch]:
         """Endless, resumable stream of meta-batches of random users from
-        ``split``; ``full`` query sets (every non-support interest) or
-        sampled ones (default: as ``train_query`` says). With ``shard =
-        (rank, world)`` each batch holds only tasks ``rank, rank + world,
-        ...`` of the global one (the same tasks one process would draw)."""
+        ``split``, with ``full`` query sets (every non-support interest) or
+        sampled ones. With ``shard = (rank, world)`` each batch holds only
+        tasks ``rank, rank + world, ...`` of the global one (the same tasks
+        one process would draw)."""
         users = self.splits[split]
-        full = self.train_query == "full" if full is None else full
         rank, world = shard
 
         def make(child: int) -> TaskBatch:
@@ -306,7 +257,7 @@ class UserInterestTasks(EgoTasks):
         return SeededStream(make, seed)
 
     def collate(self, tasks: Sequence[Task]) -> TaskBatch:
-        """Pads a list of tasks into one :class:`TaskBatch`."""
+        """Pads a list of tasks into one :class:`TaskBatch` (then the transform)."""
         graphs = self.graph_batch([(t.nodes, t.edge_index) for t in tasks])
         off = self._feature_offsets.get("interests")
         if off is not None:
@@ -325,28 +276,4 @@ class UserInterestTasks(EgoTasks):
         batch = TaskBatch(graphs, torch.stack([t.support_items for t in tasks]),
                           torch.stack([t.support_y for t in tasks]), q_items, q_y, q_mask,
                           torch.tensor([t.user for t in tasks]), disjoint=True)
-        if self.context:
-            batch.item_context = self._item_context(batch).to(graphs.x.dtype)
-        return batch
-
-    def _item_context(self, batch: TaskBatch) -> Tensor:
-        """:data:`CONTEXT_FEATURES` of every interest for every task ``[T, C, 4]``."""
-        users = batch.users
-        own = (self.interests[users] & self._in_train[users, None]).double()   # [T, C]
-        n_train = len(self.splits["train"]) - self._in_train[users].double()
-        pop = (self._co.diagonal().unsqueeze(0) - own) / n_train.unsqueeze(1).clamp_min(1)
-        support = torch.zeros_like(own).scatter_(1, batch.support_items,
-                                                 (batch.support_y == 1).double())
-        knn = loo_cooccurrence(self._co, own, support)
-        nbr = neighbour_frequency(batch.graphs, self._known_interests, self.known)
-        ctx = torch.stack([pop, knn, nbr, loo_cooccurrence(self._co, own, nbr)], -1)
-        # Standardised within the task: the order of the catalogue is kept,
-        # and the scale no longer depends on how dense the data is (raw
-        # co-occurrences of ~0.1 need weights of ~100 to move a logit).
-        std = ctx.std(1, keepdim=True)
-        return (ctx - ctx.mean(1, keepdim=True)) / torch.where(std > 0, std, 1)
-
-    def score(self, pred: Tensor, batch: TaskBatch) -> dict[str, np.ndarray]:
-        """Ranking metrics of query scores ``pred`` ``[T, Q]``
-        (:func:`~graphmeta.eval.ranking_metrics`)."""
-        return ranking_metrics(pred, batch.query_y, batch.query_mask)
+        return self.transform(batch) if self.transform is not None else batch

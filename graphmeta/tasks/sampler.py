@@ -9,6 +9,7 @@ torch-sparse, which are not available on every platform.
 """
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Optional, Sequence
@@ -16,6 +17,10 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 from torch import Tensor
+
+from graphmeta import distributed
+from graphmeta import io as gio
+from graphmeta.datasets.download import cache_dir
 
 
 class EgoSampler:
@@ -70,7 +75,6 @@ class EgoSampler:
     def save(self, folder: str | Path) -> Path:
         """Writes the CSR arrays as ``rowptr.npy`` and ``col.npy`` (atomically),
         for other processes to :meth:`load` memory-mapped."""
-        from graphmeta import io as gio
         folder = Path(folder)
         for name in ("rowptr", "col"):
             arr = getattr(self, name)
@@ -207,3 +211,17 @@ class EgoSampler:
             out.append((torch.from_numpy(nodes[bounds[t]:bounds[t + 1]].copy()),
                         torch.from_numpy(np.stack([src[a:b], dst[a:b]]))))
         return out
+
+
+def shared_sampler(sampler: EgoSampler, key: str) -> EgoSampler:
+    """In a distributed run, one CSR copy per machine: local rank 0 saves
+    ``sampler``'s arrays under the dataset cache (``csr/<key>``), the other
+    local ranks map that file and drop their own copy."""
+    if not distributed.active():
+        return sampler
+    folder = cache_dir() / "csr" / key
+    local = int(os.environ.get("LOCAL_RANK", distributed.rank()))
+    if local == 0:
+        sampler.save(folder)
+    distributed.barrier()
+    return sampler if local == 0 else EgoSampler.load(folder, sampler.hops, sampler.max_nodes)

@@ -7,6 +7,7 @@ logged; selection_fallback.py's nested rule against Selection's own."""
 import csv
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def _load(name="pool_runs"):
+    if str(BENCH) not in sys.path:     # the scripts import meta_val.py from beside them
+        sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -76,8 +79,8 @@ def test_a_missing_method_or_column_is_named(tmp_path):
 def test_adaptation_budget_reproduces_the_runs_own_meta_val_scores(tmp_path, capsys):
     cfg = load_config(None, [f"dataset.root={SHARED}", "dataset.name=email-eu-core",
                              "tasks.kind=few-shot", "methods=[maml, finetune, scratch]",
-                             "meta.iterations=4", "meta.eval_every=2", "eval.seeds=1",
-                             "baselines.pretrain_iterations=4", "baselines.scratch_steps=3",
+                             "maml.iterations=4", "*.eval_every=2", "eval.seeds=1",
+                             "finetune.pretrain_iterations=4", "finetune.inner_steps=3",
                              "tasks.n_val_tasks=6", "tasks.n_test_tasks=4"])
     compare(cfg, tmp_path, "cpu", progress=False, log=lambda s: None)
     best = {}
@@ -102,8 +105,8 @@ def test_selection_c_reproduces_the_blends_own_held_out_meta_val_score(tmp_path,
     script's cross-fitting, at the run's C (auto), must give it."""
     from tests.helpers import TINY_SETTINGS
     cfg = load_config(None, TINY_SETTINGS + ["methods=[itemknn, blend]", "tasks.n_val_tasks=24",
-                                             "selection.candidates=[itemknn, popularity]",
-                                             "selection.fallback=false"])
+                                             "blend.candidates=[itemknn, popularity]",
+                                             "blend.fallback=false"])
     compare(cfg, tmp_path, "cpu", progress=False, log=lambda s: None)
     with (tmp_path / "metrics.csv").open() as f:
         logged = [float(r["val_auc"]) for r in csv.DictReader(f) if r["method"] == "blend"]
@@ -167,15 +170,15 @@ def test_split_half_oracle_separates_noise_from_a_real_per_user_best(per_user_be
 def test_the_fallback_study_decides_as_the_method_does(tmp_path):
     """selection_fallback.py's rule, applied to all of a run's meta-val tasks,
     is the decision the run's meta-selection methods made."""
-    from graphmeta.methods.selection import collect_meta_val
     from tests.helpers import TINY_SETTINGS
     cfg = load_config(None, TINY_SETTINGS + [
         "methods=[maml, itemknn, select-knn, select-clf, blend]", "tasks.n_val_tasks=24",
-        "selection.candidates=[maml, itemknn, popularity]", "selection.neighbors=5"])
+        "*.candidates=[maml, itemknn, popularity]", "select-knn.neighbors=5"])
     res = compare(cfg, tmp_path, "cpu", progress=False, log=lambda s: None)
     script = _load("selection_fallback")
-    [(_, names, data)] = list(collect_meta_val(tmp_path))
-    for method, (mode, make) in script.selectors(cfg["selection"]).items():
+    [(_, names, data)] = list(_load("meta_val").collect_meta_val(tmp_path))
+    settings = {m: _settings(tmp_path, m) for m in ("select-knn", "select-clf", "blend")}
+    for method, (mode, make) in script.selectors(settings).items():
         own, single = script.cross_fit(mode, make, data, "auc")
         ok = ~np.isnan(own) & ~np.isnan(single)
         rep = res["methods"][method]["selection"][0]
@@ -183,6 +186,12 @@ def test_the_fallback_study_decides_as_the_method_does(tmp_path):
         assert rep["val_best_single"] == pytest.approx(single[ok].mean(), abs=1e-6)
         best = names[int(np.nanargmax(np.nanmean(data[4], 0)))]
         assert rep["fallback"] == (best if own[ok].mean() <= single[ok].mean() else None)
+
+
+def _settings(run_dir: Path, method: str):
+    """A method's resolved settings, as the run recorded them."""
+    from graphmeta.run import prepare
+    return prepare(load_config(run_dir / "config.yaml"), "cpu").spec.settings[method]
 
 
 def _pair_run(path: Path, spec: dict, scores: dict[str, list[float]]) -> Path:
@@ -196,10 +205,11 @@ def _pair_run(path: Path, spec: dict, scores: dict[str, list[float]]) -> Path:
 
 def test_pair_runs_pairs_task_by_task_and_refuses_different_test_tasks(tmp_path, capsys):
     mod = _load("pair_runs")
-    spec = load_config(None, ["dataset.name=blogcatalog"])
-    spec.pop("_explicit")
+    spec = {"seed": 0, "dataset": {"name": "blogcatalog", "root": ""},
+            "tasks": {"kind": "user-interest", "k_shot": 1, "test_seed": 12345},
+            "eval": {"protocol": "full", "candidates": 0}, "maml": {"query_loss": "ce"}}
     a = _pair_run(tmp_path / "a", spec, {"maml": [0.9, 0.8, 0.7, 0.95]})
-    other = {**spec, "meta": {**spec["meta"], "query_loss": "softmax"}}   # training may differ
+    other = {**spec, "maml": {"query_loss": "softmax"}}                     # training may differ
     b = _pair_run(tmp_path / "b", other, {"graph-knn": [0.85, 0.8, 0.6, 0.9]})
     want = paired_diff(np.array([0.9, 0.8, 0.7, 0.95]), np.array([0.85, 0.8, 0.6, 0.9]))
     assert mod.pair(a, "maml", b, "graph-knn", "auc") == want

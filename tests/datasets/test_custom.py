@@ -123,9 +123,9 @@ def test_cli_dataset_folder_needs_no_code(tmp_path):
     out = tmp_path / "run"
     p = subprocess.run([sys.executable, "-m", "graphmeta.cli", "compare", "--dataset", str(folder),
                         "--methods", "maml,itemknn", "--set", "tasks.k_shot=2",
-                        "--set", "meta.iterations=2", "--set", "meta.eval_every=2",
-                        "--set", "meta.meta_batch=4", "--set", "tasks.n_val_tasks=4",
-                        "--set", "tasks.n_test_tasks=20", "--set", "model.hidden=8", "--set", "eval.seeds=1",
+                        "--set", "*.iterations=2", "--set", "*.eval_every=2",
+                        "--set", "*.meta_batch=4", "--set", "tasks.n_val_tasks=4",
+                        "--set", "tasks.n_test_tasks=20", "--set", "*.hidden=8", "--set", "eval.seeds=1",
                         "--out", str(out), "--quiet", "--threads", "1", "--device", "cpu"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr

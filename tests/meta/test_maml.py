@@ -3,6 +3,7 @@ import torch
 
 from graphmeta.meta import MAML, LearnedLR, expand_params, reference_meta_loss, task_ce
 from graphmeta.models import GNNEncoder, InterestModel, MLPHead
+from graphmeta.models.reference import interest_task_losses
 
 
 def _model(tasks, conv="gcn", hidden=6, layers=2):
@@ -29,8 +30,8 @@ def test_batched_equals_per_task_reference(small_tasks, conv, first_order):
     maml = MAML(model, inner_lr=0.4, inner_steps=3, first_order=first_order)
     params = list(model.parameters())
     loss = maml.meta_loss(batch)
-    ref = reference_meta_loss(model, batch, inner_lr=0.4, inner_steps=3,
-                              first_order=first_order)
+    ref = reference_meta_loss(model, interest_task_losses(model, batch), inner_lr=0.4,
+                              inner_steps=3, first_order=first_order)
     assert loss.item() == pytest.approx(ref.item(), rel=1e-10)
     for g, r in zip(torch.autograd.grad(loss, params), torch.autograd.grad(ref, params)):
         assert _rel(g, r) < 1e-5
@@ -79,21 +80,29 @@ def test_first_order_differs_from_finite_differences(small_tasks):
     assert max(abs(a - f) / abs(f) for f, a in pairs) > 1e-3
 
 
-def test_anil_adapts_the_head_only(small_tasks):
+@pytest.mark.parametrize("params", ["module", "names", "predicate"])
+def test_the_parameters_to_adapt_are_an_argument(small_tasks, params):
+    """ANIL is MAML given the head's parameters: as a submodule, by name or
+    by a predicate; the others are read, never adapted."""
     model = _model(small_tasks, "gcn")
     batch = _batch(small_tasks)
-    fast = MAML(model, inner_lr=0.5, inner_steps=2, inner_params="head").adapt(batch, detach=True)
+    head = [k for k, _ in model.named_parameters() if k.startswith("head.")]
+    arg = {"module": model.head, "names": head,
+           "predicate": lambda k: k.startswith("head.")}[params]
+    maml = MAML(model, inner_lr=0.5, inner_steps=2, params=arg)
+    assert maml.keys == head
+    fast = maml.adapt(batch, detach=True)
     for k, p in model.named_parameters():
         moved = not torch.allclose(fast[k], p.expand_as(fast[k]))
         assert moved == k.startswith("head."), k
 
 
-def test_predict_leaves_meta_parameters_alone(small_tasks):
+def test_adapted_logits_leave_the_meta_parameters_alone(small_tasks):
     model = _model(small_tasks, "gcn")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     batch = _batch(small_tasks)
-    prob = MAML(model, inner_lr=0.3, inner_steps=3).predict(batch)
-    assert prob.shape == batch.query_y.shape and ((prob >= 0) & (prob <= 1)).all()
+    logits = MAML(model, inner_lr=0.3, inner_steps=3).adapted_logits(batch)
+    assert logits.shape == (*batch.query_y.shape, 2) and not logits.requires_grad
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k])
 
@@ -139,11 +148,17 @@ def test_learned_inner_rates_start_at_inner_lr_and_get_a_gradient(small_tasks):
     assert all(torch.equal(fast[k], p.expand_as(fast[k])) for k, p in lslr.model.named_parameters())
 
 
-def test_inner_lr_and_rule_are_exclusive(small_tasks):
-    with pytest.raises(ValueError, match="inner_lr .* or rule, not both"):
+def test_bad_arguments_are_named(small_tasks):
+    with pytest.raises(ValueError, match="give lr \\(plain SGD\\) or rule, not both"):
         MAML(_model(small_tasks), inner_lr=0.1, rule=LearnedLR(0.1))
-    with pytest.raises(ValueError, match="inner_params must be one of"):
-        MAML(_model(small_tasks), inner_params="encoder")
+    with pytest.raises(ValueError, match="no parameter 'head.fc3.weight'"):
+        MAML(_model(small_tasks), params=["head.fc3.weight"])
+    with pytest.raises(ValueError, match="holds none of the model's parameters"):
+        MAML(_model(small_tasks), params=torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="selects no parameter"):
+        MAML(_model(small_tasks), params=lambda k: False)
+    with pytest.raises(ValueError, match="query_loss must be one of"):
+        MAML(_model(small_tasks), query_loss="hinge")
 
 
 def test_loss_closures_equal_the_batch_form():

@@ -9,7 +9,7 @@ from graphmeta.methods import (Learner, default_methods, get_method, method_name
 
 def test_built_ins_are_declared_once_with_kinds_and_training():
     assert method_names("few-shot") == ["maml", "fomaml", "anil", "metasgd", "learned-rule",
-                                        "meta-baseline", "protonet", "gmeta", "finetune",
+                                        "protonet", "gmeta", "meta-baseline", "finetune",
                                         "scratch"]
     assert method_names("user-interest") == [
         "maml", "fomaml", "anil", "metasgd", "learned-rule", "maml-mlp", "finetune", "scratch",
@@ -23,16 +23,17 @@ def test_built_ins_are_declared_once_with_kinds_and_training():
         "finetune", "scratch", "popularity", "neighbor-vote", "itemknn", "ease", "graph-knn"]
     assert not get_method("ease").seeded and get_method("scratch").seeded
     assert set(get_method("finetune").search_space("user-interest")) == {
-        "baselines.pretrain_lr", "meta.inner_steps", "meta.inner_lr"}
-    assert 0 in get_method("finetune").search_space("user-interest")["meta.inner_steps"]
+        "pretrain_lr", "inner_steps", "inner_lr"}
+    assert 0 in get_method("finetune").search_space("user-interest")["inner_steps"]
+    assert 300 in get_method("finetune").search_space("few-shot")["inner_steps"]
+    assert "inner_rule" not in get_method("metasgd").search_space("user-interest")
     assert default_methods("user-interest") == ["maml", "maml-mlp", "finetune", "scratch",
                                                 "popularity", "itemknn", "graph-knn"]
     # item-item scorers leave the default list where [C, C] matrices are too big
     assert default_methods("user-interest", n_interests=20_000) == [
         "maml", "maml-mlp", "finetune", "scratch", "popularity"]
     assert get_method("finetune").training == "pretrain" and get_method("maml").checkpointed
-    assert not get_method("itemknn").checkpointed and get_method("gmeta").defaults == \
-        {"meta.inner_lr": 0.01}
+    assert not get_method("itemknn").checkpointed and get_method("gmeta").config().inner_lr == 0.01
     with pytest.raises(KeyError, match="unknown method 'nope'"):
         get_method("nope")
 
@@ -66,8 +67,15 @@ def test_register_from_outside_is_idempotent_and_names_conflicts(constant):
     ({"kinds": ("few-shot",), "training": "twice"}, "training must be one of"),
     ({"kinds": ("few-shot",), "training": "meta", "default_for": ("user-interest",)},
      "default_for"),
+    ({"kinds": ("few-shot",), "training": "meta", "config": dict}, "config must be a Settings"),
 ])
 def test_bad_declarations(kw, match):
     with pytest.raises(ValueError, match=match):
         register_method("bad-test", **kw)
     assert "bad-test" not in method_names()
+
+
+@pytest.mark.parametrize("name", ["tasks", "*", "my.method"])
+def test_a_method_cannot_take_a_config_sections_name(name):
+    with pytest.raises(ValueError, match="a method cannot be called"):
+        register_method(name, kinds=("few-shot",), training="meta")

@@ -7,7 +7,6 @@ from torch_geometric.data import Data
 from graphmeta.methods import InterestScorers
 from graphmeta.methods.scorers import ease_weights
 from graphmeta.tasks.stats import item_similarity
-from graphmeta.schema import BaselinesConfig
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import UserInterestTasks
 
@@ -84,10 +83,10 @@ def test_similarities_and_ease_against_their_formulas():
 def test_graph_knn_adds_the_neighbours_to_itemknn(named):
     tasks = UserInterestTasks(named, k_shot=2, n_query=5)
     b = tasks.collate(tasks.fixed_tasks("test", 10, 2))
-    none = InterestScorers(tasks, BaselinesConfig(graph_weight=0.0))
+    none = InterestScorers(tasks, graph_weight=0.0)
     assert torch.equal(none.scores("graph-knn", b, b.query_items),
                        none.scores("itemknn", b, b.query_items))
-    some = InterestScorers(tasks, BaselinesConfig(graph_weight=0.5))
+    some = InterestScorers(tasks, graph_weight=0.5)
     freq = some.scores("neighbor-vote", b, b.query_items)
     hist = torch.zeros(10, 40, dtype=torch.float64)
     for t in range(10):

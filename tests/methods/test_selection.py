@@ -1,7 +1,6 @@
 """Meta-selection methods in a run: candidates trained once, the selector's
 state in the checkpoint, the oracle report."""
 import hashlib
-import json
 
 import numpy as np
 import torch
@@ -10,12 +9,13 @@ import yaml
 from graphmeta.config import load_config
 from graphmeta.methods.selection import FEATURES, cross_fit, meta_features
 from graphmeta.meta.selection import CS, MetaSelector
-from graphmeta.runner import compare, evaluate_run, prepare
+from graphmeta.run import prepare
+from graphmeta.runner import compare, evaluate_run
 from tests.helpers import TINY_SETTINGS
 
 CPU = torch.device("cpu")
-SETTINGS = TINY_SETTINGS + ["selection.candidates=[maml, itemknn, popularity]",
-                            "selection.neighbors=5"]
+SETTINGS = TINY_SETTINGS + ["*.candidates=[maml, itemknn, popularity]",
+                            "select-knn.neighbors=5"]
 
 
 def test_meta_features_describe_support_and_ego(tmp_path):
@@ -28,7 +28,8 @@ def test_meta_features_describe_support_and_ego(tmp_path):
 
 
 def test_selectors_run_beside_their_candidates_and_reload(tmp_path):
-    cfg = load_config(None, SETTINGS + ["methods=[maml, itemknn, select-knn, select-clf, blend]"])
+    cfg = load_config(None, SETTINGS + ["methods=[maml, itemknn, select-knn, select-clf, blend]",
+                                        "blend.fallback=false"])   # the blend's own report
     res = compare(cfg, tmp_path, CPU, progress=False, log=lambda s: None)
     rep = res["methods"]["select-knn"]["selection"][0]
     assert set(rep["candidates"]) == {"maml", "itemknn", "popularity"}
@@ -52,31 +53,19 @@ def test_selectors_run_beside_their_candidates_and_reload(tmp_path):
         assert again["methods"][m]["auc"] == res["methods"][m]["auc"], m
 
 
-def _legacy(path, field, section):
-    """Rewrites a saved record as graphmeta wrote it before the ``selection``
-    section left non-selection methods' settings."""
-    state = torch.load(path, weights_only=True)
-    settings = json.loads(state[field])
-    assert "selection" not in settings
-    state[field] = json.dumps({**settings, "selection": section}, sort_keys=True)
-    torch.save(state, path)
-
-
 def _digests(paths):
     return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
 
 
-def test_editing_the_selection_section_refits_the_selectors_and_keeps_their_candidates(tmp_path):
-    cfg = load_config(None, SETTINGS + ["methods=[maml, blend]", "selection.C=1"])
+def test_editing_a_selectors_settings_refits_it_and_keeps_its_candidates(tmp_path):
+    cfg = load_config(None, SETTINGS + ["methods=[maml, blend]", "blend.C=1"])
     compare(cfg, tmp_path, CPU, progress=False, log=lambda s: None)
     maml = [tmp_path / "state" / "maml" / "seed-0.done.pt",
             tmp_path / "checkpoints" / "maml" / "seed-0.pt"]
-    for path, field in zip(maml, ("key", "settings")):       # a run written by earlier graphmeta
-        _legacy(path, field, cfg["selection"])
     before = _digests(maml)
     blend = (tmp_path / "state" / "blend" / "seed-0.done.pt").read_bytes()
     edited = yaml.safe_load((tmp_path / "config.yaml").read_text())
-    edited["selection"]["C"] = 0.1
+    edited["blend"]["C"] = 0.1
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(edited))
     said = []
     res = compare(load_config(tmp_path / "config.yaml"), tmp_path, CPU, progress=False,
@@ -85,16 +74,17 @@ def test_editing_the_selection_section_refits_the_selectors_and_keeps_their_cand
     assert (tmp_path / "state" / "blend" / "seed-0.done.pt").read_bytes() != blend
     assert res["methods"]["blend"]["selection"][0]["C"] == 0.1
     assert [s.strip() for s in said if "saved under" in s] == [
-        "blend seed 0: saved under other settings (selection.C: 1.0 -> 0.1); training it again"]
-    # a changed setting maml does read still retrains it
-    edited["model"]["hidden"] = 6
+        "blend seed 0: saved under other settings (blend.C: 1.0 -> 0.1); training it again"]
+    # a changed setting of a candidate retrains it, and the selector built on it
+    edited["maml"]["hidden"] = 6
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(edited))
     said.clear()
     compare(load_config(tmp_path / "config.yaml"), tmp_path, CPU, progress=False,
             log=said.append, resume=True)
     assert _digests(maml) != before
-    assert "maml seed 0: saved under other settings (model.hidden: 8 -> 6); training it " \
-           "again" in [s.strip() for s in said]
+    assert [s.strip() for s in said if "saved under" in s] == [
+        "maml seed 0: saved under other settings (maml.hidden: 8 -> 6); training it again",
+        "blend seed 0: saved under other settings (maml.hidden: 8 -> 6); training it again"]
 
 
 def _collected(informative, T=400, seed=0):
@@ -122,13 +112,13 @@ def test_cross_fitting_tells_a_useful_selector_from_a_useless_one():
 
 
 def test_fallback_uses_the_best_single_candidate_unless_the_selector_beats_it(tmp_path):
-    """With ``selection.fallback`` a selector no better than the best single
+    """With ``fallback`` a selector no better than the best single
     candidate on cross-fitted meta-val is replaced by that candidate (its
     predictions and scores are the candidate's); without, it is used."""
     base = SETTINGS + ["methods=[maml, select-knn, select-clf, blend]"]
     on = compare(load_config(None, base), tmp_path / "on", CPU, progress=False,
                  log=lambda s: None)
-    off = compare(load_config(None, base + ["selection.fallback=false"]), tmp_path / "off",
+    off = compare(load_config(None, base + ["*.fallback=false"]), tmp_path / "off",
                   CPU, progress=False, log=lambda s: None)
     fell = 0
     for m in ("select-knn", "select-clf", "blend"):

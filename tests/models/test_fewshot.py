@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from graphmeta.meta import MAML
-from graphmeta.models import FewShotClassifier, GNNEncoder, PrototypeClassifier
+from graphmeta.models import FewShotClassifier, GNNEncoder, PrototypeClassifier, encode_graph
 from graphmeta.models.functional import sub_params
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import FewShotTasks
@@ -27,7 +27,8 @@ def _reference_meta_loss(model, batch, *, inner_lr, inner_steps, proto):
 
     def embed(p, graphs):
         enc = sub_params(p, "encoder.")
-        return torch.stack([functional_call(model.encoder, enc, (g.x, g.edge_index))[0] for g in graphs])
+        return torch.stack([encode_graph(model.encoder, enc, g.x, g.edge_index)[0]
+                            for g in graphs])
 
     def logits(p, graphs, support):
         z = embed(p, graphs)
@@ -76,10 +77,12 @@ def test_protonet_is_nearest_prototype(graph):
                          class_split=(0.5, 0.25, 0.25))
     batch = tasks.collate(tasks.episodes("test", 2, seed=0))
     model = PrototypeClassifier(GNNEncoder(graph.x.size(1), 8, 2, "sage")).double()
-    logits = MAML(model, inner_steps=0).predict_logits(batch)
+    logits = MAML(model, inner_steps=0).adapted_logits(batch)
     with torch.no_grad():
-        z_s = torch.stack([model.encoder(g.x, g.edge_index)[0] for g in batch.support.data_list])
-        z_q = torch.stack([model.encoder(g.x, g.edge_index)[0] for g in batch.query.data_list])
+        z_s = torch.stack([encode_graph(model.encoder, None, g.x, g.edge_index)[0]
+                           for g in batch.support.data_list])
+        z_q = torch.stack([encode_graph(model.encoder, None, g.x, g.edge_index)[0]
+                           for g in batch.query.data_list])
     z_s, z_q = z_s.view(2, 6, -1), z_q.view(2, 6, -1)
     for t in range(2):
         protos = torch.stack([z_s[t][batch.support_y[t] == k].mean(0) for k in range(3)])

@@ -1,8 +1,8 @@
-"""The padded batch types: PyG's dense helpers, propagation matrices, moving."""
+"""The padded batch types: PyG's dense helpers, moving."""
 import torch
-from torch_geometric.utils import add_self_loops, degree
 
-from graphmeta.tasks import GraphBatch, MetaBatch, TaskBatch
+from graphmeta.meta import MetaBatch
+from graphmeta.tasks import GraphBatch, TaskBatch
 from graphmeta.tasks.batch import to_device
 
 
@@ -24,23 +24,9 @@ def test_from_subgraphs_pads_with_targets_as_rows():
     assert [d.num_nodes for d in g.data_list] == [3, 2]
 
 
-def test_gcn_propagation_matches_pyg_normalisation():
-    g = GraphBatch.from_subgraphs(_parts(), torch.ones(5, 1))
-    for b, (nodes, ei) in enumerate(_parts()):
-        n = len(nodes)
-        ei, _ = add_self_loops(ei, num_nodes=n)
-        deg = degree(ei[1], n)
-        ref = torch.zeros(n, n)
-        ref[ei[1], ei[0]] = deg[ei[1]].rsqrt() * deg[ei[0]].rsqrt()
-        assert torch.allclose(g.normalized_adj("gcn")[b, :n, :n], ref)
-    mean = g.normalized_adj("mean")
-    assert torch.allclose(mean[0, 0], torch.tensor([0, 0.5, 0.5]))
-    assert g.normalized_adj("mean") is mean          # cached
-
-
 def test_to_moves_and_casts_every_tensor():
     g = GraphBatch.from_subgraphs(_parts(), torch.ones(5, 2))
-    g.normalized_adj("gcn")
+    g.data_list
     t = TaskBatch(g, torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, 2, dtype=torch.long),
                   torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long),
                   torch.ones(2, 3, dtype=torch.bool), torch.tensor([4, 0]))

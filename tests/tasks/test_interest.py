@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from graphmeta.features import CONTEXT_FEATURES, ContextFeatures
 from graphmeta.models import GNNEncoder, InterestModel
 from graphmeta.meta import MAML
 from graphmeta.synthetic import make_social_graph
@@ -50,9 +51,6 @@ def test_fixed_tasks_score_each_user_once_against_the_whole_catalogue(small_task
     a = small_tasks.fixed_tasks("test", n_test + 7, 9)
     b = small_tasks.fixed_tasks("test", n_test + 7, 9)
     assert len(a) == n_test and len({t.user for t in a}) == n_test     # no user twice
-    assert small_tasks.eval_size("test", n_test + 7) == (n_test, [
-        f"test: {n_test + 7} tasks asked for but the split has {n_test} users; each is scored "
-        f"once ({n_test} tasks), none twice"])
     for x, y in zip(a, b):
         assert x.user == y.user and torch.equal(x.nodes, y.nodes)
         assert torch.equal(x.query_items, y.query_items)
@@ -62,12 +60,10 @@ def test_fixed_tasks_score_each_user_once_against_the_whole_catalogue(small_task
 
 
 def test_sampled_protocol_and_candidate_samples(small_tasks, named):
-    sampled = UserInterestTasks(small_tasks.data, k_shot=3, n_query=4, max_nodes=12,
-                                protocol="sampled")
-    for t in sampled.fixed_tasks("test", 5, 0):
+    for t in small_tasks.fixed_tasks("test", 5, 0, full=False):
         assert len(t.query_items) <= 8 and (t.query_y == 1).sum() <= 4
-    few = UserInterestTasks(named, k_shot=2, n_query=5, candidates=10)
-    for t in few.fixed_tasks("test", 5, 0):
+    few = UserInterestTasks(named, k_shot=2, n_query=5)
+    for t in few.fixed_tasks("test", 5, 0, candidates=10):
         assert (t.query_y == 0).sum() == 10
         assert (t.query_y == 1).sum() == named.interests[t.user].sum() - 2
 
@@ -100,9 +96,9 @@ def test_query_labels_never_reach_the_model(named, features):
     torch.manual_seed(0)
     model = InterestModel(tasks.node_x.size(1), GNNEncoder(tasks.node_x.size(1), 8, 2, "sage"),
                           num_interests=40, interest_dim=4, head_hidden=8)
-    maml = MAML(model, inner_lr=0.3, inner_steps=2)
+    maml = MAML(model, inner_lr=0.3, inner_steps=2, rows=model.adapted_rows())
     before = tasks.collate(ts)
-    pred = maml.predict(before)
+    pred = maml.adapted_logits(before)
     leaked = copy.copy(tasks)
     leaked.interests = tasks.interests.clone()
     for t in ts:
@@ -110,7 +106,7 @@ def test_query_labels_never_reach_the_model(named, features):
     leaked._set_node_features(features)
     after = leaked.collate(ts)
     assert torch.equal(after.graphs.x, before.graphs.x)
-    assert torch.equal(maml.predict(after), pred)
+    assert torch.equal(maml.adapted_logits(after), pred)
     # ...whereas a model that could see them would notice: the ego rows of
     # the interest matrix differ.
     assert not torch.equal(leaked.interests[before.users], tasks.interests[before.users])
@@ -185,7 +181,8 @@ def test_bad_settings_are_named(named):
 
 
 def test_item_context_is_leave_one_out_for_training_egos(named):
-    tasks = UserInterestTasks(named, k_shot=2, n_query=5, context=True)
+    tasks = UserInterestTasks(named, k_shot=2, n_query=5, transform=ContextFeatures())
+    assert tasks.item_features == CONTEXT_FEATURES
     train = tasks.splits["train"]
     X = named.interests[train].double()
     for split in ("train", "test"):
@@ -215,23 +212,5 @@ def test_item_context_is_leave_one_out_for_training_egos(named):
 
 
 def test_full_training_queries(small_tasks):
-    full = UserInterestTasks(small_tasks.data, k_shot=3, n_query=4, max_nodes=12,
-                             train_query="full")
-    b = next(full.batches("train", 4, seed=0))
+    b = next(small_tasks.batches("train", 4, seed=0, full=True))
     assert (b.query_mask.sum(1) == 30 - 6).all()       # every non-support interest
-
-
-def test_large_evaluation_sets_are_built_on_demand_and_the_same_each_time(named, monkeypatch):
-    """Over LAZY_PAIRS (task, candidate) pairs, fixed_batches builds each
-    batch when read: the same tasks as the eager list, read after read."""
-    import graphmeta.tasks.interest as mod
-    tasks = UserInterestTasks(named, k_shot=2, n_query=5)
-    eager = tasks.fixed_batches("test", 30, 7, torch.device("cpu"), chunk=8)
-    monkeypatch.setattr(mod, "LAZY_PAIRS", 10)
-    lazy = tasks.fixed_batches("test", 30, 7, torch.device("cpu"), chunk=8)
-    assert isinstance(lazy, mod.LazyBatches) and len(lazy) == len(eager)
-    for _ in range(2):
-        for a, b in zip(eager, lazy):
-            for k in ("support_items", "support_y", "query_items", "query_y", "query_mask"):
-                assert torch.equal(getattr(a, k), getattr(b, k)), k
-            assert torch.equal(a.graphs.x, b.graphs.x)

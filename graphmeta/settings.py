@@ -1,0 +1,184 @@
+"""Typed settings, declared once: the machinery behind the run's global
+sections (:mod:`graphmeta.schema`) and every method's own settings
+(``register_method(..., config=...)``).
+
+A settings class is a frozen dataclass of :class:`Settings` whose fields
+are declared with :func:`setting`: a default, a type (from the default),
+choices or a range, an optional ``"auto"`` (resolved from the data by
+:meth:`Settings.resolve`), the values tuning may try (``search``) and a
+line of documentation. Built-in and plug-in settings get the same checks
+and the same error messages::
+
+    @dataclass(frozen=True)
+    class ReptileSettings(TrainSettings):
+        outer_step: float = setting(1.0, positive=True, search=[0.3, 1.0],
+                                    doc="how far the initialisation moves")
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Optional, Sequence, TypeVar
+
+from graphmeta.errors import GraphmetaError
+
+S = TypeVar("S", bound="Settings")
+
+
+class ConfigError(GraphmetaError, ValueError):
+    """A configuration key or value is wrong."""
+
+
+def setting(default: Any, *, choices: Optional[Sequence[str]] = None,
+            auto: Optional[type] = None, low: Optional[float] = None,
+            high: Optional[float] = None, positive: bool = False,
+            search: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+            doc: str = "") -> Any:
+    """Declares a setting: ``choices`` for strings; ``auto`` (the type) for
+    keys that take ``"auto"`` or a value; ``low``/``high`` bounds
+    (inclusive), ``positive`` for ``> 0``; ``search``: the values tuning may
+    try (a list, or ``{task kind: list}``)."""
+    kind = auto or (list if isinstance(default, (list, tuple)) else type(default))
+    meta = {"choices": tuple(choices) if choices else None, "auto": auto is not None,
+            "kind": kind, "low": low, "high": high, "positive": positive, "doc": doc,
+            "search": search}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What ``"auto"`` settings are resolved from: the task kind, the graph
+    and the device."""
+    kind: str = "user-interest"
+    n_interests: int = 0
+    has_x: bool = True
+    has_interest_x: bool = False
+    device: str = "cpu"
+    metric: str = "auc"
+
+    @classmethod
+    def from_data(cls, data: Any, kind: str, device: Any = "cpu", metric: str = "auc"
+                  ) -> "Facts":
+        """The facts of a PyG graph (``interests``, ``x``, ``interest_x``)."""
+        interests = getattr(data, "interests", None)
+        return cls(kind=kind, n_interests=int(interests.size(1)) if interests is not None else 0,
+                   has_x=getattr(data, "x", None) is not None,
+                   has_interest_x=getattr(data, "interest_x", None) is not None,
+                   device=str(device), metric=metric)
+
+
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NAMES = {int: "an int", float: "a number", bool: "true or false", str: "a string",
+          list: "a list"}
+_OK = {bool: lambda v: isinstance(v, bool),
+       int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+       float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+       str: lambda v: isinstance(v, str),
+       list: lambda v: isinstance(v, list)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Base of every settings class (see the module docstring)."""
+    # What tables and errors call a section of these ("tasks", "maml", ...).
+    section: ClassVar[str] = ""
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def _field(cls, key: str) -> Optional[dataclasses.Field]:
+        return next((f for f in dataclasses.fields(cls) if f.name == key), None)
+
+    @classmethod
+    def unknown(cls, key: str, source: str, prefix: str = "") -> ConfigError:
+        """The error for a key this class lacks, with the nearest one."""
+        near = difflib.get_close_matches(key, cls.keys(), n=1)
+        hint = f"; did you mean '{prefix}{near[0]}'?" if near else \
+            f" (known: {', '.join(cls.keys()) or 'none'})"
+        return ConfigError(f"{source}: unknown key '{prefix}{key}'{hint}")
+
+    @classmethod
+    def check(cls, key: str, value: Any, source: str, prefix: str = "") -> Any:
+        """``value`` for ``key``, checked, and coerced where that is safe (an
+        int where a float is expected; a string like ``1e-4``, which YAML
+        reads as a string). Errors name ``prefix + key`` and ``source``."""
+        f = cls._field(key)
+        if f is None:
+            raise cls.unknown(key, source, prefix)
+        m, name = f.metadata, prefix + key
+        kind = m["kind"]
+        if m["auto"] and value == "auto":
+            return value
+        if kind is float and isinstance(value, str) and _FLOAT.match(value.strip()):
+            value = float(value)
+        if kind is str and isinstance(value, bool) and {"off", "on"} & set(m["choices"] or ()):
+            # YAML 1.1 reads a bare off/on as a bool: where the choices are
+            # words like these, `--set run.prefetch=off` means the word.
+            value = "on" if value else "off"
+        if not _OK[kind](value):
+            expected = f"auto or {_NAMES[kind]}" if m["auto"] else _NAMES[kind]
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            raise ConfigError(f"{source}: '{name}' expects {expected} (like {default!r}), "
+                              f"got {value!r}")
+        if kind is float:
+            value = float(value)
+        if m["choices"] and value not in m["choices"]:
+            raise ConfigError(f"{source}: '{name}' must be one of {', '.join(m['choices'])}, "
+                              f"got {value!r}")
+        if kind in (int, float):
+            if m["low"] is not None and value < m["low"]:
+                raise ConfigError(f"{source}: '{name}' must be >= {m['low']}, got {value!r}")
+            if m["high"] is not None and value > m["high"]:
+                raise ConfigError(f"{source}: '{name}' must be <= {m['high']}, got {value!r}")
+            if m["positive"] and not value > 0:
+                raise ConfigError(f"{source}: '{name}' must be > 0, got {value!r}")
+        return value
+
+    @classmethod
+    def from_mapping(cls: type[S], values: Mapping[str, Any], source: str = "settings",
+                     prefix: str = "") -> S:
+        """An instance from ``values`` (the defaults where a key is absent),
+        every value checked."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{source}: '{prefix.rstrip('.') or cls.section}' expects a "
+                              f"mapping of its keys, got {values!r}")
+        return cls(**{k: cls.check(k, v, source, prefix) for k, v in values.items()})
+
+    def replace(self: S, **changes: Any) -> S:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) if not isinstance(getattr(self, f.name), tuple)
+                else list(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def search_space(cls, kind: str) -> dict[str, list[Any]]:
+        """What tuning may choose from on ``kind`` tasks: key -> values."""
+        out = {}
+        for f in dataclasses.fields(cls):
+            s = f.metadata.get("search") if f.metadata else None
+            if isinstance(s, Mapping):
+                s = s.get(kind)
+            if s:
+                out[f.name] = list(s)
+        return out
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, Any, str]]:
+        """``(key, default, doc)`` of every setting, for help and docs."""
+        return [(f.name, f.default if f.default is not dataclasses.MISSING
+                 else f.default_factory(), f.metadata.get("doc", "")) for f in dataclasses.fields(cls)]
+
+    def resolve(self: S, facts: Facts) -> S:
+        """These settings with every ``"auto"`` decided from ``facts``
+        (subclasses with ``auto`` keys override this)."""
+        return self
+
+
+__all__ = ["ConfigError", "Facts", "Settings", "setting"]
