@@ -20,9 +20,9 @@ module can be the encoder, with no graph maths in graphmeta:
 
 The ego (centre node) is node 0 of every graph, and its row of the
 module's output is the graph's embedding. A dense module whose forward
-takes ``rows`` (:class:`~graphmeta.models.GNNEncoder` does) is asked for
-``rows=1``, the ego's row alone, where the check finds that this gives the
-full forward's row.
+takes ``rows`` and ``reach`` (:class:`~graphmeta.models.GNNEncoder` does)
+is asked for the ego's row alone (``rows=1``, and the leading nodes the
+egos read), where the check finds that this gives the full forward's row.
 """
 from __future__ import annotations
 
@@ -85,7 +85,14 @@ def _check_signature(module: nn.Module) -> None:
 
 
 def _takes_rows(module: nn.Module) -> bool:
-    return "rows" in inspect.signature(module.forward).parameters
+    return {"rows", "reach"} <= set(inspect.signature(module.forward).parameters)
+
+
+def _reach(adj: Tensor) -> int:
+    """How many leading nodes the egos (row 0) read: one past the last
+    column with an edge into an ego, over the batch."""
+    read = (adj[:, 0] != 0).any(0).nonzero()
+    return int(read.max()) + 1 if len(read) else 1
 
 
 def _vmapped(module: nn.Module, params: Params, graphs: GraphBatch, per_task: int,
@@ -94,7 +101,7 @@ def _vmapped(module: nn.Module, params: Params, graphs: GraphBatch, per_task: in
     graphs); ``rows``: ask the module for the ego's row alone."""
     x, adj, mask = graphs.x, graphs.adj, graphs.node_mask
     T = x.size(0) // per_task
-    kwargs = {"rows": 1} if rows else {}
+    kwargs = {"rows": 1, "reach": _reach(adj)} if rows else {}
 
     def one(p: Params, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
         return _rows(functional_call(module, p, (x, adj, mask), kwargs))[0]

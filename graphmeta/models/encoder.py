@@ -52,15 +52,16 @@ class GNNEncoder(nn.Module):
     :meth:`forward` takes dense inputs, as PyG's dense layers do: ``x``
     ``[N, F]`` or ``[B, N, F]``, ``adj`` ``[N, N]`` or ``[B, N, N]`` with
     ``adj[i, j] = 1`` for an edge ``j -> i``, and an optional node mask.
-    With ``rows=k`` only the first ``k`` nodes' outputs are asked for, and
-    the last layer is called on those rows of the adjacency alone: PyG's
-    SAGE, GIN and GraphConv layers compute a node's output from its own row
-    and return every row's by broadcasting, which is the full output at
-    those rows at a fraction of the cost (graphmeta's models read the ego,
-    row 0). Whether a layer allows it is not assumed:
-    :func:`graphmeta.models.batched.check_batched` compares it with the
-    full forward once and falls back to that where it differs (GCN and GAT
-    normalise over the whole adjacency).
+    With ``rows=k`` only the first ``k`` nodes' outputs are asked for
+    (graphmeta's models read the ego, row 0), and the last layer is called
+    on those rows of the adjacency alone, and on the first ``reach`` nodes
+    (every node those rows read; default all): PyG's SAGE, GIN and
+    GraphConv layers compute a node's output from its own row of the
+    adjacency and the features of the nodes it reads, which is then the
+    full output at those rows at a fraction of the cost. Whether a layer
+    allows it is not assumed: :func:`graphmeta.models.batched.check_batched`
+    compares it with the full forward once and falls back to that where it
+    differs (GCN and GAT normalise over the whole adjacency).
 
     Example:
         >>> enc = GNNEncoder(10, 32, layers=2, conv="sage")
@@ -88,17 +89,23 @@ class GNNEncoder(nn.Module):
                 f"layers={self.num_layers}, conv={self.conv!r}, dropout={self.dropout})")
 
     def forward(self, x: Tensor, adj: Tensor, mask: Optional[Tensor] = None,
-                rows: Optional[int] = None) -> Tensor:
+                rows: Optional[int] = None, reach: Optional[int] = None) -> Tensor:
         """Node embeddings ``[N, hidden]`` (or ``[B, N, hidden]``); with
-        ``rows``, those of the first ``rows`` nodes are the ones to read."""
+        ``rows``, those of the first ``rows`` nodes are the ones to read.
+        Padded nodes (``mask``) are unconnected, so they never reach a real
+        node's embedding; their own rows are zeroed at the end."""
         single = x.dim() == 2
         for i, conv in enumerate(self.convs):
             if i == self.num_layers - 1 and rows is not None:
-                x = conv(x, adj[..., :rows, :])
+                x = conv(x[..., :reach, :], adj[..., :rows, :reach])
             else:
-                x = conv(x, adj, mask)
+                x = conv(x, adj)
             if i < self.num_layers - 1:
-                x = F.dropout(F.relu(x), self.dropout, self.training)
+                x = F.relu(x)
+                if self.dropout:
+                    x = F.dropout(x, self.dropout, self.training)
+        if mask is not None and rows is None:
+            x = x * mask.unsqueeze(-1).to(x.dtype)
         return x.squeeze(0) if single else x
 
 
