@@ -9,7 +9,7 @@ gives what the layer gives on each graph alone. A ``MessagePassing``
 encoder (``forward(x, edge_index)``) would run too, task by task.
 
 Run:  python examples/custom_encoder.py [--root ../shared/datasets]
-      (deezer-hu's users and genres; 300 meta-iterations: 60 s on 2 CPU cores)
+      (deezer-hu's users and genres; 300 meta-iterations: 54 s on 2 CPU cores)
 """
 import argparse
 import time

@@ -9,7 +9,7 @@
    ``edges.csv`` and ``interests.json`` (optionally ``features.*`` and
    ``labels.csv``).
 
-Run:  python examples/custom_loader.py          (a few seconds)
+Run:  python examples/custom_loader.py          (5 s on 2 CPU cores)
 """
 import json
 import tempfile

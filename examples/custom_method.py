@@ -15,7 +15,7 @@ are, and ``graphmeta methods reptile --plugin examples/custom_method.py``
 lists them.
 
 Run:  python examples/custom_method.py     (maml, reptile and finetune on the demo
-      graph, 300 iterations, one seed: 75 s on 2 CPU cores)
+      graph, 300 iterations, one seed: 81 s on 2 CPU cores)
  or:  graphmeta compare --plugin examples/custom_method.py --methods maml,reptile,finetune \\
           --set reptile.inner_steps=10 --out runs/reptile
 """

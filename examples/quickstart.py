@@ -1,7 +1,7 @@
 """graphmeta as a library, in the README's 20 lines: your graph, per-user
 tasks, a GNN + MLP-head model, batched MAML and full-ranking evaluation.
 
-Run:  python examples/quickstart.py     (19 s on 2 CPU cores)
+Run:  python examples/quickstart.py     (21 s on 2 CPU cores)
 
 The code below is the README's library example, character for character
 (a test checks it), and runs as written on this networkx graph and, with

@@ -93,7 +93,7 @@ def _unknown_top(key: str, source: str) -> ConfigError:
     hint = f"; did you mean '{near[0]}'?" if near else ""
     if key in FORMER:
         hint = (f"; the '{key}' section is gone: each method has its own settings "
-                f"(`graphmeta methods` lists them)")
+                f"(graphmeta methods lists them)")
     return ConfigError(f"{source}: unknown key '{key}'{hint} (global sections: "
                        f"{', '.join(SECTIONS)}; a method's own settings: METHOD.key; every "
                        f"method's: *.key)")

@@ -60,7 +60,7 @@ def catalogue_logits(model: Any, p: dict[str, Tensor], h: Tensor, table: Tensor)
         G = min(4, T - g)
         b_all = bt[g:g + G].permute(1, 0, 2).reshape(D, G * H)
         a_all = a[g:g + G].reshape(1, G * H)
-        # [G * H, G * K], column-major: 2x faster in this skinny matmul
+        # [G * H, G * K], column-major: the layout this skinny matmul is fastest in
         w2_all = torch.block_diag(*[w2[t] for t in range(g, g + G)]).T
         step = max(1, 2**21 // (G * H))                            # 8 MB of fc1 outputs
         buf, res = h.new_empty(step, G * H), h.new_empty(step, G * K)
@@ -105,8 +105,8 @@ def factorised_logits(model: Any, p: dict[str, Tensor], h: Tensor, n: int,
         if wct is not None:
             pre.baddbmm_(ctx_rows(slice(i, i + step)), wct)
         pre.relu_()
-        # fc2 has 2 outputs: matrix-vector products, 4x faster here than
-        # a [*, H] x [H, 2] matmul.
+        # fc2 has 2 outputs: matrix-vector products, which are cheaper than
+        # a [*, H] x [H, 2] matmul here.
         for t in range(T):
             for j in range(w2.size(1)):
                 out[t, i:i + step, j] = torch.mv(pre[t], w2[t, j]).add_(b2[t, j])
