@@ -92,12 +92,21 @@ def broadcast_parameters(module: torch.nn.Module) -> None:
         _collective(dist.broadcast, t.data, 0)
 
 
-def global_size(n_local: int, device: torch.device) -> int:
-    """The size of the global meta-batch, from every rank's slice."""
+def global_sum(value: float, n: int, device: torch.device) -> tuple[float, int]:
+    """``value`` and ``n`` summed over the ranks (one collective)."""
     if not active():
-        return n_local
-    t = torch.tensor([n_local], dtype=torch.long, device=device)
+        return value, n
+    t = torch.tensor([value, float(n)], dtype=torch.float64, device=device)
     _collective(dist.all_reduce, t)
+    return float(t[0]), int(t[1].item())
+
+
+def any_rank(flag: int, device: torch.device | str = "cpu") -> int:
+    """The largest of every rank's ``flag`` (0 where none is set)."""
+    if not active():
+        return flag
+    t = torch.tensor([flag], dtype=torch.long, device=device)
+    _collective(dist.all_reduce, t, op=dist.ReduceOp.MAX)
     return int(t.item())
 
 
@@ -152,6 +161,6 @@ def finish() -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["PeerLost", "active", "barrier", "broadcast_parameters", "finish", "gather",
-           "global_size", "init", "is_main", "launched", "mine", "rank", "shard",
+__all__ = ["PeerLost", "active", "any_rank", "barrier", "broadcast_parameters", "finish",
+           "gather", "global_sum", "init", "is_main", "launched", "mine", "rank", "shard",
            "sum_gradients", "world"]

@@ -28,5 +28,15 @@ class CheckpointError(GraphmetaError, ValueError):
     """A checkpoint is unreadable or does not fit the run's spec."""
 
 
-__all__ = ["CheckpointError", "DataError", "DownloadError", "GraphmetaError", "MissingFileError",
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT (Ctrl-C) or SIGTERM (a scheduler), its
+    resumable state saved; ``signum`` is the signal (the command line exits
+    with ``128 + signum``)."""
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+__all__ = ["Interrupted", "CheckpointError", "DataError", "DownloadError", "GraphmetaError", "MissingFileError",
            "RunDirError"]

@@ -8,11 +8,12 @@ at the end of each stage the state with the best meta-val score
 (``eval.select``).
 
 With a :class:`Checkpointer` the loop saves a resumable state every
-``run.checkpoint_every`` iterations, and when interrupted between two
-steps (Ctrl-C): the stage, the learner, the optimiser, the best state so
-far, the history, the RNG states and the position of the batch stream.
-Resumed from it, training ends with the same parameters as an
-uninterrupted run.
+``run.checkpoint_every`` iterations, and when SIGINT (Ctrl-C) or SIGTERM
+arrives, at the end of the iteration it arrives in
+(:mod:`graphmeta.interrupts`): the stage, the learner, the optimiser, the
+best state so far, the history, the RNG states, the position of the batch
+stream and the seconds spent. Resumed from it, training ends with the same
+parameters as an uninterrupted run, and its seconds count every part.
 """
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ import torch
 from tqdm.auto import tqdm
 
 from graphmeta import distributed
+from graphmeta.errors import Interrupted
 from graphmeta.eval import Evaluator
+from graphmeta.interrupts import deferred_signals
 from graphmeta.methods import Context, Learner, Stage, get_method
 from graphmeta.optimiser import Optimiser, restore_rng, rng_states
 from graphmeta.tasks import Prefetcher
@@ -89,14 +92,20 @@ def batch_stream(source: Iterator, device: torch.device, prefetch: str = "off"
 def optimise(learner: Learner, ctx: Context, stage: Stage, evaluator: Evaluator, *,
              index: int = 0, history: Optional[list[dict]] = None, progress: bool = True,
              prefetch: str = "off", checkpointer: Optional[Checkpointer] = None,
-             saved: Optional[dict] = None) -> list[dict]:
+             saved: Optional[dict] = None,
+             elapsed: Callable[[], float] = lambda: 0.0) -> list[dict]:
     """Runs one training stage (Adam on ``stage.loss`` over
     ``stage.batches()`` for ``stage.iterations`` steps); validates every
     ``stage.eval_every`` and at the end, and leaves the learner in its best
     meta-val state (``ctx.select``). ``history`` holds the rows of earlier
     stages; the rows of this one are appended and the whole returned.
-    ``saved`` is a snapshot of this stage (``index``) to resume from."""
-    start = time.perf_counter()
+    ``saved`` is a snapshot of this stage (``index``) to resume from;
+    ``elapsed()`` the training's seconds so far, all parts, for snapshots.
+
+    SIGINT and SIGTERM stop it at the end of the iteration they arrive in
+    (:func:`~graphmeta.interrupts.deferred_signals`): with a checkpointer
+    that state is saved, then :class:`~graphmeta.errors.Interrupted` is
+    raised."""
     label = ctx.method + (f":{stage.name}" if stage.name else "")
     select = ctx.select
     history = list(history or [])
@@ -104,97 +113,98 @@ def optimise(learner: Learner, ctx: Context, stage: Stage, evaluator: Evaluator,
     opt = Optimiser(learner, stage.lr)
     best = (-math.inf, copy.deepcopy(learner.state_dict()))
     running: list[float] = []
-    done = 0
+    done, before = 0, 0.0
     if saved is not None:
         learner.load_state_dict(saved["learner"])
         opt.load_state_dict(saved["opt"])
         best, history, running = (saved["best_score"], saved["best"]), saved["history"], \
             saved["running"]
-        done = saved["iteration"]
+        done, before = saved["iteration"], saved["seconds"]
         restore_rng(saved["rng"])
+    start = time.perf_counter() - before        # the stage's clock counts earlier parts too
     source = stage.batches()
     if done:
         _skip(source, done)
 
-    def snapshot(iteration: int, rng: dict) -> dict:
+    def snapshot(iteration: int) -> dict:
+        """The state after ``iteration`` complete iterations, the RNGs as
+        the next one starts with them: a resume continues from exactly here."""
         return {"stage": index, "iteration": iteration, "learner": learner.state_dict(),
                 "opt": opt.state_dict(), "best_score": best[0], "best": best[1],
-                "history": history, "running": running, "rng": rng,
-                "seconds": round(time.perf_counter() - start, 3)}
+                "history": history, "running": running, "rng": rng_states(),
+                "seconds": round(time.perf_counter() - start, 3),
+                "elapsed": round(elapsed(), 3)}
 
     bar = tqdm(range(done + 1, stage.iterations + 1), desc=label, disable=not progress,
                leave=False, dynamic_ncols=True, initial=done, total=stage.iterations)
-    stepping, it = False, done
-    rng = rng_states()
-    try:
-        with batch_stream(source, ctx.device, prefetch) as stream:
-            for it in bar:
-                rng = rng_states()          # as the previous iteration left it
-                learner.train()
-                batch = next(stream)
-                value = stage.loss(batch)
-                if not torch.isfinite(value):
-                    msg = f"{label}: training loss is {value.item()} at iteration {it}; " + \
-                        _lower(ctx, stage)
-                    # The loss is this rank's own: one rank stopping alone
-                    # would leave the others waiting in the gradient sum, so
-                    # a distributed run still raises (and its peers see it).
-                    if best[0] == -math.inf or distributed.active():
-                        raise FloatingPointError(msg)
-                    # Diverged after a finite validation: stop, and keep the
-                    # best meta-val state so far (Keras' TerminateOnNaN with
-                    # restored best weights); nothing after it is selectable.
-                    log.warning("%s seed %d: %s; training stopped, the best meta-val state "
-                                "(score %.4f) is kept", label, ctx.seed, msg, best[0])
-                    break
-                opt.zero_grad()
-                if distributed.active():
-                    # This rank's mean, weighted by its share of the global
-                    # batch: the summed gradients are the global mean's.
-                    n = _units(batch)
-                    (value * n / distributed.global_size(n, ctx.device)).backward()
-                    distributed.sum_gradients(learner)
-                else:
-                    value.backward()
-                stepping = True
-                opt.step()
-                stepping = False
-                running.append(value.item())
-                if it % stage.eval_every == 0 or it == stage.iterations:
-                    learner.eval()
-                    try:
-                        m = evaluator.evaluate(learner.predict, "val")
-                    except FloatingPointError as e:
-                        # A state whose adaptation diverges on a meta-val task is
-                        # not selectable; training goes on (the loss is finite).
-                        log.warning("%s seed %d: iteration %d: not selectable: %s",
-                                    label, ctx.seed, it, e)
-                        m = None
-                    row = {"method": label, "seed": ctx.seed, "iteration": it,
-                           "train_loss": round(float(np.mean(running)), 6),
-                           **({f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()}
-                              if m is not None else {f"val_{select}": math.nan}),
-                           "seconds": round(time.perf_counter() - start, 3)}
-                    running = []
-                    history.append(row)
-                    score = row[f"val_{select}"]
-                    bar.set_postfix(loss=f"{row['train_loss']:.3f}",
-                                    **{f"val_{select}": f"{score:.3f}"})
-                    log.info("%s seed %d: iteration %d/%d, loss %.4f, val %s %.4f (%.0f s)",
-                             label, ctx.seed, it, stage.iterations, row["train_loss"],
-                             select, score, row["seconds"])
-                    if score > best[0]:
-                        best = (score, copy.deepcopy(learner.state_dict()))
-                if (checkpointer is not None and checkpointer.every
-                        and it % checkpointer.every == 0 and it < stage.iterations):
-                    checkpointer.save(snapshot(it, rng_states()))
-    except KeyboardInterrupt:
-        # Between two steps the parameters are those of the last completed
-        # iteration: save them, so a resume loses nothing.
-        if checkpointer is not None and not stepping:
+    # SIGINT and SIGTERM are acted on between iterations only: the saved
+    # state is then always the state after a whole number of them.
+    with deferred_signals(ctx.device) as stop, \
+            batch_stream(source, ctx.device, prefetch) as stream:
+        for it in bar:
             learner.train()
-            checkpointer.save(snapshot(it - 1, rng))
-        raise
+            batch = next(stream)
+            value = stage.loss(batch)
+            if not torch.isfinite(value):
+                msg = f"{label}: training loss is {value.item()} at iteration {it}; " + \
+                    _lower(ctx, stage)
+                # The loss is this rank's own: one rank stopping alone would
+                # leave the others waiting in the gradient sum, so a
+                # distributed run still raises (and its peers see it).
+                if best[0] == -math.inf or distributed.active():
+                    raise FloatingPointError(msg)
+                # Diverged after a finite validation: stop, and keep the best
+                # meta-val state so far (Keras' TerminateOnNaN with restored
+                # best weights); nothing after it is selectable.
+                log.warning("%s seed %d: %s; training stopped, the best meta-val state "
+                            "(score %.4f) is kept", label, ctx.seed, msg, best[0])
+                break
+            opt.zero_grad()
+            if distributed.active():
+                # This rank's mean, weighted by its share of the global batch:
+                # the summed gradients are the global mean's.
+                n = _units(batch)
+                total, global_n = distributed.global_sum(value.item() * n, n, ctx.device)
+                (value * n / global_n).backward()
+                distributed.sum_gradients(learner)
+                running.append(total / global_n)        # the global mean, as one process logs
+            else:
+                value.backward()
+                running.append(value.item())
+            opt.step()
+            if it % stage.eval_every == 0 or it == stage.iterations:
+                learner.eval()
+                try:
+                    m = evaluator.evaluate(learner.predict, "val")
+                except FloatingPointError as e:
+                    # A state whose adaptation diverges on a meta-val task is
+                    # not selectable; training goes on (the loss is finite).
+                    log.warning("%s seed %d: iteration %d: not selectable: %s",
+                                label, ctx.seed, it, e)
+                    m = None
+                row = {"method": label, "seed": ctx.seed, "iteration": it,
+                       "train_loss": round(float(np.mean(running)), 6),
+                       **({f"val_{k}": round(float(np.nanmean(v)), 6) for k, v in m.items()}
+                          if m is not None else {f"val_{select}": math.nan}),
+                       "seconds": round(time.perf_counter() - start, 3)}
+                running = []
+                history.append(row)
+                score = row[f"val_{select}"]
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}",
+                                **{f"val_{select}": f"{score:.3f}"})
+                log.info("%s seed %d: iteration %d/%d, loss %.4f, val %s %.4f (%.0f s)",
+                         label, ctx.seed, it, stage.iterations, row["train_loss"],
+                         select, score, row["seconds"])
+                if score > best[0]:
+                    best = (score, copy.deepcopy(learner.state_dict()))
+            signum = stop.requested()
+            if checkpointer is not None and (signum or (
+                    checkpointer.every and it % checkpointer.every == 0
+                    and it < stage.iterations)):
+                checkpointer.save(snapshot(it))
+            if signum:
+                raise Interrupted(signum, f"{label} seed {ctx.seed}: stopped after iteration "
+                                          f"{it} of {stage.iterations}")
     if history and best[0] == -math.inf:    # no validation gave a finite score
         raise FloatingPointError(f"{label} seed {ctx.seed}: every meta-val evaluation diverged "
                                  f"(NaN or infinite scores); try a smaller learning rate")
@@ -229,21 +239,27 @@ def _skip(source: Iterator, n: int) -> None:
 def fit(ctx: Context, evaluator: Evaluator, *, progress: bool = True, prefetch: str = "off",
         checkpointer: Optional[Checkpointer] = None) -> TrainResult:
     """Builds and trains ``ctx.method``; returns the learner with the state
-    of best meta-val score and the validation history. ``checkpointer``
-    makes trained stages resumable (``custom`` training restarts)."""
+    of best meta-val score, the validation history and the seconds it took
+    (all parts of a resumed training). ``checkpointer`` makes trained stages
+    resumable (``custom`` training restarts)."""
     start = time.perf_counter()
     method = get_method(ctx.method)
     learner = build_learner(ctx)
     history: list[dict] = []
+    before = 0.0
     if method.training == "custom":
         history = learner.fit(evaluator, progress)
     elif method.training != "none":
         saved = checkpointer.load() if checkpointer is not None else None
+        before = saved["elapsed"] if saved is not None else 0.0
+
+        def elapsed() -> float:
+            return before + time.perf_counter() - start
         for i, stage in enumerate(learner.stages()):
             if saved is not None and saved["stage"] > i:
                 continue    # a finished stage: the snapshot holds what it left
             history = optimise(learner, ctx, stage, evaluator, index=i, history=history,
                                progress=progress, prefetch=prefetch, checkpointer=checkpointer,
                                saved=saved if saved is not None and saved["stage"] == i
-                               else None)
-    return TrainResult(learner, history, time.perf_counter() - start)
+                               else None, elapsed=elapsed)
+    return TrainResult(learner, history, before + time.perf_counter() - start)

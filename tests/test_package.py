@@ -13,6 +13,7 @@ LIMIT = 300
 # Lowest first: a module imports only from its own layer and those below it.
 LAYERS = [
     ("graphmeta.errors", "graphmeta.io", "graphmeta.distributed", "graphmeta.settings",
+     "graphmeta.interrupts",
      "graphmeta.plugins"),
     ("graphmeta.datasets", "graphmeta.synthetic"),
     ("graphmeta.tasks",),
@@ -26,11 +27,11 @@ LAYERS = [
      "graphmeta.checkpoint", "graphmeta.store", "graphmeta.rundir"),
     ("graphmeta.run",),
     ("graphmeta.runner", "graphmeta.report", "graphmeta.listing"),
-    ("graphmeta.bench", "graphmeta.cli", "graphmeta.__main__"),
+    ("graphmeta.bench", "graphmeta.cli", "graphmeta.cliargs", "graphmeta.__main__"),
 ]
 # Only the command line imports graphmeta modules inside functions: importing
 # torch and PyG takes seconds, and `graphmeta --version` should not wait.
-LAZY_OK = ("graphmeta.cli",)
+LAZY_OK = ("graphmeta.cli", "graphmeta.cliargs")
 
 
 def _modules(pkg=None):
