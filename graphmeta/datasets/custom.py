@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from graphmeta.datasets.formats import (check_id_forms, is_int, order_ids, read_edge_pairs,
-                                        read_features, read_interests, read_pairs_csv,
+from graphmeta.datasets.formats import (check_id_forms, order_ids, read_edge_pairs,
+                                        read_features, read_interests, read_labels,
                                         undirected)
+from graphmeta.datasets.headers import is_int
 from graphmeta.errors import DataError, MissingFileError
 
 
@@ -38,12 +39,15 @@ def from_edge_list(edges: str | Path, interests: Optional[str | Path] = None,
             pairs. Edges are made undirected and deduplicated, and self loops
             are dropped.
         interests: JSON ``{"node": [interest, ...]}`` or CSV ``node,interest``
-            pairs (header row first).
-        features: JSON ``{"node": [x0, x1, ...]}``, CSV ``node,x0,x1,...``
-            (header row first), or ``.npy`` ``[N, F]`` whose row ``i`` belongs
-            to integer node id ``i``. Nodes without a row get zeros.
-        labels: CSV ``node,label`` (header row first), one label per node.
-            Nodes without a label get ``y = -1``.
+            pairs.
+        features: JSON ``{"node": [x0, x1, ...]}``, CSV ``node,x0,x1,...``,
+            or ``.npy`` ``[N, F]`` whose row ``i`` belongs to integer node id
+            ``i``. Nodes without a row get zeros.
+        labels: CSV ``node,label``, one label per node. Nodes without a
+            label get ``y = -1``.
+
+    A CSV may start with a header row or not
+    (:func:`graphmeta.datasets.headers.header_row` says how that is told).
         name: Stored as ``data.name``.
         allow_isolated: Keep nodes that only the interest, feature or label
             file names, as isolated nodes (default: an error).
@@ -58,10 +62,11 @@ def from_edge_list(edges: str | Path, interests: Optional[str | Path] = None,
     if loops == len(edge_pairs):
         raise DataError(f"{edges}: no edges" + (f" (only {loops} self loops)" if loops else "")
                         + "; graphmeta learns from ego-subgraphs and needs a graph")
-    inter = read_interests(Path(interests)) if interests else {}
-    feats = read_features(Path(features)) if features else None
-    labs = read_pairs_csv(Path(labels), "label") if labels else []
     graph_ids = {u for e in edge_pairs for u in e}
+    known = None if allow_isolated else graph_ids       # what a node file's line 1 may name
+    inter = read_interests(Path(interests), known) if interests else {}
+    feats = read_features(Path(features), known) if features else None
+    labs = read_labels(Path(labels), known) if labels else []
     side = {str(interests): set(inter), str(labels): {n for n, _ in labs}}
     if isinstance(feats, dict):
         side[str(features)] = set(feats)
@@ -71,7 +76,8 @@ def from_edge_list(edges: str | Path, interests: Optional[str | Path] = None,
         extra = sorted(nodes - graph_ids)
         if extra and not allow_isolated:
             raise DataError(f"{path}: {len(extra)} node(s) not in the edge list {edges}, e.g. "
-                            f"{', '.join(map(repr, extra[:3]))} (allow_isolated=True keeps "
+                            f"{', '.join(map(repr, extra[:3]))}: add their edges, or remove "
+                            f"them (in Python, from_edge_list(..., allow_isolated=True) keeps "
                             f"them as isolated nodes)")
         ids |= nodes
     if isinstance(feats, np.ndarray):

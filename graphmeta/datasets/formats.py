@@ -1,11 +1,13 @@
 """Small readers shared by the source formats, with errors that name the
-file and line."""
+file and line.
+
+Headers follow one rule, :func:`graphmeta.datasets.headers.header_row`.
+"""
 from __future__ import annotations
 
 import csv
 import json
 import math
-import re
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -14,6 +16,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
+from graphmeta.datasets.headers import header_row, is_int
 from graphmeta.errors import DataError, MissingFileError
 
 
@@ -21,9 +24,7 @@ def read_edge_csv(path: str | Path, header: Optional[Sequence[str] | Sequence[Se
                   delimiter: str = ",") -> Tensor:
     """Reads an integer edge list ``[2, E]``. ``header`` (one header, or a
     list of accepted ones) is checked against the first line if given."""
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path}: no such file")
+    path = _file(Path(path))
     with path.open() as f:
         if header is not None:
             first = [h.strip() for h in f.readline().strip().split(delimiter)]
@@ -61,15 +62,39 @@ def undirected(edge_index: Tensor, num_nodes: int, keep_self_loops: bool = False
     return coalesce(to_undirected(edge_index, num_nodes=num_nodes), num_nodes=num_nodes)
 
 
+def _file(path: Path) -> Path:
+    """``path``, a file that exists (a folder in its place is refused)."""
+    if not path.exists():
+        raise MissingFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataError(f"{path}: is a directory, expected a file")
+    return path
+
+
+def _text(path: Path) -> str:
+    """The UTF-8 text of ``path`` (a leading byte-order mark, as spreadsheet
+    exports write one, dropped)."""
+    try:
+        return _file(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        what = " (UTF-16: re-save it as UTF-8)" if e.start == 0 and \
+            path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}){what}") from None
+
+
 def read_json_object(path: str | Path) -> dict[str, object]:
     """A JSON object keyed by node id (keys as strings)."""
     path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path}: no such file")
+
+    def once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        out = dict(pairs)
+        if len(out) < len(pairs):     # json.loads would silently keep the last
+            seen: set[str] = set()
+            twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+            raise DataError(f"{path}: key {twice!r} appears twice; one entry per node")
+        return out
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        obj = json.loads(_text(path), object_pairs_hook=once)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(obj, dict):
@@ -77,33 +102,9 @@ def read_json_object(path: str | Path) -> dict[str, object]:
     return {str(k): v for k, v in obj.items()}
 
 
-# Header rows an edge CSV may start with (case-insensitive).
-EDGE_HEADERS = {("source", "target"), ("src", "dst"), ("from", "to"), ("u", "v"),
-                ("node_1", "node_2"), ("id_1", "id_2"), ("node1", "node2"), ("user", "friend")}
-
-
-def _text(path: Path) -> str:
-    if not path.exists():
-        raise MissingFileError(f"{path}: no such file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-
-
-_INT = re.compile(r"-?[0-9]+")
-
-
-def is_int(s: str) -> bool:
-    """An id written as an ASCII integer (``str.isdigit`` also accepts ``²``)."""
-    return _INT.fullmatch(s) is not None
-
-
 def read_edge_pairs(path: Path) -> list[tuple[str, str]]:
     """CSV (comma-separated) or whitespace-separated pairs, ``#`` comments
-    allowed. The first row is a header when it is a known one
-    (:data:`EDGE_HEADERS`), or when its fields are not integers while every
-    other id is; otherwise it is an edge."""
+    allowed; the first row is a header or an edge by :func:`header_row`."""
     rows: list[tuple[int, list[str]]] = []
     text = _text(path)
     lines = text.splitlines()
@@ -119,54 +120,62 @@ def read_edge_pairs(path: Path) -> list[tuple[str, str]]:
         if len(row) != 2 or not row[0] or not row[1]:
             raise DataError(f"{path}, line {no}: expected two node ids ('source,target'), "
                             f"got {','.join(row)!r}")
-    if rows and _is_header(rows[0][1], [r for _, r in rows[1:]]):
+    if rows and header_row(path, rows[0][1], rest=[r for _, r in rows[1:]]):
         rows = rows[1:]
     return [(a, b) for _, (a, b) in rows]
 
 
-def _is_header(first: list[str], rest: list[list[str]]) -> bool:
-    if tuple(f.lower() for f in first) in EDGE_HEADERS:
-        return True
-    if not rest:
-        return False
-    ids = {u for row in rest for u in row}
-    if all(is_int(u) for u in ids):
-        return not any(is_int(f) for f in first)
-    return not (set(first) & ids)
+def _node_rows(path: Path, known: Optional[set[str]]) -> list[tuple[int, list[str]]]:
+    """A node file's non-empty CSV rows ``(line, fields)``, its header left out."""
+    rows = [(no, row) for no, row in enumerate(csv.reader(_text(path).splitlines()), start=1)
+            if row and "".join(row).strip()]
+    if rows and header_row(path, rows[0][1], known=known):
+        rows = rows[1:]
+    return rows
 
 
-def read_pairs_csv(path: Path, what: str) -> list[tuple[str, str]]:
+def read_pairs_csv(path: Path, what: str, known: Optional[set[str]] = None
+                   ) -> list[tuple[str, str]]:
+    """``node,VALUE`` rows (interests, labels); the header by :func:`header_row`."""
     out = []
-    rows = csv.reader(_text(path).splitlines())
-    next(rows, None)  # header
-    for no, row in enumerate(rows, start=2):
-        if not row or not "".join(row).strip():
-            continue
-        if len(row) != 2 or not row[0].strip():
+    for no, row in _node_rows(path, known):
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
             raise DataError(f"{path}, line {no}: expected 'node,{what}', got {','.join(row)!r}")
         out.append((row[0].strip(), row[1].strip()))
     return out
 
 
-def read_interests(path: Path) -> dict[str, list[str]]:
+def read_labels(path: Path, known: Optional[set[str]] = None) -> list[tuple[str, str]]:
+    """``node,label`` rows, one label per node: a node given two labels is
+    refused (the last would silently win)."""
+    seen: dict[str, str] = {}
+    for node, label in read_pairs_csv(path, "label", known):
+        if seen.setdefault(node, label) != label:
+            raise DataError(f"{path}: node {node!r} has two labels, {seen[node]!r} and "
+                            f"{label!r}; one label per node")
+    return list(seen.items())
+
+
+def read_interests(path: Path, known: Optional[set[str]] = None) -> dict[str, list[str]]:
     if path.suffix == ".json":
         out = {}
         for node, items in read_json_object(path).items():
-            if not isinstance(items, list) or any(isinstance(i, (list, dict)) for i in items):
-                raise DataError(f"{path}: node {node!r}: expected a list of interests, "
-                                f"got {items!r}")
+            if not isinstance(items, list) or any(isinstance(i, (list, dict)) or i is None
+                                                  or str(i).strip() == "" for i in items):
+                raise DataError(f"{path}: node {node!r}: expected a list of interests "
+                                f"(non-empty names), got {items!r}")
             out[node] = [str(i) for i in items]
         return out
     out: dict[str, list[str]] = {}
-    for node, item in read_pairs_csv(path, "interest"):
+    for node, item in read_pairs_csv(path, "interest", known):
         out.setdefault(node, []).append(item)
     return out
 
 
-def read_features(path: Path) -> dict[str, list[float]] | np.ndarray:
+def read_features(path: Path, known: Optional[set[str]] = None
+                  ) -> dict[str, list[float]] | np.ndarray:
     if path.suffix == ".npy":
-        if not path.exists():
-            raise MissingFileError(f"{path}: no such file")
+        _file(path)
         try:
             arr = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as e:
@@ -183,13 +192,15 @@ def read_features(path: Path) -> dict[str, list[float]] | np.ndarray:
         rows = read_json_object(path)
     else:
         rows = {}
-        reader = csv.reader(_text(path).splitlines())
-        next(reader, None)  # header: node,f0,f1,...
-        for no, row in enumerate(reader, start=2):
-            if not row:
-                continue
+        lines: dict[str, int] = {}
+        for no, row in _node_rows(path, known):     # node,f0,f1,...
+            node = row[0].strip()
+            if node in lines:
+                raise DataError(f"{path}, line {no}: node {node!r} already has features "
+                                f"(line {lines[node]}); one row per node")
+            lines[node] = no
             try:
-                rows[row[0].strip()] = [float(v) for v in row[1:]]
+                rows[node] = [float(v) for v in row[1:]]
             except ValueError:
                 raise DataError(f"{path}, line {no}: expected 'node,number,...', "
                                 f"got {','.join(row)!r}") from None

@@ -139,8 +139,39 @@ def test_a_headerless_csv_keeps_its_first_edge(tmp_path):
     assert datasets.from_edge_list(tmp_path / "e.csv").num_nodes == 4
     (tmp_path / "e.csv").write_text("user,friend\n1,2\n2,3\n")
     assert datasets.from_edge_list(tmp_path / "e.csv").num_nodes == 3
-    (tmp_path / "e.csv").write_text("who,whom\nu1,u2\nu2,u3\n")      # an unknown header
-    assert datasets.from_edge_list(tmp_path / "e.csv").node_ids == ["u1", "u2", "u3"]
+    (tmp_path / "e.csv").write_text("u0,u1\nu1,u2\nu2,u3\n")     # string ids, line 1 an edge
+    assert datasets.from_edge_list(tmp_path / "e.csv").node_ids == ["u0", "u1", "u2", "u3"]
+    (tmp_path / "e.csv").write_text("who,whom\nu1,u2\nu2,u3\n")   # an unknown header, or an edge?
+    with pytest.raises(datasets.DataError, match="e.csv, line 1: 'who,whom' is not a known "
+                                                 "header and shares no node"):
+        datasets.from_edge_list(tmp_path / "e.csv")
+
+
+@pytest.mark.parametrize("kind", ["interests", "features", "labels"])
+def test_a_headerless_node_file_loads_every_row_or_is_refused(tmp_path, kind):
+    """One header rule for every node file: line 1 is data when it names a
+    node of the edge list, a header when its first field is a column name,
+    and refused otherwise; never a row dropped for being first."""
+    (tmp_path / "e.csv").write_text("".join(f"u{i},u{i + 1}\n" for i in range(120)))
+    value = {"interests": lambda i: f"topic{i % 7}", "features": lambda i: f"{i / 2},1.5",
+             "labels": lambda i: f"c{i % 3}"}[kind]
+    rows = "".join(f"u{i},{value(i)}\n" for i in range(120))
+    f = tmp_path / f"{kind}.csv"
+    for text, n in ((rows, 120), ("node,what\n" + rows, 120), ("ID,what\n" + rows, 120)):
+        f.write_text(text)
+        d = datasets.from_edge_list(tmp_path / "e.csv", **{kind: f})
+        first = d.node_ids.index("u0")
+        if kind == "interests":
+            assert int(d.interests.sum()) == n and d.interests[first].any()
+        elif kind == "features":
+            assert d.x[first].tolist() == [0.0, 1.5] and d.x[d.node_ids.index("u3")].tolist() \
+                == [1.5, 1.5]
+        else:
+            assert int((d.y >= 0).sum()) == n and d.y[first] >= 0
+    f.write_text("who,what\n" + rows)
+    with pytest.raises(datasets.DataError, match=f"{kind}.csv, line 1: 'who' is neither a node "
+                                                 f"of the edge list nor a header"):
+        datasets.from_edge_list(tmp_path / "e.csv", **{kind: f})
 
 
 def test_the_same_id_written_two_ways_is_refused(tmp_path):
