@@ -79,7 +79,7 @@ def pool(runs: list[Path], base: str, metric: str) -> str:
             d = paired_diff(s, test[base]) if m != base else None
             diffs[m].append(d or {})
             v = f"{val[m]:.4f}" if m in val else "-"
-            dd = f"{d['diff']:+.4f} ± {d['ci95']:.4f}" if d else "-"
+            dd = f"{d['diff']:+.4f} ± {_half(d['ci95'])}" if d else "-"
             lines.append(f"| {run.name} | {m} | {np.nanmean(s):.4f} | {v} | {dd} |")
         if val:
             by_val = max(val, key=val.get)
@@ -94,11 +94,17 @@ def pool(runs: list[Path], base: str, metric: str) -> str:
         ci = mean_ci(per_run)
         above = sum(d["diff"] - d["ci95"] > 0 for d in ds)
         below = sum(d["diff"] + d["ci95"] < 0 for d in ds)
-        lines.append(f"| {m} | {ci['mean']:+.4f} ± {ci['ci95']:.4f} | "
+        lines.append(f"| {m} | {ci['mean']:+.4f} ± {_half(ci['ci95'])} | "
                      f"{above} / {len(ds) - above - below} / {below} |")
     lines += ["", f"runs whose best meta-val method is also best on test (among the methods "
                   f"with a meta-val score): {agree} of {len(runs)}"]
     return "\n".join(lines)
+
+
+def _half(ci: float) -> str:
+    """An interval's half-width, or ``-`` where there is none (fewer than
+    ``graphmeta.eval.stats.MIN_TASKS`` values: no 0-wide interval)."""
+    return f"{ci:.4f}" if np.isfinite(ci) else "-"
 
 
 def main(argv: list[str] | None = None) -> int:

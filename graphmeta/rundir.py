@@ -202,7 +202,7 @@ def summarize(spec: RunSpec, evaluator: Evaluator,
     means = {m: seed_mean(s) for m, s in per_seed.items()}
     n_tasks = len(next(iter(next(iter(means.values())).values())))
     out: dict[str, Any] = {
-        "dataset": spec.dataset.name, "task_kind": spec.kind,
+        "dataset": Path(spec.dataset.name).name, "task_kind": spec.kind,
         "protocol": evaluator.name,
         "metric": metric, "n_test_tasks": n_tasks, "seed": spec.seed,
         "selected_by": f"val {spec.eval.select}"}
@@ -268,8 +268,9 @@ def format_table(results: dict) -> str:
     for m, r in results["methods"].items():
         sd = r["seed_sd"].get(metric)
         p = results["paired"].get(m)
-        delta = (f"{p['diff']:>+7.3f} ± {p['ci95']:.3f}" if p and p["ci95"] is not None
-                 else f"{'-':>15}")
+        delta = (f"{p['diff']:>+7.3f} ± " + (f"{p['ci95']:.3f}" if p["ci95"] is not None
+                                              else "  -  ")
+                 if p and p["diff"] is not None else f"{'-':>15}")
         sd_cell = f"{sd:>7.3f}" if sd is not None else f"{'-':>7}"
         lines.append(f"{m:<{width}} " + " ".join(_cell(r.get(c)) for c in cols)
                      + f" {sd_cell} {p['baseline'] if p else '-':>14} {delta:>16} "

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from graphmeta import distributed
 from graphmeta.eval.ranking import LONG_LIST, positive_scores, ranking_metrics
+from graphmeta.eval.stats import MIN_TASKS
 from graphmeta.tasks import EgoTasks, LazyBatches, UserInterestTasks
 
 PROTOCOLS = ("full", "sampled")
@@ -82,9 +83,11 @@ class Evaluator:
 
     # -- the fixed tasks -------------------------------------------------------
     def size(self, split: str) -> tuple[int, list[str]]:
-        """How many tasks ``split`` is scored on, and warnings: fewer users
-        than asked for (each is scored once, none twice), or too few
-        few-shot classes for episodes to differ."""
+        """How many tasks ``split`` is scored on, and warnings. ``n_val`` and
+        ``n_test`` are upper bounds: a split with fewer users scores each
+        once (none twice), which the results' task count shows; a warning
+        comes only when that leaves fewer than :data:`~graphmeta.eval.stats.MIN_TASKS`
+        tasks (no interval) or too few few-shot classes for episodes to differ."""
         n = self.sizes[split]
         if not self.interest:
             classes, way = len(self.tasks.splits[split]), self.tasks.n_way
@@ -96,10 +99,12 @@ class Evaluator:
         users = len(self.tasks.splits[split])
         if users == 0:
             raise ValueError(f"split {split!r} has no users")
-        if n <= users:
-            return n, []
-        return users, [f"{split}: {n} tasks asked for but the split has {users} users; each is "
-                       f"scored once ({users} tasks), none twice"]
+        n = min(n, users)
+        if n < MIN_TASKS:
+            return n, [f"{split}: {n} tasks (the split has {users} users); fewer than "
+                       f"{MIN_TASKS} give no confidence interval, and a mean over so few "
+                       f"users is anecdote: use a larger split or more users"]
+        return n, []
 
     def warnings(self) -> list[str]:
         return self.size("val")[1] + self.size("test")[1]

@@ -1,7 +1,8 @@
 r"""Confidence intervals: per method, and paired per user between methods.
 
 Intervals are Student-t: :math:`\bar x \pm t_{0.975, n-1}\, s / \sqrt n` over
-the tasks (users, episodes), NaNs (tasks without a score) dropped. Every
+the tasks (users, episodes), NaNs (tasks without a score) dropped; from
+fewer than :data:`MIN_TASKS` tasks there is none (NaN). Every
 method is scored on the same fixed tasks, so two methods are compared by the
 per-task differences, whose interval is much tighter than the overlap of two
 separate intervals suggests.
@@ -15,8 +16,13 @@ import numpy as np
 from scipy import stats
 
 
+# Fewer tasks than this give no interval: a t-interval over 2 or 3 users
+# is a formality (and 0 wide when they agree), not evidence.
+MIN_TASKS = 10
+
+
 def _t_half_width(v: np.ndarray) -> float:
-    if len(v) < 2:
+    if len(v) < MIN_TASKS:
         return math.nan
     return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
 
@@ -44,4 +50,4 @@ def paired_diff(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float]
     return {"diff": float(d.mean()), "ci95": _t_half_width(d), "n": int(len(d))}
 
 
-__all__ = ["mean_ci", "paired_diff"]
+__all__ = ["MIN_TASKS", "mean_ci", "paired_diff"]

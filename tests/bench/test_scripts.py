@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from graphmeta.config import load_config
 from graphmeta.eval import paired_diff
@@ -48,17 +49,19 @@ def _run(path: Path, base, other, val_base, val_other):
 
 def test_pooled_differences_counts_and_meta_val_agreement(tmp_path, capsys):
     mod = _load()
-    a = _run(tmp_path / "split0", [0.5] * 4, [0.6, 0.7, 0.6, 0.7], 0.8, 0.9)   # other +0.15
-    b = _run(tmp_path / "split1", [0.5] * 4, [0.4, 0.4, 0.4, 0.3], 0.8, 0.9)   # other -0.125
+    a = _run(tmp_path / "split0", [0.5] * 12, [0.6, 0.7] * 6, 0.8, 0.9)   # other +0.15
+    b = _run(tmp_path / "split1", [0.5] * 12, [0.4, 0.4, 0.4, 0.3] * 3, 0.8, 0.9)   # -0.125
     test, val = mod.load_run(a, "accuracy")
     assert val == {"base": pytest.approx(0.8), "other": pytest.approx(0.9)}   # best of the last stage
-    assert list(test["other"]) == [0.6, 0.7, 0.6, 0.7] and "scorer" not in val
+    assert list(test["other"]) == [0.6, 0.7] * 6 and "scorer" not in val
     assert mod.main([str(a), str(b), "--base", "base", "--metric", "accuracy"]) == 0
     out = capsys.readouterr().out
-    assert "| split0 | other | 0.6500 | 0.9000 | +0.1500 ± 0.0919 |" in out
-    assert "| split1 | scorer | 0.9000 | - | +0.4000 ± 0.0000 |" in out
-    assert "| other | +0.0125 ± 1.7471 | 1 / 0 / 1 |" in out                   # t(1) over 2 runs
-    assert "| scorer | +0.4000 ± 0.0000 | 2 / 0 / 0 |" in out
+    half = stats.t.ppf(0.975, 11) * np.std([0.1, 0.2] * 6, ddof=1) / np.sqrt(12)
+    assert f"| split0 | other | 0.6500 | 0.9000 | +0.1500 ± {half:.4f} |" in out
+    assert "| split1 | scorer | 0.9000 | - | +0.4000 ± 0.0000 |" in out     # 12 tasks agree
+    # over 2 runs there is no interval (fewer than MIN_TASKS values), not a 0-wide one
+    assert "| other | +0.0125 ± - | 1 / 0 / 1 |" in out
+    assert "| scorer | +0.4000 ± - | 2 / 0 / 0 |" in out
     # split0: other is best on meta-val and, of the methods with a meta-val score,
     # on test (the scorer, best of all on test, has none); split1: on meta-val only.
     assert "with a meta-val score): 1 of 2" in out

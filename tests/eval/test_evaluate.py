@@ -1,8 +1,11 @@
 """The evaluator: fixed tasks per split, the protocol, per-task scores."""
+import math
+
 import numpy as np
 import torch
 
 from graphmeta.eval import Evaluator
+from graphmeta.eval.stats import MIN_TASKS, mean_ci, paired_diff
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import FewShotTasks, LazyBatches
 
@@ -41,13 +44,22 @@ def test_the_protocol_is_the_evaluators_and_val_is_kept(small_tasks):
     assert full.name == "full" and sampled.name == "sampled"
 
 
-def test_fewer_users_than_asked_for_is_a_warning_not_a_repeat(small_tasks):
+def test_fewer_users_than_asked_for_scores_each_once_without_a_warning(small_tasks):
     n = len(small_tasks.splits["test"])
+    assert n >= MIN_TASKS
     ev = Evaluator(small_tasks, n_test=n + 7)
-    assert ev.size("test") == (n, [f"test: {n + 7} tasks asked for but the split has {n} "
-                                   f"users; each is scored once ({n} tasks), none twice"])
+    assert ev.size("test") == (n, [])
     users = torch.cat([b.users for b in ev.batches("test")])
     assert len(users) == n == len(set(users.tolist()))
+
+
+def test_a_split_too_small_for_an_interval_is_a_warning_and_prints_no_interval(small_tasks):
+    ev = Evaluator(small_tasks, n_test=3)
+    n, warn = ev.size("test")
+    assert n == 3 and len(warn) == 1 and "fewer than 10 give no confidence interval" in warn[0]
+    assert math.isnan(mean_ci([0.5, 0.5, 0.5])["ci95"])
+    assert math.isnan(paired_diff([1.0, 0.0], [0.0, 1.0])["ci95"])
+    assert mean_ci([0.5] * MIN_TASKS)["ci95"] == 0.0
 
 
 def test_few_shot_episodes_are_scored_by_accuracy():

@@ -5,15 +5,28 @@ import pytest
 from scipy import stats
 
 from graphmeta.eval import mean_ci, paired_diff
+from graphmeta.eval.stats import MIN_TASKS
 
 
 def test_mean_ci_is_student_t():
-    v = np.array([0.5, 0.7, 0.9, math.nan])
+    rng = np.random.default_rng(0)
+    v = np.append(rng.uniform(0.4, 1.0, 12), math.nan)
     s = mean_ci(v)
-    assert s["n"] == 3 and math.isclose(s["mean"], 0.7)
-    assert math.isclose(s["ci95"], stats.t.ppf(0.975, 2) * np.std([0.5, 0.7, 0.9], ddof=1)
-                        / math.sqrt(3))
-    assert math.isnan(mean_ci([1.0])["ci95"]) and mean_ci([])["n"] == 0
+    kept = v[:12]
+    assert s["n"] == 12 and math.isclose(s["mean"], kept.mean())
+    assert math.isclose(s["ci95"], stats.t.ppf(0.975, 11) * np.std(kept, ddof=1)
+                        / math.sqrt(12))
+    assert mean_ci([])["n"] == 0
+
+
+def test_fewer_than_min_tasks_give_no_interval():
+    """Two users who agree would give a 0-wide interval: none is given."""
+    assert MIN_TASKS == 10
+    few = mean_ci([0.5, 0.7, 0.9])
+    assert few["n"] == 3 and math.isclose(few["mean"], 0.7) and math.isnan(few["ci95"])
+    assert math.isnan(mean_ci([1.0] * (MIN_TASKS - 1))["ci95"])
+    assert mean_ci([1.0] * MIN_TASKS)["ci95"] == 0.0
+    assert math.isnan(paired_diff([0.0, 0.0], [1.0, 1.0])["ci95"])
 
 
 def test_paired_interval_is_tighter_than_the_overlap_on_a_constructed_case():
