@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+from torch import Tensor
 from torch_geometric.data import Data
 
 from graphmeta import datasets
@@ -32,10 +34,22 @@ def build_data(dataset: DatasetConfig, synthetic: SyntheticConfig, seed: int) ->
     return datasets.load(name, root=dataset.root or None)
 
 
+def standardize(x: Tensor) -> Tensor:
+    """Each column of ``x`` at zero mean and unit variance over the nodes (a
+    constant column at zero)."""
+    x = x.float() if not x.is_floating_point() else x
+    std = x.std(0, keepdim=True)
+    return (x - x.mean(0, keepdim=True)) / torch.where(std > 0, std, torch.ones_like(std))
+
+
 def build_tasks(spec: RunSpec, data: Data, context: bool = False) -> EgoTasks:
     """The task sampler of ``spec.tasks``; with ``context``, user-interest
-    batches carry :class:`~graphmeta.features.ContextFeatures`."""
+    batches carry :class:`~graphmeta.features.ContextFeatures`; with
+    ``tasks.scale_x: standard`` the node features are standardised first."""
     t = spec.tasks
+    if t.scale_x == "standard" and getattr(data, "x", None) is not None:
+        data = data.clone()
+        data.x = standardize(data.x)
     common = dict(k_shot=t.k_shot, n_query=t.n_query, hops=t.hops, max_nodes=t.max_nodes,
                   seed=spec.seed, node_features=t.node_features)
     if spec.kind == "few-shot":
@@ -44,4 +58,4 @@ def build_tasks(spec: RunSpec, data: Data, context: bool = False) -> EgoTasks:
                              transform=ContextFeatures() if context else None, **common)
 
 
-__all__ = ["build_data", "build_tasks"]
+__all__ = ["build_data", "build_tasks", "standardize"]

@@ -13,6 +13,9 @@ from graphmeta.errors import DataError, GraphmetaError
 from graphmeta.spec import RunSpec
 from graphmeta.tasks import EgoTasks, UserInterestTasks
 
+# Above this, node features are "large" (the run warns, and a non-finite
+# loss names them): multi-hot and standardised features sit within a few units.
+LARGE_FEATURE = 100.0
 # Dense float tensors of a batch per node pair: the adjacency, its
 # normalisations, and what autograd keeps of them.
 PAIR_COPIES = 4
@@ -58,6 +61,15 @@ def check_run(spec: RunSpec, data: Data, tasks: EgoTasks,
             f"{need / 2**30:.1f} GiB for its dense adjacency alone, and {memory / 2**30:.1f} GiB "
             f"are available; lower tasks.max_nodes (now {spec.tasks.max_nodes}) or "
             f"*.meta_batch")
+    x = getattr(data, "x", None)
+    if x is not None and x.numel() and spec.tasks.scale_x == "none" and "x" in \
+            spec.tasks.node_features.split("+"):
+        big = float(x.abs().max())
+        if big > LARGE_FEATURE:
+            col = int(x.abs().max(0).values.argmax())
+            warnings.append(f"node features reach |x| = {big:.3g} (column {col}); graphmeta "
+                            f"uses them as given, and features this large can send training "
+                            f"to NaN: set tasks.scale_x=standard to standardise them")
     if isinstance(tasks, UserInterestTasks):
         skipped = data.num_nodes - len(tasks.eligible)
         if skipped:

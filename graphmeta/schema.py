@@ -59,12 +59,20 @@ class TasksConfig(Settings):
     class_split: list = setting([0.6, 0.2, 0.2], doc="few-shot: class fractions for "
                                                      "train/val/test")
     n_query: int = setting(10, low=1)
-    split: list = setting([0.7, 0.1, 0.2], doc="user fractions for meta-train/val/test")
-    n_val_tasks: int = setting(200, low=1)
-    n_test_tasks: int = setting(500, low=1)
+    split: list = setting([0.7, 0.1, 0.2], doc="user fractions for meta-train/val/test "
+                                                 "(summing to at most 1: the rest are left "
+                                                 "out, a way to subsample)")
+    n_val_tasks: int = setting(200, low=1, doc="at most this many meta-val users (a "
+                                               "smaller split scores each once)")
+    n_test_tasks: int = setting(500, low=1, doc="at most this many test users (a smaller "
+                                                "split scores each once)")
     test_seed: int = setting(12345)
     negatives: str = setting("uniform", choices=("uniform", "popularity"),
                              doc="how training tasks (and support sets) draw negatives")
+    scale_x: str = setting("none", choices=("none", "standard"),
+                           doc="node features x as given, or standardised per column (zero "
+                               "mean, unit variance over all nodes): for raw counts and ages, "
+                               "whose scale sends the inner loop to NaN")
     node_features: str = setting("auto", choices=NODE_FEATURES,
                                  doc="auto: x when the graph has it, else interests "
                                      "(user-interest; interests-svd, 64 SVD components of "

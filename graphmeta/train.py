@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from graphmeta import distributed
+from graphmeta.checks import LARGE_FEATURE
 from graphmeta.errors import Interrupted
 from graphmeta.eval import Evaluator
 from graphmeta.interrupts import deferred_signals
@@ -218,7 +219,12 @@ def _lower(ctx: Context, stage: Stage) -> str:
     s = ctx.settings
     inner = (f"{ctx.method}.inner_lr (now {s.inner_lr}) or "
              if "inner_lr" in s.keys() and stage.rate_key.endswith("meta_lr") else "")
-    return f"lower {inner}{stage.rate_key} (now {stage.lr})"
+    out = f"lower {inner}{stage.rate_key} (now {stage.lr})"
+    big = float(ctx.tasks.node_x.abs().max()) if ctx.tasks.node_x.numel() else 0.0
+    if big > LARGE_FEATURE:
+        out += (f"; the likely cause: the node features reach |x| = {big:.3g}, so set "
+                f"tasks.scale_x=standard (or standardise data.x)")
+    return out
 
 
 def _units(batch: Any) -> int:

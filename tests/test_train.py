@@ -193,3 +193,36 @@ def test_autos_that_follow_the_catalogue_size():
     del data.interests, data.interest_x
     data.y = torch.tensor([0, 1])
     assert resolve(load_config(None), data).settings["maml"].context is False
+
+
+def test_raw_feature_scale_is_named_and_standardising_it_trains(tmp_path):
+    """Features like followers counts: the run warns, a NaN loss names them
+    as the likely cause, and tasks.scale_x=standard trains."""
+    from graphmeta import datasets
+    from graphmeta.synthetic import make_social_graph
+
+    @datasets.register("raw-scale-test")
+    def raw_scale(root):
+        d = make_social_graph(240, 12, 6, n_blocks=6, p_in=0.08, seed=0)
+        d.x = d.x * 1e4 + 3e4
+        return d
+
+    base = TINY_SETTINGS + ["dataset.name=raw-scale-test", f"dataset.root={tmp_path}",
+                            "methods=[maml]"]
+    try:
+        raw = prepare(load_config(None, base), torch.device("cpu"))
+        assert any("node features reach |x| = " in w and "tasks.scale_x=standard" in w
+                   for w in raw.warnings)
+        with pytest.raises(FloatingPointError, match="the likely cause: the node features reach "
+                                                     r"\|x\| = .*set tasks.scale_x=standard"):
+            fit(raw.context("maml"), raw.evaluator, progress=False)
+        scaled = prepare(load_config(None, base + ["tasks.scale_x=standard"]),
+                         torch.device("cpu"))
+        assert not any("node features reach" in w for w in scaled.warnings)
+        x = scaled.tasks.node_x
+        torch.testing.assert_close(x.mean(0), torch.zeros(x.size(1)), atol=1e-4, rtol=0)
+        torch.testing.assert_close(x.std(0), torch.ones(x.size(1)), atol=1e-4, rtol=0)
+        res = fit(scaled.context("maml"), scaled.evaluator, progress=False)
+        assert all(math.isfinite(r["train_loss"]) for r in res.history)
+    finally:
+        datasets.unregister("raw-scale-test")
