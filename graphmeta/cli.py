@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -41,8 +42,23 @@ def _progress(quiet: bool) -> bool:
     return bars
 
 
+def _line(e: BaseException) -> str:
+    """One line for an error: graphmeta's own say what to change; an OS
+    error the code did not foresee names its file and the reason."""
+    if isinstance(e, OSError) and not isinstance(e, GraphmetaError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return str(e)
+
+
+# PyG 2.8 scripts a few pooling helpers with torch.jit.script at import, which
+# torch 2.13 deprecates: nothing a graphmeta user can act on (pyproject.toml
+# filters it from the tests the same way).
+JIT_DEPRECATION = "`torch.jit.script` is deprecated"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.filterwarnings("ignore", message=JIT_DEPRECATION, category=DeprecationWarning)
     if argv == ["--version"]:     # what the parser would print, without importing torch
         import graphmeta
         print(f"graphmeta {graphmeta.__version__}")
@@ -54,6 +70,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"graphmeta: error: --plugin: {e}", file=sys.stderr)
         return 2
     args = parser().parse_args(argv)
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        print(f"graphmeta: error: --threads {args.threads}: expected at least 1 (or leave it "
+              f"out for the free cores)", file=sys.stderr)
+        return 2
     import torch
 
     from graphmeta.rundir import format_table
@@ -80,8 +100,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             path = write_report(Path(args.run), runner.resolve_device(args.device),
                                 n_tasks=args.tasks)
-        except (GraphmetaError, ValueError, FileNotFoundError) as e:
-            print(f"graphmeta: error: {e}", file=sys.stderr)
+        except (GraphmetaError, ValueError, OSError) as e:
+            print(f"graphmeta: error: {_line(e)}", file=sys.stderr)
             return 2
         print(f"wrote {path}")
         return 0
@@ -126,8 +146,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cfg = load_config(args.config, overrides)
         if args.command == "demo" and not cfg.methods:
             cfg = cfg.with_methods(DEMO_METHODS)
-    except (GraphmetaError, ValueError, FileNotFoundError) as e:
-        print(f"graphmeta: error: {e}", file=sys.stderr)
+    except (GraphmetaError, ValueError, OSError) as e:
+        print(f"graphmeta: error: {_line(e)}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads or default_threads())
     resume = getattr(args, "resume", None)
@@ -156,8 +176,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return 0
             res = runner.compare(cfg, out, device, progress=progress, resume=bool(resume),
                                  force=args.force)
-    except (GraphmetaError, ValueError, FileNotFoundError, FloatingPointError) as e:
-        print(f"graphmeta: error: {e}", file=sys.stderr)
+    except (GraphmetaError, ValueError, OSError, FloatingPointError) as e:
+        print(f"graphmeta: error: {_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:      # Ctrl-C, or SIGTERM (graphmeta.errors.Interrupted)
         signum = getattr(e, "signum", signal.SIGINT)

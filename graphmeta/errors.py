@@ -24,6 +24,11 @@ class RunDirError(GraphmetaError, ValueError):
     """A run directory cannot be written, resumed or read."""
 
 
+class WriteError(GraphmetaError, OSError):
+    """A file of a run could not be written (a full disk, a read-only
+    folder); the file is left as it was, with no half-written temp file."""
+
+
 class CheckpointError(GraphmetaError, ValueError):
     """A checkpoint is unreadable or does not fit the run's spec."""
 
@@ -39,4 +44,4 @@ class Interrupted(KeyboardInterrupt):
 
 
 __all__ = ["Interrupted", "CheckpointError", "DataError", "DownloadError", "GraphmetaError", "MissingFileError",
-           "RunDirError"]
+           "RunDirError", "WriteError"]

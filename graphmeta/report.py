@@ -193,6 +193,8 @@ def write_report(run_dir: Path, device: Optional[torch.device] = None,
     select = results["spec"]["eval"]["select"]
     rows = list(csv.DictReader((run_dir / "metrics.csv").open())) \
         if (run_dir / "metrics.csv").exists() else []
+    # the data first: a run whose graph cannot be loaded fails before any figure is written
+    run = prepare(load_config(run_dir / "config.yaml"), device or torch.device("cpu"))
     figs = run_dir / "figures"
     lines = [f"# Report: {run_dir.name}", "",
              f"{results['dataset']}, {results['task_kind']} tasks, protocol "
@@ -206,7 +208,6 @@ def write_report(run_dir: Path, device: Optional[torch.device] = None,
               "method's paired difference to the best other baseline (green: the CI excludes "
               "0 in the method's favour, red: against it).", "",
               "![methods](figures/methods.png)", ""]
-    run = prepare(load_config(run_dir / "config.yaml"), device or torch.device("cpu"))
     curves, metric = inner_steps_curves(run, run_dir, steps, n_tasks)
     if inner_steps_figure(curves, steps, metric, figs / "inner_steps.png"):
         lines += ["## Adaptation", "", f"Test {LABELS[metric]} on the first {n_tasks} test "

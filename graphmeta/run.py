@@ -4,7 +4,9 @@ and the learners trained so far (:class:`Run`, built by :func:`prepare`).
 through :meth:`Run.trial`."""
 from __future__ import annotations
 
+import copy
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -13,7 +15,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from graphmeta import checkpoint, distributed
+from graphmeta import checkpoint, datasets, distributed
 from graphmeta.build import build_data, build_tasks
 from graphmeta.checks import check_data, check_run
 from graphmeta.config import Config
@@ -135,9 +137,30 @@ class Run:
         return dataclasses.replace(self, spec=spec)
 
 
+def located(cfg: Config) -> Config:
+    """``cfg`` with the data's place written in: a registered dataset's
+    ``root`` from ``$GRAPHMETA_DATA`` when the config has none, a folder
+    dataset's path made absolute. The run directory's ``config.yaml`` then
+    loads the same data for ``evaluate``, ``report`` and ``--resume`` from
+    any directory, without the environment it was made in."""
+    dataset = dict(cfg.sections.get("dataset", {}))
+    name, env = str(dataset.get("name", "synthetic")), os.environ.get("GRAPHMETA_DATA")
+    if name in datasets.names() and not dataset.get("root") and env:
+        dataset["root"] = str(Path(env).resolve())
+    elif name != "synthetic" and name not in datasets.names() and Path(name).is_dir():
+        dataset["name"] = str(Path(name).resolve())
+    if dataset == cfg.sections.get("dataset", {}):
+        return cfg
+    out = copy.deepcopy(cfg)
+    out.sections["dataset"] = dataset
+    return out
+
+
 def prepare(cfg: Config, device: torch.device, progress: bool = False) -> Run:
     """Loads the graph, resolves the spec and builds the task sampler (with
-    the context features when a trained method reads them) and the evaluator."""
+    the context features when a trained method reads them) and the evaluator.
+    The data's place is recorded in the spec (:func:`located`)."""
+    cfg = located(cfg)
     dataset = cfg.section("dataset")
     data = build_data(dataset, cfg.section("synthetic"), cfg.seed)
     check_data(data, dataset.name)
@@ -158,4 +181,4 @@ def prepare(cfg: Config, device: torch.device, progress: bool = False) -> Run:
     return Run(cfg, spec, data, tasks, evaluator, device, warnings, progress=progress)
 
 
-__all__ = ["EVAL_CHUNK", "Run", "prepare", "resolve_device"]
+__all__ = ["EVAL_CHUNK", "Run", "located", "prepare", "resolve_device"]

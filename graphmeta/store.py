@@ -64,7 +64,8 @@ class RunStore:
             raise RunDirError(f"{self.root} already holds a run; use --resume to continue it "
                               f"or --force to replace it (or choose another --out)")
         parent = self.root if self.root.is_dir() else _existing_parent(self.root)
-        if not os.access(parent, os.W_OK | os.X_OK):
+        if not os.access(parent, os.W_OK | os.X_OK,
+                         effective_ids=os.access in os.supports_effective_ids):
             raise RunDirError(f"--out {self.root}: cannot write in {parent}")
         self._force = force and existing and not resume
 

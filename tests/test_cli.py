@@ -115,3 +115,13 @@ def test_logs_are_plain_lines_when_not_a_terminal_and_tensorboard_events(tmp_pat
     assert list((tmp_path / "tensorboard" / "maml" / "seed-0").glob("events.out.tfevents.*"))
     q = graphmeta("evaluate", str(tmp_path), "--quiet", "--threads", "1", "--device", "cpu")
     assert q.returncode == 0 and q.stdout == ""
+
+
+def test_no_command_prints_a_dependency_warning_the_user_cannot_act_on(tmp_path):
+    """Even with every warning shown (-W default), a run prints none from
+    torch or PyG; graphmeta's own warnings are lines that say what to change."""
+    p = subprocess.run([sys.executable, "-W", "default", "-m", "graphmeta", "compare",
+                        "--methods", "maml,popularity", "--out", str(tmp_path / "run"), *TINY],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "site-packages" not in p.stderr and "Warning:" not in p.stderr, p.stderr

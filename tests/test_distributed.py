@@ -1,4 +1,5 @@
 """Distributed meta-training with real processes on 127.0.0.1 (gloo)."""
+import csv
 import os
 import signal
 import socket
@@ -6,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,6 +52,11 @@ def test_two_processes_train_what_one_does(tmp_path, table):
     a, b = _state(tmp_path / "one"), _state(tmp_path / "two")
     for k in a:
         assert torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-6), k
+    # the logged loss is the global meta-batch's mean, not rank 0's share
+    logged = [[float(r["train_loss"]) for r in csv.DictReader((tmp_path / run / "metrics.csv")
+                                                              .open())] for run in ("one", "two")]
+    assert len(logged[0]) == len(logged[1]) > 0
+    np.testing.assert_allclose(logged[1], logged[0], rtol=1e-5)
     assert not torch.equal(a["maml.model.head.fc2.bias"], torch.zeros_like(a["maml.model.head.fc2.bias"]))
 
 

@@ -23,6 +23,11 @@ from graphmeta import io as gio
 from graphmeta.datasets.download import cache_dir
 
 
+def _save_npy(path: str, arr: np.ndarray) -> None:
+    with open(path, "wb") as f:      # np.save(path) would append ".npy" to the temp name
+        np.save(f, arr)
+
+
 class EgoSampler:
     r"""Samples the h-hop ego-subgraph of a node, capped at ``max_nodes``.
 
@@ -78,7 +83,7 @@ class EgoSampler:
         folder = Path(folder)
         for name in ("rowptr", "col"):
             arr = getattr(self, name)
-            gio.atomic(folder / f"{name}.npy", lambda tmp: np.save(open(tmp, "wb"), arr))
+            gio.atomic(folder / f"{name}.npy", lambda tmp, arr=arr: _save_npy(tmp, arr))
         return folder
 
     @classmethod
