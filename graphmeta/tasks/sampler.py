@@ -21,6 +21,13 @@ from torch import Tensor
 from graphmeta import distributed
 from graphmeta import io as gio
 from graphmeta.datasets.download import cache_dir
+from graphmeta.tasks.many import sample_dense, sample_sorted
+
+
+# Up to this many (task, node) pairs per batch, sample_many keeps sets of
+# pairs as flags in arrays indexed by the pair: 2 bytes and an int32 a pair
+# (32 tasks of a 500,000-node graph: 96 MB per sampling thread).
+DENSE_KEYS = 1 << 24
 
 
 def _save_npy(path: str, arr: np.ndarray) -> None:
@@ -158,7 +165,10 @@ class EgoSampler:
         is capped (a uniform subset of its new nodes), but every numpy call
         covers all egos at once, so the per-call overhead that bounds
         :meth:`sample` on small subgraphs is paid once per batch. Pairs
-        (task, node) are encoded as ``task * num_nodes + node``.
+        (task, node) are encoded as ``task * num_nodes + node``; up to
+        :data:`DENSE_KEYS` pairs, sets of them are flags in a per-thread
+        array indexed by the pair (no sorting), above it sorted arrays. Both
+        give the same subgraphs for the same ``rng``.
         """
         egos = np.asarray(egos, dtype=np.int64)
         T, N = len(egos), self.num_nodes
@@ -166,57 +176,9 @@ class EgoSampler:
             return []
         if egos.min() < 0 or egos.max() >= N:
             raise IndexError(f"ego ids must be in [0, {N}), got {egos.min()}..{egos.max()}")
-        cap = self.max_nodes if self.max_nodes is not None else N
-        tids = np.arange(T)
-        parts = [tids * N + egos]          # each part: sorted keys of one hop
-        visited = np.sort(parts[0])
-        count = np.ones(T, dtype=np.int64)
-        f_nodes, f_tasks = egos, tids
-        for _ in range(self.hops):
-            live = count[f_tasks] < cap
-            f_nodes, f_tasks = f_nodes[live], f_tasks[live]
-            if len(f_nodes) == 0:
-                break
-            nbrs, rows = self._neighbours(f_nodes)
-            keys = np.unique(f_tasks[rows] * N + nbrs)
-            pos = np.minimum(np.searchsorted(visited, keys), len(visited) - 1)
-            new = keys[visited[pos] != keys]
-            new_t = new // N
-            room = cap - count
-            if (np.bincount(new_t, minlength=T) > room).any():
-                order = np.lexsort((rng.random(len(new)), new_t))
-                new, new_t = new[order], new_t[order]
-                first = np.searchsorted(new_t, new_t, side="left")
-                keep = (np.arange(len(new)) - first) < room[new_t]
-                new = np.sort(new[keep])
-                new_t = new // N
-            count += np.bincount(new_t, minlength=T)
-            parts.append(new)
-            visited = np.union1d(visited, new)
-            f_nodes, f_tasks = new % N, new_t
-        keys = np.concatenate(parts)
-        hop = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-        order = np.lexsort((keys, hop, keys // N))         # task, then hop, then id
-        keys = keys[order]
-        task, nodes = keys // N, keys % N
-        bounds = np.searchsorted(task, np.arange(T + 1))
-        local = np.arange(len(keys)) - bounds[task]
-        by_key = np.argsort(keys)
-        sorted_keys = keys[by_key]
-        nbrs, rows = self._neighbours(nodes)
-        q = task[rows] * N + nbrs
-        pos = np.minimum(np.searchsorted(sorted_keys, q), len(sorted_keys) - 1)
-        hit = sorted_keys[pos] == q
-        src = local[by_key[pos[hit]]]
-        dst = local[rows[hit]]
-        e_bounds = np.searchsorted(task[rows[hit]], np.arange(T + 1))
-        out = []
-        for t in range(T):
-            a, b = e_bounds[t], e_bounds[t + 1]
-            out.append((torch.from_numpy(nodes[bounds[t]:bounds[t + 1]].copy()),
-                        torch.from_numpy(np.stack([src[a:b], dst[a:b]]))))
-        return out
-
+        if T * N <= DENSE_KEYS:
+            return sample_dense(self, egos, rng)
+        return sample_sorted(self, egos, rng)
 
 def shared_sampler(sampler: EgoSampler, key: str) -> EgoSampler:
     """In a distributed run, one CSR copy per machine: local rank 0 saves

@@ -5,6 +5,7 @@ from torch_geometric.utils import k_hop_subgraph, subgraph
 
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import EgoSampler
+from graphmeta.tasks.many import _scratch, sample_dense, sample_sorted
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +119,19 @@ def test_saved_csr_loads_memory_mapped_and_samples_the_same(tmp_path):
     for x, y in zip(a.sample_many(range(0, 300, 7), np.random.default_rng(0)),
                     b.sample_many(range(0, 300, 7), np.random.default_rng(0))):
         assert torch.equal(x[0], y[0]) and torch.equal(x[1], y[1])
+
+
+@pytest.mark.parametrize("hops, cap", [(1, None), (2, 10), (2, 64), (3, 6)])
+def test_the_flag_array_path_gives_the_sorted_paths_subgraphs(graph, hops, cap):
+    """sample_many keeps pair sets as flags up to DENSE_KEYS pairs and as
+    sorted arrays above it: the same subgraphs for the same seed, capped or
+    not, with repeated egos, and the flags left clear for the next batch."""
+    sampler = EgoSampler(graph, 400, hops=hops, max_nodes=cap)
+    egos = np.random.default_rng(1).integers(0, 400, 96)
+    for seed in range(3):
+        dense = sample_dense(sampler, egos, np.random.default_rng(seed))
+        ref = sample_sorted(sampler, egos, np.random.default_rng(seed))
+        assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+                   for a, b in zip(dense, ref, strict=True))
+    seen, fresh, where = _scratch(sampler, 0)
+    assert not seen.any() and not fresh.any() and (where == -1).all()
