@@ -81,3 +81,26 @@ def test_the_many_candidates_path_equals_the_sorting_one(n_rel):
     for name in slow:
         np.testing.assert_allclose(fast[name], slow[name], rtol=1e-9, atol=1e-12, err_msg=name)
     assert fast["auc"][0] == 0.5 and not np.isnan(fast["mrr"]).any()
+
+
+def test_tasks_with_and_without_ties_in_one_call_match_sklearn():
+    """The one-sort path over all tasks (no ties) and the per-task paths
+    (ties) side by side in one batch, each against sklearn and the
+    tie-order expectations."""
+    rng = np.random.default_rng(3)
+    T, S = 40, 50
+    scores = rng.normal(size=(T, S))
+    scores[::2] = np.round(scores[::2])                   # even tasks tie a lot
+    y = rng.random((T, S)) < 0.2
+    y[:, 0], y[:, 1] = True, False
+    mask = rng.random((T, S)) < 0.9
+    mask[:, :2] = True
+    m = ranking_metrics(torch.from_numpy(scores), torch.from_numpy(y.astype(np.int64)),
+                        torch.from_numpy(mask))
+    for t in range(T):
+        s, r = scores[t][mask[t]], y[t][mask[t]].astype(np.int64)
+        assert m["auc"][t] == pytest.approx(roc_auc_score(r, s), abs=1e-12)
+        assert m["ndcg@10"][t] == pytest.approx(ndcg_score(r[None], s[None], k=10), abs=1e-12)
+        for k in (10, 20):
+            assert m[f"recall@{k}"][t] == pytest.approx(expected_recall_at_k(s, r, k), abs=1e-12)
+        assert m["mrr"][t] == pytest.approx(expected_mrr(s, r), abs=1e-12)
