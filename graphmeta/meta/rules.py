@@ -66,7 +66,10 @@ class SGD(InnerRule):
 
     def update(self, step: int, params: Params, grads: Params, state: State
                ) -> tuple[Params, State]:
-        return {k: v - self.lr * grads[k] for k, v in params.items()}, state
+        # One fused op (and one in the backward pass) instead of a product
+        # and a difference: ops over per-task weights are memory-bound, and
+        # they were a quarter of a second-order step on the demo.
+        return {k: torch.add(v, grads[k], alpha=-self.lr) for k, v in params.items()}, state
 
 
 class LearnedLR(InnerRule):

@@ -195,7 +195,9 @@ class InterestModel(nn.Module):
             if batch.item_context is None:
                 raise ValueError("this model reads item_context, which the batch lacks "
                                  "(build the tasks with context=True)")
-            ctx = batch.item_context[:, :, self.context]
+            # Columns are picked after the items are gathered: indexing the
+            # whole [T, C, F] table by column copies it on every call.
+            ctx = batch.item_context
         if items.size(1) > self.factorise_from:
             table = candidate_table(self, p, batch)
             if table is not None and ctx is None and not torch.is_grad_enabled() \
@@ -204,7 +206,7 @@ class InterestModel(nn.Module):
                 out = catalogue_logits(self, p, h, table)                  # [T, C, 2]
                 return out.gather(1, items.unsqueeze(-1).expand(-1, -1, out.size(-1)))
             ctx_rows = None if ctx is None else (
-                lambda sl: ctx.gather(1, items[:, sl].unsqueeze(-1).expand(-1, -1, ctx.size(-1))))
+                lambda sl: self._context_rows(ctx, items[:, sl]))
             return factorised_logits(
                 self, p, h, items.size(1), lambda sl: self.interest_rows(p, batch, items, sl), ctx_rows)
         e = self.interest_rows(p, batch, items)
@@ -213,8 +215,13 @@ class InterestModel(nn.Module):
         if self.proj is not None:
             parts.append(h * blinear(e, p["proj.weight"]))
         if ctx is not None:
-            parts.append(ctx.gather(1, items.unsqueeze(-1).expand(-1, -1, ctx.size(-1))))
+            parts.append(self._context_rows(ctx, items))
         return MLPHead.batched(p, torch.cat(parts, dim=-1), prefix="head.")
+
+    def _context_rows(self, ctx: Tensor, items: Tensor) -> Tensor:
+        """The read columns of ``ctx`` ``[T, C, F]`` at ``items`` ``[T, S]``."""
+        rows = ctx.gather(1, items.unsqueeze(-1).expand(-1, -1, ctx.size(-1)))
+        return rows if self.context == list(range(ctx.size(-1))) else rows[..., self.context]
 
     def batched_logits(self, p: dict[str, Tensor], batch: TaskBatch, items: Tensor) -> Tensor:
         """Logits ``[T, S, 2]`` for ``items`` ``[T, S]`` with per-task params."""
