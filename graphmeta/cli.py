@@ -5,6 +5,7 @@ here; the work each does lives in other modules, imported inside
 --version`` should not wait for them)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -167,15 +168,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not distributed.is_main():
             args.quiet = True
     print(f"graphmeta {args.command}: device={device}, out={out}")
+    from graphmeta.profile import profiling
     try:
         progress = _progress(args.quiet)
-        with raise_on_sigterm():
+        with raise_on_sigterm(), (profiling() if args.profile
+                                  else contextlib.nullcontext()) as prof:
             if args.command == "tune":
                 runner.tune_only(cfg, out, device, progress=progress)
                 print(f"wrote {out / 'tuning.json'}")
-                return 0
-            res = runner.compare(cfg, out, device, progress=progress, resume=bool(resume),
-                                 force=args.force)
+            else:
+                res = runner.compare(cfg, out, device, progress=progress, resume=bool(resume),
+                                     force=args.force, jobs=getattr(args, "jobs", "auto"))
+        if prof is not None and main_rank:
+            from graphmeta.rundir import write_json
+            write_json(out / "profile.json", prof.to_dict())
     except (GraphmetaError, ValueError, OSError, FloatingPointError) as e:
         print(f"graphmeta: error: {_line(e)}", file=sys.stderr)
         return 2
@@ -187,9 +193,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 128 + signum
     finally:
         distributed.finish()
-    if main_rank:
+    if main_rank and args.command != "tune":
         print(format_table(res))
         print(f"wrote {out / 'results.json'}")
+    if prof is not None and main_rank:
+        print(prof.table())
+        print(f"wrote {out / 'profile.json'}")
     return 0
 
 

@@ -25,6 +25,9 @@ def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
                    help="torch CPU threads (default: the cores not already busy, from the "
                         "load average; see docs/SCALING.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--profile", action="store_true",
+                   help="print the seconds per method and stage (loading, features, "
+                        "sampling, steps, meta-val, test, writing) and write profile.json")
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -36,6 +39,22 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tensorboard", action="store_true",
                    help="also write training histories as TensorBoard events "
                         "(sets run.tensorboard)")
+    p.add_argument("--jobs", default="auto", type=_jobs, metavar="N",
+                   help="method-seed pairs trained side by side in worker processes, the "
+                        "threads divided between them (default auto: one per thread on a "
+                        "CPU when there are at least two pairs each, else 1)")
+
+
+def _jobs(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {value!r}")
+    return n
 
 
 def _plugin_arg(p: argparse.ArgumentParser) -> None:

@@ -10,10 +10,19 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Sequence
 
+_loaded: list[str] = []
+
 
 def load_plugin(spec: str) -> None:
     """Imports a module by name, or a ``.py`` file by path."""
     path = Path(spec)
+    _load(spec, path)
+    key = str(path.resolve()) if spec.endswith(".py") else spec
+    if key not in _loaded:
+        _loaded.append(key)
+
+
+def _load(spec: str, path: Path) -> None:
     if spec.endswith(".py"):
         if not path.is_file():
             raise FileNotFoundError(f"--plugin {spec}: no such file")
@@ -26,6 +35,12 @@ def load_plugin(spec: str) -> None:
         module_spec.loader.exec_module(module)  # type: ignore[union-attr]
     else:
         importlib.import_module(spec)
+
+
+def loaded() -> list[str]:
+    """The plug-ins this process loaded (files as absolute paths), in order:
+    what a worker process loads to know the same methods and datasets."""
+    return list(_loaded)
 
 
 def installed_plugins() -> list[str]:
@@ -46,4 +61,4 @@ def from_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
-__all__ = ["from_argv", "installed_plugins", "load_plugin"]
+__all__ = ["from_argv", "installed_plugins", "load_plugin", "loaded"]

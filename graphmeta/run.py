@@ -21,12 +21,15 @@ from graphmeta.checks import check_data, check_run
 from graphmeta.config import Config
 from graphmeta.eval import Evaluator
 from graphmeta.methods import Context, Learner, get_method
+from graphmeta.profile import current_row, row, stage
 from graphmeta.spec import RunSpec, resolve, with_n_way
 from graphmeta.store import RunStore
 from graphmeta.tasks import EgoTasks, shared_sampler
 from graphmeta.train import Checkpointer, TrainResult, build_learner, fit
 
 EVAL_CHUNK = 100
+# The profile row of a method trained while tuning (graphmeta.profile).
+TUNE_ROW = " [tune]"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -97,6 +100,13 @@ class Run:
         key = self.spec.key(method)
         if (method, seed, key) in self.cache:
             return self.cache[(method, seed, key)]
+        tuning = current_row().endswith(TUNE_ROW)
+        with row(method + (TUNE_ROW if tuning else "")):
+            res = self._train(method, seed, key, resumable)
+        self.cache[(method, seed, key)] = res
+        return res
+
+    def _train(self, method: str, seed: int, key: str, resumable: bool) -> TrainResult:
         done = self.store.finished(method, seed, key) if self.store else None
         if done is not None:
             res = TrainResult(self.load(self.store.root, method, seed), done["history"],
@@ -111,19 +121,20 @@ class Run:
             ctx = self.context(method, seed, self._dependencies(method, seed, True))
             res = fit(ctx, self.evaluator, progress=self.progress, prefetch=self.spec.run.prefetch,
                       checkpointer=ck)
-        self.cache[(method, seed, key)] = res
         return res
 
     def trial(self, method: str, settings: dict) -> dict[str, float]:
         """Meta-val metrics of ``method`` trained with ``settings`` changed
         (one tuning configuration; not resumable)."""
         run = self.with_spec(self.spec.with_settings(method, settings))
-        res = run.train(method, run.spec.seed, resumable=False)
-        metrics = res.best_val_metrics(self.spec.eval.select)
-        if not res.history:     # untrained methods: score the learner as built
-            res.learner.eval()
-            scores = self.evaluator.evaluate(res.learner.predict, "val")
-            metrics = {k: round(float(np.nanmean(v)), 6) for k, v in scores.items()}
+        with row(method + TUNE_ROW):
+            res = run.train(method, run.spec.seed, resumable=False)
+            metrics = res.best_val_metrics(self.spec.eval.select)
+            if not res.history:     # untrained methods: score the learner as built
+                res.learner.eval()
+                with stage("meta-val"):
+                    scores = self.evaluator.evaluate(res.learner.predict, "val")
+                metrics = {k: round(float(np.nanmean(v)), 6) for k, v in scores.items()}
         return metrics
 
     def seeds(self, method: str) -> list[int]:
@@ -162,22 +173,24 @@ def prepare(cfg: Config, device: torch.device, progress: bool = False) -> Run:
     The data's place is recorded in the spec (:func:`located`)."""
     cfg = located(cfg)
     dataset = cfg.section("dataset")
-    data = build_data(dataset, cfg.section("synthetic"), cfg.seed)
-    check_data(data, dataset.name)
-    spec = resolve(cfg, data, device)
-    context = any("context" in s.keys() and s.context is True
-                  and get_method(m).training != "none" for m, s in spec.settings.items())
-    tasks = build_tasks(spec, data, context)
-    if distributed.active():
-        tasks.sampler = shared_sampler(tasks.sampler,
-                                       checkpoint.fingerprint(data, tasks.splits)["splits"])
-    if spec.kind == "few-shot":
-        spec = with_n_way(spec, tasks.n_way)
-    t, e = spec.tasks, spec.eval
-    evaluator = Evaluator(tasks, protocol=e.protocol, candidates=e.candidates,
-                          n_val=t.n_val_tasks, n_test=t.n_test_tasks, test_seed=t.test_seed,
-                          device=device, chunk=EVAL_CHUNK)
-    warnings = check_run(spec, data, tasks) + evaluator.warnings()
+    with stage("load"):
+        data = build_data(dataset, cfg.section("synthetic"), cfg.seed)
+        check_data(data, dataset.name)
+    with stage("features"):
+        spec = resolve(cfg, data, device)
+        context = any("context" in s.keys() and s.context is True
+                      and get_method(m).training != "none" for m, s in spec.settings.items())
+        tasks = build_tasks(spec, data, context)
+        if distributed.active():
+            tasks.sampler = shared_sampler(tasks.sampler,
+                                           checkpoint.fingerprint(data, tasks.splits)["splits"])
+        if spec.kind == "few-shot":
+            spec = with_n_way(spec, tasks.n_way)
+        t, e = spec.tasks, spec.eval
+        evaluator = Evaluator(tasks, protocol=e.protocol, candidates=e.candidates,
+                              n_val=t.n_val_tasks, n_test=t.n_test_tasks, test_seed=t.test_seed,
+                              device=device, chunk=EVAL_CHUNK)
+        warnings = check_run(spec, data, tasks) + evaluator.warnings()
     return Run(cfg, spec, data, tasks, evaluator, device, warnings, progress=progress)
 
 

@@ -23,7 +23,9 @@ from graphmeta import checkpoint, distributed
 from graphmeta.config import Config, load_config
 from graphmeta.errors import GraphmetaError
 from graphmeta.eval import mean_ci
+from graphmeta.jobs import default_jobs, run_jobs
 from graphmeta.methods import get_method
+from graphmeta.profile import row, stage
 from graphmeta.run import Run, prepare, resolve_device
 from graphmeta.rundir import (primary_metric, summarize, write_config, write_json, write_run,
                               write_tensorboard)
@@ -33,13 +35,15 @@ from graphmeta.tune import tune
 
 def compare(cfg: Config, out: Path, device: torch.device, progress: bool = True,
             log: Callable[[str], None] = print, *, resume: bool = False,
-            force: bool = False) -> dict:
+            force: bool = False, jobs: int | str = "auto") -> dict:
     """Tunes (with ``eval.tune``), trains and evaluates every method of the
     spec on the same fixed test tasks, writing the run directory ``out`` as
     it goes. With ``resume`` the run in ``out`` continues from its own
     ``config.yaml``: finished methods are not trained again, and an
     interrupted one continues from its last saved state. An existing run is
-    replaced only with ``force``."""
+    replaced only with ``force``. ``jobs``: method-seed pairs trained side
+    by side in worker processes, the threads divided between them
+    (:mod:`graphmeta.jobs`; ``"auto"``: :func:`~graphmeta.jobs.default_jobs`)."""
     writer = distributed.is_main()
     if resume and not writer:
         distributed.barrier()   # rank 0 checks the directory first
@@ -81,7 +85,7 @@ def compare(cfg: Config, out: Path, device: torch.device, progress: bool = True,
             run = run.with_spec(spec)
             if writer:
                 write_config(out, run.spec)
-        results = _test_every_method(run, out, log)
+        results = _test_every_method(run, out, log, jobs)
         if tuning:
             results["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
                                      "configurations": len(t["trials"])}
@@ -91,37 +95,30 @@ def compare(cfg: Config, out: Path, device: torch.device, progress: bool = True,
         return results
 
 
-def _test_every_method(run: Run, out: Path, log: Callable[[str], None]) -> dict:
+def _test_every_method(run: Run, out: Path, log: Callable[[str], None],
+                       jobs: int | str = 1) -> dict:
     """Trains every method and seed (or takes it from the run directory) and
     scores it on the fixed test tasks; writes everything but results.json."""
-    test = run.evaluator.batches("test")
+    with stage("test"):
+        test = run.evaluator.batches("test")
     metric = primary_metric(run.spec)
     per_seed: dict[str, list[dict[str, np.ndarray]]] = {}
     seconds: dict[str, float] = {}
     history: list[dict] = []
     reports: dict[str, list] = {}
     store = run.store
+    ready = _train_side_by_side(run, out, log, jobs)
     for method in run.spec.methods:
         per_seed[method], seconds[method] = [], 0.0
         key = run.spec.key(method)
         for seed in run.seeds(method):
-            done = store.finished(method, seed, key)
+            done = ready.get((method, seed)) or store.finished(method, seed, key)
             if done is None:
                 why = store.changed(method, seed, key)
                 if why:
                     log(f"  {method} seed {seed}: saved under other settings ({why}); "
                         f"training it again")
-                res = run.train(method, seed)
-                start = time.perf_counter()      # training has its own clock
-                res.learner.eval()
-                scores = run.evaluator.evaluate(res.learner.predict, test)
-                report = res.learner.report(test, run.evaluator.score)
-                if get_method(method).checkpointed and store.writer:
-                    checkpoint.save(out, method, seed, res.learner, key, run.fingerprint)
-                took = res.seconds + time.perf_counter() - start
-                store.finish(method, seed, key, scores, res.history, took, {"report": report})
-                done = {"metrics": scores, "history": res.history, "seconds": took,
-                        "extra": {"report": report}}
+                done = train_and_score(run, out, method, seed, test)
             per_seed[method].append(done["metrics"])
             history += done["history"]
             if run.spec.run.tensorboard and store.writer:
@@ -137,8 +134,55 @@ def _test_every_method(run: Run, out: Path, log: Callable[[str], None]) -> dict:
     for method, r in reports.items():
         results["methods"][method]["selection"] = r
     if store.writer:
-        write_run(out, run.spec, results, history, per_seed)
+        with stage("write"):
+            write_run(out, run.spec, results, history, per_seed)
     return results
+
+
+def train_and_score(run: Run, out: Path, method: str, seed: int, test) -> dict:
+    """Trains ``method`` at ``seed`` (or resumes it), scores it on the test
+    tasks ``test`` and records it as finished in the run directory ``out``;
+    returns the record (``metrics``, ``history``, ``seconds``, ``extra``)."""
+    key = run.spec.key(method)
+    res = run.train(method, seed)
+    start = time.perf_counter()      # training has its own clock
+    res.learner.eval()
+    with row(method), stage("test"):
+        scores = run.evaluator.evaluate(res.learner.predict, test)
+        report = res.learner.report(test, run.evaluator.score)
+    with row(method), stage("write"):
+        if get_method(method).checkpointed and run.store.writer:
+            checkpoint.save(out, method, seed, res.learner, key, run.fingerprint)
+        took = res.seconds + time.perf_counter() - start
+        run.store.finish(method, seed, key, scores, res.history, took, {"report": report})
+    return {"metrics": scores, "history": res.history, "seconds": took,
+            "extra": {"report": report}}
+
+
+def _train_side_by_side(run: Run, out: Path, log: Callable[[str], None], jobs: int | str
+                        ) -> dict[tuple[str, int], dict]:
+    """With ``jobs`` above 1 (see :func:`compare`), the seeded
+    methods that depend on no other are trained and scored in worker
+    processes first (:mod:`graphmeta.jobs`); returns their records. The
+    rest (deterministic scorers, methods built from others) run in-line
+    after, reading what the workers wrote."""
+    if distributed.active():
+        return {}
+    pairs = [(m, s) for m in run.spec.methods if _side_by_side(m, run.spec.settings[m])
+             for s in run.seeds(m) if run.store.finished(m, s, run.spec.key(m)) is None]
+    jobs = min(default_jobs(run.device, len(pairs)) if jobs == "auto" else int(jobs), len(pairs))
+    if jobs < 2:
+        return {}
+    ready = run_jobs(out, run.device, pairs, jobs, train_and_score, log)
+    for m, s in ready:
+        run.store.adopt(m, s)       # a method built from this one loads it
+    return ready
+
+
+def _side_by_side(method: str, settings) -> bool:
+    """Whether a worker can train ``method`` alone: seeded, built from no other."""
+    m = get_method(method)
+    return m.seeded and not m.dependencies(settings)
 
 
 def tune_only(cfg: Config, out: Path, device: torch.device, progress: bool = True,

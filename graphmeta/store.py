@@ -53,6 +53,7 @@ class RunStore:
         self.root = Path(root)
         self.resume, self.writer = resume, writer
         self._force, self._locked = False, False
+        self._adopted: set[Path] = set()
         if not writer:     # another rank of a distributed run writes; this one only reads
             return
         if self.root.exists() and not self.root.is_dir():
@@ -114,7 +115,7 @@ class RunStore:
         """The saved state of ``method`` at ``seed`` if it was made under the
         same resolved settings ``key``."""
         path = self._path(method, seed, suffix)
-        if not self.resume or not path.exists():
+        if not (self.resume or path in self._adopted) or not path.exists():
             return None
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
@@ -156,6 +157,11 @@ class RunStore:
             suffix=".done.pt")
         if self.writer:
             self._path(method, seed, ".pt").unlink(missing_ok=True)
+
+    def adopt(self, method: str, seed: int) -> None:
+        """Lets :meth:`finished` read what another process of this run (a
+        worker of :mod:`graphmeta.jobs`) recorded for ``method`` at ``seed``."""
+        self._adopted.add(self._path(method, seed, ".done.pt"))
 
     def finished(self, method: str, seed: int, key: str) -> Optional[dict]:
         state = self.load(method, seed, key, suffix=".done.pt")

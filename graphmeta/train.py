@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from graphmeta import distributed
+from graphmeta import distributed, profile
 from graphmeta.checks import LARGE_FEATURE
 from graphmeta.errors import Interrupted
 from graphmeta.eval import Evaluator
@@ -144,9 +144,14 @@ def optimise(learner: Learner, ctx: Context, stage: Stage, evaluator: Evaluator,
             batch_stream(source, ctx.device, prefetch) as stream:
         for it in bar:
             learner.train()
-            batch = next(stream)
-            value = stage.loss(batch)
-            if not torch.isfinite(value):
+            with profile.stage("sample"):
+                batch = next(stream)
+            with profile.stage("step"):
+                value = stage.loss(batch)
+                finite = bool(torch.isfinite(value))
+                if finite:
+                    _step(learner, opt, value, batch, running, ctx.device)
+            if not finite:
                 msg = f"{label}: training loss is {value.item()} at iteration {it}; " + \
                     _lower(ctx, stage)
                 # The loss is this rank's own: one rank stopping alone would
@@ -160,23 +165,11 @@ def optimise(learner: Learner, ctx: Context, stage: Stage, evaluator: Evaluator,
                 log.warning("%s seed %d: %s; training stopped, the best meta-val state "
                             "(score %.4f) is kept", label, ctx.seed, msg, best[0])
                 break
-            opt.zero_grad()
-            if distributed.active():
-                # This rank's mean, weighted by its share of the global batch:
-                # the summed gradients are the global mean's.
-                n = _units(batch)
-                total, global_n = distributed.global_sum(value.item() * n, n, ctx.device)
-                (value * n / global_n).backward()
-                distributed.sum_gradients(learner)
-                running.append(total / global_n)        # the global mean, as one process logs
-            else:
-                value.backward()
-                running.append(value.item())
-            opt.step()
             if it % stage.eval_every == 0 or it == stage.iterations:
                 learner.eval()
                 try:
-                    m = evaluator.evaluate(learner.predict, "val")
+                    with profile.stage("meta-val"):
+                        m = evaluator.evaluate(learner.predict, "val")
                 except FloatingPointError as e:
                     # A state whose adaptation diverges on a meta-val task is
                     # not selectable; training goes on (the loss is finite).
@@ -202,7 +195,8 @@ def optimise(learner: Learner, ctx: Context, stage: Stage, evaluator: Evaluator,
             if checkpointer is not None and (signum or (
                     checkpointer.every and it % checkpointer.every == 0
                     and it < stage.iterations)):
-                checkpointer.save(snapshot(it))
+                with profile.stage("write"):
+                    checkpointer.save(snapshot(it))
             if signum:
                 raise Interrupted(signum, f"{label} seed {ctx.seed}: stopped after iteration "
                                           f"{it} of {stage.iterations}")
@@ -211,6 +205,24 @@ def optimise(learner: Learner, ctx: Context, stage: Stage, evaluator: Evaluator,
                                  f"(NaN or infinite scores); try a smaller learning rate")
     learner.load_state_dict(best[1])
     return history
+
+
+def _step(learner: Learner, opt: Optimiser, value: torch.Tensor, batch: Any,
+          running: list[float], device: torch.device) -> None:
+    """One optimiser step on a finite loss; the logged loss appended to ``running``."""
+    opt.zero_grad()
+    if distributed.active():
+        # This rank's mean, weighted by its share of the global batch: the
+        # summed gradients are the global mean's.
+        n = _units(batch)
+        total, global_n = distributed.global_sum(value.item() * n, n, device)
+        (value * n / global_n).backward()
+        distributed.sum_gradients(learner)
+        running.append(total / global_n)        # the global mean, as one process logs
+    else:
+        value.backward()
+        running.append(value.item())
+    opt.step()
 
 
 def _lower(ctx: Context, stage: Stage) -> str:
@@ -250,11 +262,13 @@ def fit(ctx: Context, evaluator: Evaluator, *, progress: bool = True, prefetch: 
     resumable (``custom`` training restarts)."""
     start = time.perf_counter()
     method = get_method(ctx.method)
-    learner = build_learner(ctx)
+    with profile.stage("build"):
+        learner = build_learner(ctx)
     history: list[dict] = []
     before = 0.0
     if method.training == "custom":
-        history = learner.fit(evaluator, progress)
+        with profile.stage("step"):
+            history = learner.fit(evaluator, progress)
     elif method.training != "none":
         saved = checkpointer.load() if checkpointer is not None else None
         before = saved["elapsed"] if saved is not None else 0.0

@@ -13,6 +13,7 @@ LIMIT = 300
 # Lowest first: a module imports only from its own layer and those below it.
 LAYERS = [
     ("graphmeta.errors", "graphmeta.io", "graphmeta.distributed", "graphmeta.settings",
+     "graphmeta.profile",
      "graphmeta.interrupts",
      "graphmeta.plugins"),
     ("graphmeta.datasets", "graphmeta.synthetic"),
@@ -25,7 +26,7 @@ LAYERS = [
     ("graphmeta.schema", "graphmeta.config", "graphmeta.spec"),
     ("graphmeta.build", "graphmeta.checks", "graphmeta.train", "graphmeta.tune", "graphmeta.optimiser",
      "graphmeta.checkpoint", "graphmeta.store", "graphmeta.rundir"),
-    ("graphmeta.run",),
+    ("graphmeta.run", "graphmeta.jobs"),
     ("graphmeta.runner", "graphmeta.report", "graphmeta.listing"),
     ("graphmeta.bench", "graphmeta.cli", "graphmeta.cliargs", "graphmeta.__main__"),
 ]
