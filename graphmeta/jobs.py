@@ -23,6 +23,7 @@ them too; ``--resume`` continues every pair from where it stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -66,7 +67,7 @@ def _start(out: str, device: str, threads: int, level: int, profiled: bool,
     try:
         for plugin in plugins:
             load_plugin(plugin)
-        with profile.profiling(prof) if profiled else _nothing():
+        with profile.profiling(prof) if profiled else contextlib.nullcontext():
             run = prepare(load_config(Path(out) / "config.yaml"), torch.device(device))
             with profile.stage("test"):
                 test = run.evaluator.batches("test")
@@ -78,14 +79,6 @@ def _start(out: str, device: str, threads: int, level: int, profiled: bool,
                    profile=prof.finish() if profiled else None)
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
 def _pair(method: str, seed: int) -> tuple[str, Any, Optional[dict]]:
     """Trains and scores one pair in a worker: ``("ok", done, profile)`` or
     ``("error", exception, profile)``."""
@@ -94,7 +87,7 @@ def _pair(method: str, seed: int) -> tuple[str, Any, Optional[dict]]:
     run = _worker["run"]
     prof = _worker.pop("profile", None) or profile.Profile()
     try:
-        with profile.profiling(prof) if _worker["profiled"] else _nothing():
+        with profile.profiling(prof) if _worker["profiled"] else contextlib.nullcontext():
             done = _worker["work"](run, _worker["out"], method, seed, _worker["test"])
         out: tuple[str, Any] = ("ok", done)
     except BaseException as e:      # noqa: BLE001 (sent back whole, raised by the parent)

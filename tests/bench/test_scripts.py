@@ -225,3 +225,24 @@ def test_pair_runs_pairs_task_by_task_and_refuses_different_test_tasks(tmp_path,
         mod.pair(a, "maml", c, "graph-knn", "auc")
     with pytest.raises(SystemExit, match="no rows for method 'nope'"):
         mod.pair(a, "nope", b, "graph-knn", "auc")
+
+
+@pytest.mark.skipif(not (SHARED / "twitch" / "FR").is_dir(), reason="needs the Twitch mirror")
+def test_the_twitch_folder_has_the_counts_of_the_source_and_loads(tmp_path, monkeypatch, capsys):
+    from graphmeta.build import build_data
+    monkeypatch.setattr(sys, "argv", ["make_twitch_folder.py", "--root", str(SHARED),
+                                      "--lang", "FR", "--out", str(tmp_path / "fr")])
+    _load("make_twitch_folder").main()
+    assert "112666 edges, 6549 users, 2275 interests" in capsys.readouterr().out  # SOURCE.md
+    cfg = load_config(None, [f"dataset.name={tmp_path / 'fr'}"])
+    data = build_data(cfg.section("dataset"), cfg.section("synthetic"), 0)
+    assert data.num_nodes == 6549 and data.interests.shape == (6549, 2275)
+
+
+def test_profile_batches_times_and_profiles_a_methods_batches(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["profile_batches.py", "--batches", "2", "--top", "5",
+                                      "--threads", "1"])
+    _load("profile_batches").main()
+    out = capsys.readouterr().out
+    assert "maml on synthetic: " in out and "ms a training batch (2 batches, 1 threads)" in out
+    assert "cumulative" in out
