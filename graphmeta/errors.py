@@ -42,6 +42,9 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(message)
         self.signum = signum
 
+    def __reduce__(self) -> tuple:     # pickled whole (from a worker process)
+        return type(self), (self.signum, str(self))
+
 
 __all__ = ["Interrupted", "CheckpointError", "DataError", "DownloadError", "GraphmetaError", "MissingFileError",
            "RunDirError", "WriteError"]

@@ -98,21 +98,15 @@ def _pair(method: str, seed: int) -> tuple[str, Any, Optional[dict]]:
 
 
 def _portable(e: BaseException) -> BaseException:
-    """``e`` as the parent can unpickle it (an interrupt keeps its signal)."""
-    if isinstance(e, Interrupted):
-        return _Stopped(e.signum, str(e))
-    if isinstance(e, KeyboardInterrupt):
-        return _Stopped(signal.SIGINT, "stopped at once (a second Ctrl-C), nothing saved")
+    """``e`` as the parent can unpickle it; a second Ctrl-C's plain
+    ``KeyboardInterrupt`` as the :class:`~graphmeta.errors.Interrupted` it
+    stands for."""
+    if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
+        return Interrupted(signal.SIGINT, "stopped at once (a second Ctrl-C), nothing saved")
     try:
         return pickle.loads(pickle.dumps(e))
     except Exception:       # noqa: BLE001
         return RuntimeError(f"{type(e).__name__}: {e}")
-
-
-class _Stopped(Exception):
-    def __init__(self, signum: int, message: str) -> None:
-        super().__init__(signum, message)
-        self.signum, self.message = signum, message
 
 
 def default_jobs(device: torch.device | str, pairs: int) -> int:
@@ -182,8 +176,6 @@ def run_jobs(out: Path, device: torch.device, pairs: list[Pair], jobs: int, work
                     # the group); none is started after it.
                     failure = value
     if failure is not None:
-        if isinstance(failure, _Stopped):
-            raise Interrupted(failure.signum, failure.message)
         raise failure
     if unstarted is not None:
         log(f"WARNING: a worker process could not prepare the run ({unstarted}); the "

@@ -45,12 +45,12 @@ def from_edge_list(edges: str | Path, interests: Optional[str | Path] = None,
             ``i``. Nodes without a row get zeros.
         labels: CSV ``node,label``, one label per node. Nodes without a
             label get ``y = -1``.
-
-    A CSV may start with a header row or not
-    (:func:`graphmeta.datasets.headers.header_row` says how that is told).
         name: Stored as ``data.name``.
         allow_isolated: Keep nodes that only the interest, feature or label
             file names, as isolated nodes (default: an error).
+
+    A CSV may start with a header row or not
+    (:func:`graphmeta.datasets.headers.header_row` says how that is told).
 
     Returns:
         ``Data`` with ``edge_index``, ``num_nodes`` and ``node_ids``, plus
