@@ -10,10 +10,13 @@ another budget) is compared with the first run's methods by pairing the two
 `per_task.csv` files task by task. That is only meaningful when both runs
 drew the same test tasks, so the script first checks that the settings the
 test tasks depend on (`TEST_TASK_KEYS`: the dataset, the split seed and
-fractions, K, the query size, the sampler, the test seed and count, the
-protocol) are equal in the two runs' `results.json`, and stops naming the
-first that differs. The statistics are graphmeta's own
-(`graphmeta.eval.paired_diff`); this script only reads the run directories.
+fractions, K, the query size, the samplers, the test seed, the protocol)
+are equal in the two runs' `results.json`, and stops naming the first that
+differs. Runs whose `per_task.csv` has user ids are then paired user by
+user (the users both scored); older runs task by task, with the same
+number of test tasks. The statistics are graphmeta's own
+(`graphmeta.eval.paired_diff`, over users: `per_task.csv` holds
+seed-averaged scores); this script only reads the run directories.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmeta.eval import paired_diff
-from graphmeta.rundir import read_per_task
+from graphmeta.rundir import read_per_task, read_users
 
 # Settings that decide which test tasks a run scores (its users, their
 # support sets and query candidates). Training settings (iterations, the
@@ -33,8 +36,8 @@ from graphmeta.rundir import read_per_task
 TEST_TASK_KEYS = ("dataset.name", "synthetic.graph", "synthetic.n_users", "synthetic.n_items",
                   "seed", "tasks.kind", "tasks.k_shot", "tasks.n_query", "tasks.n_way",
                   "tasks.split", "tasks.class_split", "tasks.hops", "tasks.max_nodes",
-                  "tasks.negatives", "tasks.n_test_tasks", "tasks.test_seed",
-                  "eval.protocol", "eval.candidates")
+                  "tasks.negatives", "tasks.test_seed",
+                  "eval.protocol", "eval.candidates", "eval.negatives")
 
 
 def _get(spec: dict, key: str):
@@ -59,7 +62,7 @@ def _scores(run: Path, method: str, metric: str) -> np.ndarray:
     try:
         scores = read_per_task(run, metric)
     except (OSError, ValueError) as e:
-        raise SystemExit(f"pair_runs: {e}")
+        raise SystemExit(f"pair_runs: {e}") from None
     if method not in scores:
         raise SystemExit(f"pair_runs: {run / 'per_task.csv'}: no rows for method {method!r} "
                          f"(has {', '.join(scores)})")
@@ -79,6 +82,14 @@ def check_same_tasks(a: Path, b: Path) -> None:
 def pair(a: Path, method_a: str, b: Path, method_b: str, metric: str) -> dict:
     check_same_tasks(a, b)
     sa, sb = _scores(a, method_a, metric), _scores(b, method_b, metric)
+    ua, ub = read_users(a), read_users(b)
+    if ua is not None and ub is not None:      # the same users, matched by id
+        where = {int(u): i for i, u in enumerate(ub)}
+        both = [(i, where[int(u)]) for i, u in enumerate(ua) if int(u) in where]
+        if not both:
+            raise SystemExit(f"pair_runs: {a} and {b} scored no test user in common")
+        ia, ib = map(list, zip(*both))
+        return paired_diff(sa[ia], sb[ib])
     if len(sa) != len(sb):
         raise SystemExit(f"pair_runs: {a}:{method_a} has {len(sa)} test tasks and "
                          f"{b}:{method_b} {len(sb)}; they must be the same tasks")

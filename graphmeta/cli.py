@@ -125,7 +125,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.threads:
                 torch.set_num_threads(args.threads)
             res = runner.evaluate_run(Path(args.run), device,
-                                      Path(args.out) if args.out else None)
+                                      Path(args.out) if args.out else None,
+                                      negatives=args.negatives)
             if not args.quiet:
                 print(format_table(res))
             return 0

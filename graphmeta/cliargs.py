@@ -129,6 +129,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--out", help="where to write evaluation.json (default: the run directory)")
+    p.add_argument("--negatives", choices=("uniform", "popularity"),
+                   help="score the test tasks with their support negatives drawn this way "
+                        "instead of the run's eval.negatives (the same trained models: the "
+                        "other setting of the protocol)")
     _plugin_arg(p)
     p = _sub(sub, "report", "write RUN_DIR/report.md with figures: training curves, methods "
                             "with CIs and paired differences, score against inner steps, "

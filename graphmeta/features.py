@@ -3,7 +3,7 @@ r"""Features computed from the tasks, as transforms of their batches.
 :class:`ContextFeatures` gives every user-interest batch ``item_context``
 ``[T, C, 4]``: per task, each interest's
 
-- ``popularity`` among meta-train users,
+- ``popularity`` among known users,
 - ``cooccurrence``: its mean cosine co-occurrence with the task's support
   positives,
 - ``neighbours``: its frequency among the ego's known neighbours,
@@ -11,8 +11,9 @@ r"""Features computed from the tasks, as transforms of their batches.
   neighbours' interests (weighted by their frequency),
 
 the statistics of ``popularity``, ``itemknn``, ``neighbor-vote`` and
-``graph-knn``, counted over meta-train users with a training ego's own row
-left out, each standardised over the catalogue within the task. The head
+``graph-knn``, counted over the known users (everyone but the meta-val and
+meta-test users, as the scorers count them) with the ego's own row left
+out, each standardised over the catalogue within the task. The head
 of :class:`~graphmeta.models.InterestModel` reads them
 (``interest_model(tasks)`` does when the tasks carry them)::
 
@@ -41,17 +42,16 @@ class ContextFeatures:
         return f"{self.__class__.__name__}()"
 
     def attach(self, tasks: UserInterestTasks) -> None:
-        """Counts co-occurrences over ``tasks``' meta-train users, once."""
+        """Counts co-occurrences over ``tasks``' known users, once."""
         if not isinstance(tasks, UserInterestTasks):
             raise TypeError(f"ContextFeatures applies to UserInterestTasks, not "
                             f"{type(tasks).__name__}")
         self.tasks = tasks
         # float32: counts are exact below 2^24 users, the statistics are
         # standardised per task, and float64 made the products twice as slow.
-        train = tasks.interests[tasks.splits["train"]].float()
-        self._co = train.T @ train                                          # [C, C]
-        self._in_train = torch.zeros(tasks.data.num_nodes, dtype=torch.bool)
-        self._in_train[tasks.splits["train"]] = True
+        known = tasks.interests[tasks.known].float()
+        self._co = known.T @ known                                          # [C, C]
+        self._n_known = len(known)
         self._known_interests = (tasks.interests & tasks.known[:, None]).float()
 
     def __call__(self, batch: TaskBatch) -> TaskBatch:
@@ -65,9 +65,9 @@ class ContextFeatures:
         """:data:`CONTEXT_FEATURES` of every interest for every task ``[T, C, 4]``."""
         tasks = self.tasks
         users = batch.users
-        own = (tasks.interests[users] & self._in_train[users, None]).float()    # [T, C]
-        n_train = len(tasks.splits["train"]) - self._in_train[users].float()
-        pop = (self._co.diagonal().unsqueeze(0) - own) / n_train.unsqueeze(1).clamp_min(1)
+        own = (tasks.interests[users] & tasks.known[users, None]).float()       # [T, C]
+        n_known = self._n_known - tasks.known[users].float()
+        pop = (self._co.diagonal().unsqueeze(0) - own) / n_known.unsqueeze(1).clamp_min(1)
         support = torch.zeros_like(own).scatter_(1, batch.support_items,
                                                  (batch.support_y == 1).float())
         knn = loo_cooccurrence(self._co, own, support)

@@ -34,9 +34,12 @@ def datasets_table(root: Optional[str] = None) -> str:
 
 def _settings_lines(prefix: str, cls: type, kind: Optional[str] = None) -> list[str]:
     search = cls.search_space(kind) if kind else {}
+    when = cls.search_conditions()
     out = []
     for key, default, doc in cls.describe():
-        tuned = f"  [tuned over {search[key]}]" if key in search else ""
+        cond = (" when " + ", ".join(f"{o}={v}" for o, v in when[key].items())
+                if key in when else "")
+        tuned = f"  [tuned over {search[key]}{cond}]" if key in search else ""
         out.append(f"  {prefix}{key} = {default!r}{'  # ' + doc if doc else ''}{tuned}")
     return out
 

@@ -9,7 +9,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -129,12 +129,21 @@ class Run:
         run = self.with_spec(self.spec.with_settings(method, settings))
         with row(method + TUNE_ROW):
             res = run.train(method, run.spec.seed, resumable=False)
-            metrics = res.best_val_metrics(self.spec.eval.select)
-            if not res.history:     # untrained methods: score the learner as built
-                res.learner.eval()
-                with stage("meta-val"):
-                    scores = self.evaluator.evaluate(res.learner.predict, "val")
-                metrics = {k: round(float(np.nanmean(v)), 6) for k, v in scores.items()}
+            try:
+                return self.val_metrics(res)
+            finally:    # one configuration's learner is not used again: let it go
+                run.cache.pop((method, run.spec.seed, run.spec.key(method)), None)
+
+    def val_metrics(self, res: Any) -> dict[str, float]:
+        """The meta-val metrics of a training result's kept state: the best
+        checkpoint's, or (an untrained method, or one never validated) the
+        learner scored as it is, on the same fixed meta-val tasks."""
+        metrics = res.best_val_metrics(self.spec.eval.select)
+        if not metrics:
+            res.learner.eval()
+            with stage("meta-val"):
+                scores = self.evaluator.evaluate(res.learner.predict, "val")
+            metrics = {k: round(float(np.nanmean(v)), 6) for k, v in scores.items()}
         return metrics
 
     def seeds(self, method: str) -> list[int]:
@@ -188,6 +197,7 @@ def prepare(cfg: Config, device: torch.device, progress: bool = False) -> Run:
             spec = with_n_way(spec, tasks.n_way)
         t, e = spec.tasks, spec.eval
         evaluator = Evaluator(tasks, protocol=e.protocol, candidates=e.candidates,
+                              negatives=e.negatives,
                               n_val=t.n_val_tasks, n_test=t.n_test_tasks, test_seed=t.test_seed,
                               device=device, chunk=EVAL_CHUNK)
         warnings = check_run(spec, data, tasks) + evaluator.warnings()

@@ -11,6 +11,8 @@ scored once per method and seed. The run directory is written as it goes
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -30,7 +32,7 @@ from graphmeta.run import Run, prepare, resolve_device
 from graphmeta.rundir import (primary_metric, summarize, write_config, write_json, write_run,
                               write_tensorboard)
 from graphmeta.store import RunStore
-from graphmeta.tune import tune
+from graphmeta.tune import CHEAP_BUDGET, Space, tune
 
 
 def compare(cfg: Config, out: Path, device: torch.device, progress: bool = True,
@@ -72,11 +74,10 @@ def compare(cfg: Config, out: Path, device: torch.device, progress: bool = True,
             if resume and (out / "tuning.json").exists():
                 tuning = json.loads((out / "tuning.json").read_text())
             else:
-                log(f"tuning: {run.spec.eval.tune} configurations per method on meta-val "
-                    f"({run.spec.eval.select})")
-                tuning = tune(run.spec.methods, run.spec.eval.tune, run.spec.seed,
-                              lambda m: get_method(m).search_space(run.spec.kind), run.trial,
-                              run.spec.eval.select, log)
+                log(f"tuning on meta-val ({run.spec.eval.select}): {run.spec.eval.tune} distinct "
+                    f"configurations per learned method, {max(run.spec.eval.tune, CHEAP_BUDGET)} "
+                    f"per scorer (or its whole space)")
+                tuning = tune_run(run, run.spec.eval.tune, log)
                 if writer:
                     write_json(out / "tuning.json", tuning)
             spec = run.spec
@@ -88,7 +89,8 @@ def compare(cfg: Config, out: Path, device: torch.device, progress: bool = True,
         results = _test_every_method(run, out, log, jobs)
         if tuning:
             results["tuning"] = {m: {"settings": t["settings"], "val": t["val"],
-                                     "configurations": len(t["trials"])}
+                                     "configurations": len(t["trials"]),
+                                     "searched": t.get("searched"), "edges": t.get("edges", {})}
                                  for m, t in tuning.items()}
         if writer:
             write_json(out / "results.json", results)
@@ -103,13 +105,14 @@ def _test_every_method(run: Run, out: Path, log: Callable[[str], None],
         test = run.evaluator.batches("test")
     metric = primary_metric(run.spec)
     per_seed: dict[str, list[dict[str, np.ndarray]]] = {}
+    val: dict[str, list[dict[str, float]]] = {}
     seconds: dict[str, float] = {}
     history: list[dict] = []
     reports: dict[str, list] = {}
     store = run.store
     ready = _train_side_by_side(run, out, log, jobs)
     for method in run.spec.methods:
-        per_seed[method], seconds[method] = [], 0.0
+        per_seed[method], val[method], seconds[method] = [], [], 0.0
         key = run.spec.key(method)
         for seed in run.seeds(method):
             done = ready.get((method, seed)) or store.finished(method, seed, key)
@@ -120,6 +123,7 @@ def _test_every_method(run: Run, out: Path, log: Callable[[str], None],
                         f"training it again")
                 done = train_and_score(run, out, method, seed, test)
             per_seed[method].append(done["metrics"])
+            val[method].append(done["extra"].get("val") or {})
             history += done["history"]
             if run.spec.run.tensorboard and store.writer:
                 write_tensorboard(out, method, seed, done["history"])
@@ -130,12 +134,12 @@ def _test_every_method(run: Run, out: Path, log: Callable[[str], None],
         log(f"  {method:<12} {metric} {s['mean']:.3f} ± {s['ci95']:.3f}  "
             f"({len(per_seed[method])} seed(s), {seconds[method]:.1f} s)")
     results = summarize(run.spec, run.evaluator, per_seed, seconds, run.seeds, run.warnings,
-                        str(run.device))
+                        str(run.device), val)
     for method, r in reports.items():
         results["methods"][method]["selection"] = r
     if store.writer:
         with stage("write"):
-            write_run(out, run.spec, results, history, per_seed)
+            write_run(out, run.spec, results, history, per_seed, run.evaluator.users("test"))
     return results
 
 
@@ -146,6 +150,8 @@ def train_and_score(run: Run, out: Path, method: str, seed: int, test) -> dict:
     key = run.spec.key(method)
     res = run.train(method, seed)
     start = time.perf_counter()      # training has its own clock
+    with row(method):
+        val = run.val_metrics(res)   # what picks a table's winners, never the test scores
     res.learner.eval()
     with row(method), stage("test"):
         scores = run.evaluator.evaluate(res.learner.predict, test)
@@ -154,9 +160,9 @@ def train_and_score(run: Run, out: Path, method: str, seed: int, test) -> dict:
         if get_method(method).checkpointed and run.store.writer:
             checkpoint.save(out, method, seed, res.learner, key, run.fingerprint)
         took = res.seconds + time.perf_counter() - start
-        run.store.finish(method, seed, key, scores, res.history, took, {"report": report})
-    return {"metrics": scores, "history": res.history, "seconds": took,
-            "extra": {"report": report}}
+        extra = {"report": report, "val": val}
+        run.store.finish(method, seed, key, scores, res.history, took, extra)
+    return {"metrics": scores, "history": res.history, "seconds": took, "extra": extra}
 
 
 def _train_side_by_side(run: Run, out: Path, log: Callable[[str], None], jobs: int | str
@@ -185,6 +191,24 @@ def _side_by_side(method: str, settings) -> bool:
     return m.seeded and not m.dependencies(settings)
 
 
+def search_space(run: Run, method: str) -> Space:
+    """``method``'s search space on ``run``'s data: its settings' ``search``
+    (intervals capped by the data's facts), their conditions, and the
+    run's settings as the base every configuration starts from."""
+    m = get_method(method)
+    return Space(m.config.search_space(run.spec.kind, run.spec.facts),
+                 m.config.search_conditions(), run.spec.settings[method].to_dict())
+
+
+def tune_run(run: Run, n: int, log: Callable[[str], None] = print) -> dict:
+    """Tunes every method of ``run`` on meta-val (:func:`graphmeta.tune.tune`):
+    ``n`` configurations for each learned method, the cheap budget for the
+    scorers, the sampler seeded by the run's seed and dataset."""
+    cheap = [m for m in run.spec.methods if get_method(m).training == "none"]
+    return tune(run.spec.methods, n, run.spec.seed, lambda m: search_space(run, m), run.trial,
+                run.spec.eval.select, log, cheap=cheap, salt=Path(run.spec.dataset.name).name)
+
+
 def tune_only(cfg: Config, out: Path, device: torch.device, progress: bool = True,
               log: Callable[[str], None] = print) -> dict:
     """``graphmeta tune``: tunes every method on meta-val (``eval.tune``
@@ -194,34 +218,48 @@ def tune_only(cfg: Config, out: Path, device: torch.device, progress: bool = Tru
     once for the table."""
     run = prepare(cfg, device, progress)
     log(f"{run.tasks}")
-    tuning = tune(run.spec.methods, max(run.spec.eval.tune, 1), run.spec.seed,
-                  lambda m: get_method(m).search_space(run.spec.kind), run.trial,
-                  run.spec.eval.select, log)
+    tuning = tune_run(run, max(run.spec.eval.tune, 1), log)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "tuning.json", tuning)
     return tuning
 
 
-def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None) -> dict:
+def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None,
+                 negatives: Optional[str] = None) -> dict:
     """Re-evaluates a run directory's methods on its test tasks: trained
     methods from their checkpoints (every seed), the others rebuilt from the
-    spec. Writes ``evaluation.json`` (beside ``results.json``, or under ``out``)."""
+    spec. Writes ``evaluation.json`` (beside ``results.json``, or under ``out``).
+    ``negatives``: draw the test tasks' support negatives this way instead
+    of the run's ``eval.negatives`` (the other setting of the protocol, on
+    the same trained models; meta-val, which chose them, is unchanged)."""
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         raise FileNotFoundError(f"{cfg_path}: no config.yaml; is {run_dir} a run directory?")
     run = prepare(load_config(cfg_path), device)
+    if negatives is not None and negatives != run.evaluator.negatives:
+        if not run.evaluator.interest:
+            raise GraphmetaError("--negatives applies to user-interest runs")
+        ev = copy.copy(run.evaluator)
+        ev.negatives, ev._val = negatives, None
+        val_ev = run.evaluator
+        run = dataclasses.replace(run, evaluator=ev)
+    else:
+        val_ev = run.evaluator
     test = run.evaluator.batches("test")
     per_seed: dict[str, list[dict[str, np.ndarray]]] = {}
+    val: dict[str, list[dict[str, float]]] = {}
     seconds = {}
     for method in run.spec.methods:
         start = time.perf_counter()
-        per_seed[method] = []
+        per_seed[method], val[method] = [], []
         for seed in run.seeds(method):
             learner = run.load(run_dir, method, seed).eval()
+            v = val_ev.evaluate(learner.predict, "val")
+            val[method].append({k: float(np.nanmean(x)) for k, x in v.items()})
             per_seed[method].append(run.evaluator.evaluate(learner.predict, test))
         seconds[method] = time.perf_counter() - start
     results = summarize(run.spec, run.evaluator, per_seed, seconds, run.seeds, run.warnings,
-                        str(run.device))
+                        str(run.device), val)
     write_json((out or run_dir) / "evaluation.json", results)
     return results
 

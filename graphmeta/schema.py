@@ -68,7 +68,8 @@ class TasksConfig(Settings):
                                                 "split scores each once)")
     test_seed: int = setting(12345)
     negatives: str = setting("uniform", choices=("uniform", "popularity"),
-                             doc="how training tasks (and support sets) draw negatives")
+                             doc="how training tasks draw negatives (evaluation tasks: "
+                                 "eval.negatives)")
     scale_x: str = setting("none", choices=("none", "standard"),
                            doc="node features x as given, or standardised per column (zero "
                                "mean, unit variance over all nodes): for raw counts and ages, "
@@ -104,6 +105,10 @@ class EvalConfig(Settings):
                                 "every non-support interest (full) or n_query sampled negatives")
     candidates: int = setting(0, low=0, doc="full protocol: a uniform sample of this many "
                                             "negatives per user (0: all)")
+    negatives: str = setting("uniform", choices=("uniform", "popularity"),
+                             doc="how the meta-val and test tasks' support negatives are "
+                                 "drawn (which leaves them out of the candidates): part of "
+                                 "the protocol, whatever training draws")
     metric: str = setting("auc", choices=("auc", "ndcg@10"),
                           doc="user-interest headline metric: paired differences, tuning")
     select: str = setting("auto", choices=("auto", "accuracy", "auc", "ndcg@10"),

@@ -13,6 +13,12 @@ and the same error messages::
     class ReptileSettings(TrainSettings):
         outer_step: float = setting(1.0, positive=True, search=[0.3, 1.0],
                                     doc="how far the initialisation moves")
+
+``search`` is a list of values (tried as categories) or a :class:`Range`
+(an interval, searched continuously, optionally on a log scale); ``when``
+makes a key searched only under another key's value (asymmetric cosine's
+exponent only with ``similarity="asymmetric"``), so tuning never spends a
+configuration on a value that changes nothing.
 """
 from __future__ import annotations
 
@@ -31,19 +37,54 @@ class ConfigError(GraphmetaError, ValueError):
     """A configuration key or value is wrong."""
 
 
+@dataclass(frozen=True)
+class Range:
+    """A search interval ``[low, high]`` for tuning: floats, or integers
+    with ``integer``; ``log`` searches it on a log scale. ``cap``: a fact
+    (:class:`Facts` field, e.g. ``"n_interests"``) that bounds ``high`` on
+    a given dataset, so no two values tried mean the same thing there (a
+    neighbourhood of 800 items in a catalogue of 84 is the whole catalogue)."""
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+    cap: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high or (self.log and self.low <= 0):
+            raise ValueError(f"bad search range {self}")
+
+    def capped(self, facts: Optional["Facts"]) -> "Range":
+        """This range with ``high`` bounded by its ``cap`` fact of ``facts``."""
+        if self.cap is None or facts is None:
+            return self
+        bound = getattr(facts, self.cap)
+        if bound and bound < self.high:
+            return dataclasses.replace(self, high=max(bound, self.low + (1 if self.integer else 0)))
+        return self
+
+    def __repr__(self) -> str:
+        return f"{'int ' if self.integer else ''}[{self.low:g}, {self.high:g}]" + \
+            (" log" if self.log else "")
+
+
+Search = Sequence[Any] | Range
+
+
 def setting(default: Any, *, choices: Optional[Sequence[str]] = None,
             auto: Optional[type] = None, low: Optional[float] = None,
             high: Optional[float] = None, positive: bool = False,
-            search: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
-            doc: str = "") -> Any:
+            search: Search | Mapping[str, Search] | None = None,
+            when: Optional[Mapping[str, Any]] = None, doc: str = "") -> Any:
     """Declares a setting: ``choices`` for strings; ``auto`` (the type) for
     keys that take ``"auto"`` or a value; ``low``/``high`` bounds
-    (inclusive), ``positive`` for ``> 0``; ``search``: the values tuning may
-    try (a list, or ``{task kind: list}``)."""
+    (inclusive), ``positive`` for ``> 0``; ``search``: what tuning may try
+    (a list of values, a :class:`Range`, or ``{task kind: either}``);
+    ``when``: ``{other key: value}`` under which it is searched at all."""
     kind = auto or (list if isinstance(default, (list, tuple)) else type(default))
     meta = {"choices": tuple(choices) if choices else None, "auto": auto is not None,
             "kind": kind, "low": low, "high": high, "positive": positive, "doc": doc,
-            "search": search}
+            "search": search, "when": dict(when) if when else None}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -55,6 +96,7 @@ class Facts:
     and the device."""
     kind: str = "user-interest"
     n_interests: int = 0
+    n_nodes: int = 0
     has_x: bool = True
     has_interest_x: bool = False
     device: str = "cpu"
@@ -66,6 +108,7 @@ class Facts:
         """The facts of a PyG graph (``interests``, ``x``, ``interest_x``)."""
         interests = getattr(data, "interests", None)
         return cls(kind=kind, n_interests=int(interests.size(1)) if interests is not None else 0,
+                   n_nodes=int(getattr(data, "num_nodes", 0) or 0),
                    has_x=getattr(data, "x", None) is not None,
                    has_interest_x=getattr(data, "interest_x", None) is not None,
                    device=str(device), metric=metric)
@@ -158,22 +201,34 @@ class Settings:
                 else list(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def search_space(cls, kind: str) -> dict[str, list[Any]]:
-        """What tuning may choose from on ``kind`` tasks: key -> values."""
-        out = {}
+    def search_space(cls, kind: str, facts: Optional[Facts] = None) -> dict[str, list[Any] | Range]:
+        """What tuning may choose from on ``kind`` tasks: key -> a list of
+        values or a :class:`Range` (capped by ``facts`` where it says so),
+        in declaration order (a key searched ``when`` another has a value
+        comes after it)."""
+        out: dict[str, list[Any] | Range] = {}
         for f in dataclasses.fields(cls):
             s = f.metadata.get("search") if f.metadata else None
             if isinstance(s, Mapping):
                 s = s.get(kind)
-            if s:
+            if isinstance(s, Range):
+                out[f.name] = s.capped(facts)
+            elif s:
                 out[f.name] = list(s)
         return out
+
+    @classmethod
+    def search_conditions(cls) -> dict[str, dict[str, Any]]:
+        """key -> ``{other key: value}``: keys searched only under another's value."""
+        return {f.name: f.metadata["when"] for f in dataclasses.fields(cls)
+                if f.metadata and f.metadata.get("when")}
 
     @classmethod
     def describe(cls) -> list[tuple[str, Any, str]]:
         """``(key, default, doc)`` of every setting, for help and docs."""
         return [(f.name, f.default if f.default is not dataclasses.MISSING
-                 else f.default_factory(), f.metadata.get("doc", "")) for f in dataclasses.fields(cls)]
+                 else f.default_factory(), f.metadata.get("doc", ""))
+                for f in dataclasses.fields(cls)]
 
     def resolve(self: S, facts: Facts) -> S:
         """These settings with every ``"auto"`` decided from ``facts``
@@ -181,4 +236,4 @@ class Settings:
         return self
 
 
-__all__ = ["ConfigError", "Facts", "Settings", "setting"]
+__all__ = ["ConfigError", "Facts", "Range", "Settings", "setting"]

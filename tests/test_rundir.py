@@ -63,3 +63,58 @@ def test_table_aligns_long_method_names():
     header, *rows = format_table(r).splitlines()[1:]
     assert len({len(line) for line in [header, *rows]}) == 1
     assert len({row.index("0.500") for row in rows}) == 1 and "+0.100 ± 0.050" in rows[0]
+
+
+def test_pairs_and_winners_follow_meta_val_and_count_the_seeds(tmp_path):
+    run = prepare(load_config(None, TINY_SETTINGS), torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 0.9, 30)
+    # itemknn is best on test, graph-knn on meta-val: graph-knn is the baseline every
+    # method is paired with, and the chosen one; maml's 3 seeds disagree.
+    per_seed = {"maml": [{"auc": base + d} for d in (0.00, 0.06, 0.03)],
+                "maml-mlp": [{"auc": base + 0.01 + d} for d in (0.0, 0.001, 0.002)],
+                "itemknn": [{"auc": base + 0.05}], "graph-knn": [{"auc": base}]}
+    val = {"maml": [{"auc": 0.80}] * 3, "maml-mlp": [{"auc": 0.82}] * 3,
+           "itemknn": [{"auc": 0.70}], "graph-knn": [{"auc": 0.75}]}
+    res = summarize(run.spec, run.evaluator, per_seed, dict.fromkeys(per_seed, 1.0),
+                    lambda m: [0, 1, 2] if m.startswith("maml") else [0], val=val)
+    assert res["chosen"] == {"by": "val auc", "meta-learner": "maml-mlp", "baseline": "graph-knn"}
+    assert res["methods"]["maml"]["val"] == 0.8
+    p = res["paired"]
+    assert p["maml"]["baseline"] == "graph-knn" and p["itemknn"]["baseline"] == "graph-knn"
+    assert p["graph-knn"]["baseline"] == "itemknn"
+    assert p["maml"]["interval"] == "users+seeds" and p["maml"]["seeds"] == [3, 1]
+    assert p["maml"]["diff"] == pytest.approx(0.03)
+    # maml's seed spread (sd 0.03 over 3 seeds) makes its interval wide
+    assert p["maml"]["ci95"] > 0.05 > p["maml-mlp"]["ci95"]
+    ps = [p[m]["p"] for m in p]
+    from graphmeta.eval import holm
+    assert [p[m]["p_holm"] for m in p] == pytest.approx(holm(ps), abs=1e-6)
+    assert all(p[m]["p_holm"] >= p[m]["p"] for m in p)
+    assert res["negatives"] == {"training": "uniform", "evaluation": "uniform"}
+    table = format_table(res)
+    assert "maml-mlp *" in table and "graph-knn *" in table and "maml *" not in table
+    users = run.evaluator.users("test")
+    write_run(tmp_path, run.spec, res, [], per_seed, users)
+    rows = list(csv.DictReader((tmp_path / "per_task.csv").open()))
+    assert [int(r["user"]) for r in rows[:30]] == users.tolist()
+
+
+def test_the_test_candidates_do_not_move_with_the_training_sampler():
+    a = prepare(load_config(None, TINY_SETTINGS), torch.device("cpu"))
+    b = prepare(load_config(None, TINY_SETTINGS + ["tasks.negatives=popularity"]),
+                torch.device("cpu"))
+    c = prepare(load_config(None, TINY_SETTINGS + ["eval.negatives=popularity"]),
+                torch.device("cpu"))
+    assert b.tasks.negatives == "popularity" and b.evaluator.negatives == "uniform"
+
+    def items(run, split):
+        return [(x.support_items, x.query_items) for x in run.evaluator.batches(split)]
+    for split in ("val", "test"):
+        for (sa, qa), (sb, qb) in zip(items(a, split), items(b, split)):
+            assert torch.equal(sa, sb) and torch.equal(qa, qb)
+    # the protocol's own key does change them (the support negatives, so the candidates)
+    assert any(not torch.equal(sa, sc) for (sa, _), (sc, _) in zip(items(a, "test"),
+                                                                    items(c, "test")))
+    assert list(a.evaluator.users("test")) == [int(u) for x in a.evaluator.batches("test")
+                                               for u in x.users]

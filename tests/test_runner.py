@@ -30,7 +30,10 @@ def run_dir(tmp_path_factory):
     cfg = load_config(None, TINY_SETTINGS + ["seed=3", "methods=[maml, fomaml, maml-mlp, "
                                              "finetune, scratch]"])
     stamps = []
-    compare(cfg, out, CPU, progress=False, log=lambda s: stamps.append((time.perf_counter(), s)))
+    # in-line (jobs=1): the test below reads each method's time off the log's
+    # stamps, which side-by-side workers would interleave
+    compare(cfg, out, CPU, progress=False, log=lambda s: stamps.append((time.perf_counter(), s)),
+            jobs=1)
     (out / "stamps.json").write_text(json.dumps(stamps))
     return out
 
@@ -73,6 +76,17 @@ def test_evaluate_reproduces_compare_for_every_method(run_dir, tmp_path):
     assert _strip_seconds(res)["methods"] == a["methods"] and res["paired"] == a["paired"]
     (run_dir / "checkpoints" / "notamethod.pt").write_bytes(b"junk")   # not in the spec: ignored
     assert set(evaluate_run(run_dir, CPU, tmp_path)["methods"]) == set(a["methods"])
+
+
+def test_evaluate_scores_the_same_models_under_the_other_negatives(run_dir, tmp_path):
+    a = json.loads((run_dir / "results.json").read_text())
+    res = evaluate_run(run_dir, CPU, tmp_path, negatives="popularity")
+    assert res["negatives"] == {"training": "uniform", "evaluation": "popularity"}
+    assert a["negatives"] == {"training": "uniform", "evaluation": "uniform"}
+    # the same models (meta-val unchanged), other test candidates
+    assert {m: r["val"] for m, r in res["methods"].items()} == \
+        {m: r["val"] for m, r in a["methods"].items()}
+    assert any(res["methods"][m]["auc"] != a["methods"][m]["auc"] for m in a["methods"])
 
 
 def test_evaluate_names_a_missing_checkpoint(run_dir, tmp_path):

@@ -4,6 +4,7 @@ import dataclasses
 
 from graphmeta.methods import get_method, method_names
 from graphmeta.schema import SECTIONS
+from graphmeta.settings import Range
 
 
 def _classes():
@@ -26,10 +27,16 @@ def test_every_tuning_value_passes_its_keys_check():
     for section, cls in _classes():
         for kind in ("user-interest", "few-shot"):
             for key, values in cls.search_space(kind).items():
+                if isinstance(values, Range):   # both ends must be valid values
+                    values = [int(values.low), int(values.high)] if values.integer \
+                        else [float(values.low), float(values.high)]
                 assert values and all(cls.check(key, v, "search", f"{section}.") == v
                                       for v in values), (section, key)
+            for key, when in cls.search_conditions().items():   # conditions on real values
+                for other, value in when.items():
+                    assert cls.check(other, value, "when", f"{section}.") == value, (section, key)
 
 
 def test_the_global_settings_are_few():
     keys = sum(len(dataclasses.fields(c)) for s, c in SECTIONS.items() if s != "synthetic")
-    assert keys <= 25, keys
+    assert keys <= 26, keys     # 25, and eval.negatives: the protocol apart from training

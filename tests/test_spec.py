@@ -31,7 +31,7 @@ def test_autos_on_synthetic_user_interest_data(synthetic):
     assert spec.run.prefetch == "off"
     assert spec.settings["maml"].context is False          # fixed item features
     assert spec.methods == ("maml", "maml-mlp", "finetune", "scratch", "popularity", "itemknn",
-                            "graph-knn")
+                            "rp3beta", "userknn", "graph-knn")
     real = resolve(load_config(None, ["dataset.name=deezer-hu", "eval.metric=ndcg@10"]), Data(
         edge_index=synthetic.edge_index, interests=synthetic.interests, num_nodes=200), "cpu")
     assert real.tasks.negatives == "uniform" and real.eval.select == "ndcg@10"

@@ -29,7 +29,8 @@ def read_musae(folder: str | Path, prefix: str, *, label_column: str,
             ``0..K-1`` in sorted order, names in ``label_names``).
         id_column: Target column holding the node id (``new_id`` for Twitch).
         features_as: ``"x"`` (multi-hot node features), ``"interests"``
-            (multi-hot interests: the games of a Twitch user) or ``None``.
+            (multi-hot interests: the games of a Twitch user; only the ids
+            some user has, named by ``interest_names``) or ``None``.
     """
     folder = Path(folder)
     edges = read_edge_csv(folder / f"{prefix}_edges.csv", header=EDGE_HEADERS)
@@ -51,14 +52,15 @@ def read_musae(folder: str | Path, prefix: str, *, label_column: str,
                                  f"node id, got {row.get(id_column)!r}") from None
     num_nodes = max(max(i for i, _ in rows) + 1, int(edges.max()) + 1 if edges.numel() else 0)
     label_names = sorted({lab for _, lab in rows},
-                         key=lambda v: (not v.lstrip("-").isdigit(), int(v) if v.lstrip("-").isdigit() else 0, v))
+                         key=lambda v: (not v.lstrip("-").isdigit(),
+                                        int(v) if v.lstrip("-").isdigit() else 0, v))
     code = {v: k for k, v in enumerate(label_names)}
     y = torch.full((num_nodes,), -1, dtype=torch.long)
     for i, lab in rows:
         y[i] = code[lab]
     # Some MUSAE files list self loops (Facebook: 179); they are kept.
-    data = Data(edge_index=undirected(edges, num_nodes, keep_self_loops=True), y=y, label_names=label_names,
-                num_nodes=num_nodes)
+    data = Data(edge_index=undirected(edges, num_nodes, keep_self_loops=True), y=y,
+                label_names=label_names, num_nodes=num_nodes)
     if features_as is not None:
         path = folder / f"{prefix}_features.json"
         feats = {int(k): v for k, v in read_json_object(path).items()}
@@ -69,6 +71,10 @@ def read_musae(folder: str | Path, prefix: str, *, label_column: str,
         if features_as == "x":
             data.x = mat.float()
         else:
-            data.interests = mat
-            data.interest_names = [str(i) for i in range(width)]
+            # Feature ids are shared across the Twitch graphs (0..3169); an
+            # id nobody in this graph has is no interest of it, and would
+            # pad every user's candidate list with trivially ranked items.
+            used = mat.any(0).nonzero().view(-1)
+            data.interests = mat[:, used]
+            data.interest_names = [str(i) for i in used.tolist()]
     return data

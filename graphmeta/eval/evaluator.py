@@ -7,7 +7,11 @@ It owns the evaluation protocol, so the task samplers only draw tasks:
   a uniform sample of that many of them instead, for catalogues too large
   to score whole); ``"sampled"`` against ``n_query`` negatives drawn as the
   training ones are (Krichene & Rendle, KDD 2020, on why sampled negatives
-  mislead). Every method is scored on the same users, each user once, by
+  mislead). The support negatives of these tasks, and so their candidate
+  lists, are drawn by the protocol's own ``negatives`` (uniform by
+  default), fixed in advance: changing how *training* tasks draw negatives
+  (``tasks.negatives``) does not change what any method is scored on.
+  Every method is scored on the same users, each user once, by
   :func:`~graphmeta.eval.ranking_metrics`.
 - **Few-shot episodes.** A fixed, seeded list of episodes, scored by
   accuracy.
@@ -17,7 +21,7 @@ Meta-val tasks are drawn from ``test_seed + 1``, test tasks from
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 import torch
@@ -26,7 +30,8 @@ from torch import Tensor
 from graphmeta import distributed
 from graphmeta.eval.ranking import LONG_LIST, positive_scores, ranking_metrics
 from graphmeta.eval.stats import MIN_TASKS
-from graphmeta.tasks import EgoTasks, LazyBatches, UserInterestTasks
+from graphmeta.tasks import EgoTasks, FewShotTasks, LazyBatches, UserInterestTasks
+from graphmeta.tasks.interest import NEGATIVES
 
 PROTOCOLS = ("full", "sampled")
 # (task, candidate) pairs per evaluation batch, bounding its memory (long
@@ -45,6 +50,8 @@ class Evaluator:
         protocol (str): User-interest tasks: ``"full"`` or ``"sampled"``.
         candidates (int): ``"full"``: rank against this many sampled
             non-support interests instead of all (0: all).
+        negatives (str): How the evaluation tasks' support negatives are
+            drawn: ``"uniform"`` or ``"popularity"``.
         n_val, n_test (int): Tasks (users, or episodes) of meta-val and test.
         test_seed (int): Seed of the test tasks (meta-val: ``test_seed + 1``).
         device: Where batches are put.
@@ -56,11 +63,15 @@ class Evaluator:
     """
 
     def __init__(self, tasks: EgoTasks, *, protocol: str = "full", candidates: int = 0,
-                 n_val: int = 200, n_test: int = 500, test_seed: int = 12345,
-                 device: torch.device | str = "cpu", chunk: int = 100) -> None:
+                 negatives: str = "uniform", n_val: int = 200, n_test: int = 500,
+                 test_seed: int = 12345, device: torch.device | str = "cpu",
+                 chunk: int = 100) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
         self.tasks, self.protocol, self.candidates = tasks, protocol, candidates
+        self.negatives = negatives
         self.sizes = {"val": n_val, "test": n_test}
         self.seeds = {"val": test_seed + 1, "test": test_seed}
         self.device, self.chunk = torch.device(device), chunk
@@ -69,7 +80,7 @@ class Evaluator:
     def __repr__(self) -> str:
         what = (f"protocol={self.protocol!r}" + (f", candidates={self.candidates}"
                                                    if self.candidates else "")
-                if self.interest else "episodes")
+                + f", negatives={self.negatives!r}" if self.interest else "episodes")
         return f"{self.__class__.__name__}({what}, tasks={self.sizes})"
 
     @property
@@ -90,7 +101,8 @@ class Evaluator:
         tasks (no interval) or too few few-shot classes for episodes to differ."""
         n = self.sizes[split]
         if not self.interest:
-            classes, way = len(self.tasks.splits[split]), self.tasks.n_way
+            episodes = cast(FewShotTasks, self.tasks)
+            classes, way = len(episodes.splits[split]), episodes.n_way
             if classes < way + 1:
                 return n, [f"{split}: {classes} classes for {way}-way episodes: every episode "
                            f"asks the same {way} classes, so its episodes are not "
@@ -105,6 +117,15 @@ class Evaluator:
                        f"{MIN_TASKS} give no confidence interval, and a mean over so few "
                        f"users is anecdote: use a larger split or more users"]
         return n, []
+
+    def users(self, split: str) -> np.ndarray | None:
+        """The users of ``split``'s fixed tasks, in the order they are
+        scored (None for few-shot episodes, which are not one user's)."""
+        if not self.interest:
+            return None
+        n, _ = self.size(split)
+        return cast(UserInterestTasks, self.tasks).fixed_users(split, n,
+                                                              self.seeds[split]).numpy()
 
     def warnings(self) -> list[str]:
         return self.size("val")[1] + self.size("test")[1]
@@ -127,7 +148,8 @@ class Evaluator:
         each time they are read, so memory stays at one batch."""
         tasks: UserInterestTasks = self.tasks          # type: ignore[assignment]
         full = self.protocol == "full"
-        plan = tasks.fixed_plan(split, n, self.seeds[split], full, self.candidates)
+        plan = tasks.fixed_plan(split, n, self.seeds[split], full, self.candidates,
+                                self.negatives)
         longest = tasks.num_interests - 2 * tasks.k_shot if full else 0
         if self.candidates:     # a user's other positives and `candidates` negatives
             longest = min(longest, self.candidates + int(tasks._n_pos.max()) - tasks.k_shot)
@@ -150,9 +172,10 @@ class Evaluator:
         """Episodes collated ``chunk // 4`` at a time on each pass (a batch
         holds ``N * (K + Q)`` dense subgraphs per episode; keeping every
         chunk collated would hold hundreds of MB)."""
-        episodes = self.tasks.episodes(split, n, self.seeds[split])
+        tasks = cast(FewShotTasks, self.tasks)
+        episodes = tasks.episodes(split, n, self.seeds[split])
         step = max(1, self.chunk // 4)
-        return LazyBatches(lambda i: self.tasks.collate(episodes[i * step:(i + 1) * step]
+        return LazyBatches(lambda i: tasks.collate(episodes[i * step:(i + 1) * step]
                                                         ).to(self.device),
                            -(-len(episodes) // step))
 

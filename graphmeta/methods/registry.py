@@ -168,9 +168,10 @@ class Method:
     def baseline(self) -> bool:
         return self.family == "baseline"
 
-    def search_space(self, kind: str) -> dict[str, list[Any]]:
-        """The settings tuning may choose from on ``kind`` tasks."""
-        return self.config.search_space(kind)
+    def search_space(self, kind: str, facts: Any = None) -> dict[str, Any]:
+        """The settings tuning may choose from on ``kind`` tasks (lists of
+        values or :class:`~graphmeta.settings.Range`, capped by ``facts``)."""
+        return self.config.search_space(kind, facts)
 
     def dependencies(self, settings: Any) -> list[str]:
         """The methods this one is built from, trained first (its candidates)."""
@@ -246,6 +247,8 @@ def unregister_method(name: str) -> None:
 
 
 def get_method(name: str) -> Method:
+    """The registered :class:`Method` called ``name`` (a ``KeyError`` naming
+    the known ones otherwise)."""
     if name not in _METHODS:
         raise KeyError(f"unknown method {name!r} (known: {', '.join(method_names())})")
     return _METHODS[name]

@@ -69,7 +69,7 @@ class UserInterestTasks(EgoTasks):
         seed (int): Seed of the user split.
         negatives (str): ``"uniform"`` draws negatives uniformly from the
             interests the user lacks; ``"popularity"`` draws them in
-            proportion to their frequency among meta-train users, so that
+            proportion to their frequency among known users, so that
             popular-but-not-liked interests are the hard cases. This is how
             training tasks and the support sets of evaluation tasks are drawn.
         node_features (str): ``"x"`` uses ``data.x``; ``"interests"`` uses
@@ -126,9 +126,11 @@ class UserInterestTasks(EgoTasks):
         # Cold-start: meta-val/test users' interests are unknown to training.
         self.known = torch.ones(data.num_nodes, dtype=torch.bool)
         self.known[torch.cat([self.splits["val"], self.splits["test"]])] = False
-        n_train = len(self.splits["train"])
-        train_rows = self.interests[self.splits["train"]].numpy()
-        self.popularity = torch.from_numpy(train_rows.sum(0, dtype=np.float64) / max(n_train, 1))
+        # Statistics count every known user, task or not (the scorers', the
+        # context features', the popularity sampler's).
+        known_rows = self.interests[self.known].numpy()
+        self.popularity = torch.from_numpy(known_rows.sum(0, dtype=np.float64)
+                                           / max(len(known_rows), 1))
         if node_features == "auto" and getattr(data, "x", None) is None \
                 and self.num_interests > SVD_FROM:
             node_features = "interests-svd"
@@ -167,17 +169,18 @@ class UserInterestTasks(EgoTasks):
         return self._split(user, nodes, edge_index, rng)
 
     def _split(self, user: int, nodes: Tensor, edge_index: Tensor,
-               rng: np.random.Generator, full: bool = False, candidates: int = 0) -> Task:
+               rng: np.random.Generator, full: bool = False, candidates: int = 0,
+               negatives: Optional[str] = None) -> Task:
         """Support: ``k_shot`` positives and negatives (negatives by the
-        ``negatives`` sampler). Query: ``n_query`` more of each, or with
-        ``full`` every other interest of the catalogue (the user's other
-        positives against all its non-support negatives, or a uniform sample
-        of ``candidates`` of those)."""
+        ``negatives`` sampler, else the tasks' own). Query: ``n_query`` more
+        of each, or with ``full`` every other interest of the catalogue (the
+        user's other positives against all its non-support negatives, or a
+        uniform sample of ``candidates`` of those)."""
         row = self.interests[user].numpy()
         k, q = self.k_shot, self.n_query
         pos = rng.permutation(np.flatnonzero(row))
         all_neg = np.flatnonzero(~row)
-        if self.negatives == "popularity":
+        if (negatives or self.negatives) == "popularity":
             w = self.popularity.numpy()[all_neg] + 1e-12
             neg = rng.choice(all_neg, min(k + q, len(all_neg)), replace=False, p=w / w.sum())
         elif len(all_neg) > UNIFORM_SHUFFLE:     # only k + q of a large catalogue are needed
@@ -206,38 +209,52 @@ class UserInterestTasks(EgoTasks):
         return [make() for make in self.plan(users, seed, full, candidates)]
 
     def plan(self, users: Sequence[int] | Tensor, seed: int, full: bool = False,
-             candidates: int = 0) -> list[Callable[[], Task]]:
+             candidates: int = 0, negatives: Optional[str] = None) -> list[Callable[[], Task]]:
         """:meth:`tasks` with the support/query split of each deferred: one
         function per user that draws its task, the same each time it is
-        called (for evaluation sets built batch by batch)."""
+        called (for evaluation sets built batch by batch). ``negatives``:
+        how the support negatives are drawn, when not as training draws them
+        (the evaluation protocol's own choice)."""
+        if negatives is not None and negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
         users = torch.as_tensor(users).tolist()
         *seqs, graph_seq = np.random.SeedSequence(seed).spawn(len(users) + 1)
         graphs = self.sampler.sample_many(users, np.random.default_rng(graph_seq))
-        return [functools.partial(self._split_seeded, u, n, e, s, full, candidates)
+        return [functools.partial(self._split_seeded, u, n, e, s, full, candidates, negatives)
                 for u, (n, e), s in zip(users, graphs, seqs)]
 
     def _split_seeded(self, user: int, nodes: Tensor, edge_index: Tensor,
-                      seq: np.random.SeedSequence, full: bool, candidates: int) -> Task:
+                      seq: np.random.SeedSequence, full: bool, candidates: int,
+                      negatives: Optional[str] = None) -> Task:
         # A fresh generator per call: a lazily built batch is the same each time.
-        return self._split(user, nodes, edge_index, np.random.default_rng(seq), full, candidates)
+        return self._split(user, nodes, edge_index, np.random.default_rng(seq), full, candidates,
+                           negatives)
 
-    def fixed_plan(self, split: str, n_tasks: int, seed: int, full: bool = True,
-                   candidates: int = 0) -> list[Callable[[], Task]]:
-        """A fixed, seeded evaluation set, deferred (:meth:`plan`): ``n_tasks``
-        distinct users of ``split`` (all of them if it has fewer), in a
-        seeded order; ``full`` query sets rank a user's held-out positives
-        against every non-support interest (or ``candidates`` of them),
-        else ``n_query`` sampled negatives."""
+    def fixed_users(self, split: str, n_tasks: int, seed: int) -> Tensor:
+        """The users of :meth:`fixed_plan`: ``n_tasks`` distinct users of
+        ``split`` (all of them if it has fewer), in a seeded order."""
         users = self.splits[split]
         if len(users) == 0:
             raise ValueError(f"split {split!r} has no users")
         perm = users[torch.randperm(len(users), generator=torch.Generator().manual_seed(seed))]
-        return self.plan(perm[:n_tasks], seed, full, candidates)
+        return perm[:n_tasks]
+
+    def fixed_plan(self, split: str, n_tasks: int, seed: int, full: bool = True,
+                   candidates: int = 0, negatives: Optional[str] = None
+                   ) -> list[Callable[[], Task]]:
+        """A fixed, seeded evaluation set, deferred (:meth:`plan`), of
+        :meth:`fixed_users`; ``full`` query sets rank a user's held-out
+        positives against every non-support interest (or ``candidates`` of
+        them), else ``n_query`` sampled negatives; ``negatives``: how the
+        support negatives are drawn (None: as the training tasks draw them)."""
+        return self.plan(self.fixed_users(split, n_tasks, seed), seed, full, candidates,
+                         negatives)
 
     def fixed_tasks(self, split: str, n_tasks: int, seed: int, full: bool = True,
-                    candidates: int = 0) -> list[Task]:
+                    candidates: int = 0, negatives: Optional[str] = None) -> list[Task]:
         """:meth:`fixed_plan`'s tasks, drawn."""
-        return [make() for make in self.fixed_plan(split, n_tasks, seed, full, candidates)]
+        return [make() for make in self.fixed_plan(split, n_tasks, seed, full, candidates,
+                                                   negatives)]
 
     def batches(self, split: str, batch_size: int, seed: int, full: bool = False,
                 shard: tuple[int, int] = (0, 1)) -> SeededStream[TaskBatch]:

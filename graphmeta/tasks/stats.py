@@ -3,6 +3,8 @@
 that user-interest batches can carry (:meth:`UserInterestTasks.collate`)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -10,15 +12,51 @@ from torch import Tensor
 from graphmeta.tasks.batch import GraphBatch
 
 
+WEIGHTINGS = ("none", "tfidf", "bm25")
+SIMILARITIES = ("cosine", "asymmetric", "jaccard")
+
+
+def weight_interactions(x: Tensor, weighting: str = "none", k1: float = 1.2,
+                        b: float = 0.75) -> Tensor:
+    """A user-item matrix ``x`` ``[U, C]`` reweighted before item-item
+    similarity, as Dacrema et al. (RecSys 2019) weight it for ItemKNN:
+    each interest is a document whose terms are the users who like it.
+    ``tfidf``: ``x * log(C / (1 + n_u))`` (``n_u``: the user's interests);
+    ``bm25``: Okapi BM25 with ``k1`` and ``b``, an interest's length its
+    number of users; ``none``: ``x`` itself."""
+    if weighting == "none":
+        return x
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r} ({', '.join(WEIGHTINGS)})")
+    idf = torch.log(x.shape[1] / (1 + x.sum(1, keepdim=True)))         # [U, 1]
+    if weighting == "tfidf":
+        return x.sqrt() * idf
+    length = x.sum(0, keepdim=True)                                      # [1, C]
+    norm = (1 - b) + b * length / length.mean().clamp_min(1e-12)
+    return x * (k1 + 1) / (k1 * norm + x) * idf
+
+
+def cooccurrence(x: Tensor, weighting: str = "none") -> Tensor:
+    """``W^T W`` ``[C, C]`` of the weighted user-item matrix ``W`` (:func:`weight_interactions`)."""
+    w = weight_interactions(x, weighting)
+    return w.T @ w
+
+
 def item_similarity(train: Tensor, kind: str = "cosine", alpha: float = 0.5,
-                    shrink: float = 0.0) -> Tensor:
+                    shrink: float = 0.0, topk: int = 0, weighting: str = "none",
+                    co: Optional[Tensor] = None) -> Tensor:
     """Item-item similarity ``[C, C]`` from a user-item matrix ``train``
     ``[U, C]``, zero diagonal. ``S[c, p]``: how much liking ``p`` says about ``c``.
     ``kind``: ``cosine``, ``asymmetric`` (cosine with exponent ``alpha`` on
-    ``c``'s count, Aiolli 2013) or ``jaccard``; ``shrink`` damps pairs seen
-    by few users."""
-    co = train.T @ train
-    n = co.diagonal().clamp_min(1)
+    ``c``'s norm and ``1 - alpha`` on ``p``'s, Aiolli 2013) or ``jaccard``
+    (Tanimoto on weighted data); ``shrink`` damps pairs seen by few users;
+    ``topk`` keeps each interest's ``topk`` most similar (0: all), as
+    ItemKNN's neighbourhood; ``weighting``: :func:`weight_interactions`.
+    ``co``: :func:`cooccurrence` of ``train`` under ``weighting``, when
+    already computed (tuning reuses it)."""
+    if co is None:
+        co = cooccurrence(train, weighting)
+    n = co.diagonal().clamp_min(1e-12)
     if kind == "cosine":
         sim = co / (n.sqrt()[:, None] * n.sqrt()[None, :] + shrink)
     elif kind == "asymmetric":
@@ -27,7 +65,78 @@ def item_similarity(train: Tensor, kind: str = "cosine", alpha: float = 0.5,
         sim = co / (n[:, None] + n[None, :] - co + shrink).clamp_min(1e-12)
     else:
         raise ValueError(f"unknown similarity {kind!r} (cosine, asymmetric, jaccard)")
-    return sim.fill_diagonal_(0)
+    sim.fill_diagonal_(0)
+    return keep_top(sim, topk)
+
+
+def keep_top(sim: Tensor, topk: int) -> Tensor:
+    """``sim`` ``[C, C]`` with all but each row's ``topk`` largest entries
+    zeroed (``topk`` 0 or at least ``C``: unchanged)."""
+    if topk <= 0 or topk >= sim.shape[1]:
+        return sim
+    idx = sim.topk(topk, dim=1).indices
+    return torch.zeros_like(sim).scatter_(1, idx, sim.gather(1, idx))
+
+
+def rp3beta(train: Tensor, alpha: float = 1.0, beta: float = 0.5, topk: int = 0,
+            normalize: bool = False) -> Tensor:
+    """RP3beta's item-item weights ``W`` ``[C, C]`` (Paudel et al., ACM TiiS
+    2016; as in Dacrema et al.'s implementation): the probability of a
+    3-step random walk interest -> user -> interest, each transition
+    probability raised to ``alpha``, divided by the destination's
+    popularity to the power ``beta``; zero diagonal, each row's ``topk``
+    largest kept (0: all), rows rescaled to sum 1 with ``normalize``.
+    Scores: ``history @ W``."""
+    def power(p: Tensor) -> Tensor:     # a walk never takes a missing edge, even at alpha 0
+        return torch.where(p > 0, p.clamp_min(1e-300) ** alpha, 0)
+    p_ui = power(train / train.sum(1, keepdim=True).clamp_min(1))         # user -> interest
+    p_iu = power(train / train.sum(0, keepdim=True).clamp_min(1)).T       # interest -> user
+    pop = train.sum(0).clamp_min(1)
+    w = (p_iu @ p_ui) / pop[None, :] ** beta
+    w.fill_diagonal_(0)
+    w = keep_top(w, topk)
+    if normalize:
+        w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
+    return w
+
+
+def profile_similarity(h: Tensor, x: Tensor, kind: str = "cosine", alpha: float = 0.5,
+                        shrink: float = 0.0) -> Tensor:
+    """Similarity ``[T, K]`` of binary profiles ``h`` ``[T, C]`` and ``x``
+    ``[K, C]`` (the formulas of :func:`item_similarity`, the task's norm
+    first): user-kNN's similarity of a task's history to known users."""
+    co = h @ x.T
+    nh, nx = h.sum(1, keepdim=True), x.sum(1)[None, :]
+    if kind == "cosine":
+        return co / ((nh * nx).sqrt() + shrink).clamp_min(1e-12)
+    if kind == "asymmetric":
+        return co / (nh ** alpha * nx ** (1 - alpha) + shrink).clamp_min(1e-12)
+    if kind == "jaccard":
+        return co / (nh + nx - co + shrink).clamp_min(1e-12)
+    raise ValueError(f"unknown similarity {kind!r} ({', '.join(SIMILARITIES)})")
+
+
+def social_votes(graphs: GraphBatch, history: Tensor, known_interests: Tensor, known: Tensor,
+                 direct: bool = False, shrink: float = 0.0, smoothing: float = 0.1) -> Tensor:
+    """User-kNN over the social neighbourhood ``[T, C]``: every known user
+    of each ego-subgraph (or, with ``direct``, the ego's direct
+    neighbours; never the ego) votes for its interests
+    (``known_interests`` ``[N, C]``), weighted by the cosine similarity of
+    its interests to the task's ``history`` ``[T, C]`` (with ``shrink``)
+    plus ``smoothing``; votes are normalised by their total weight."""
+    ids = graphs.node_ids.cpu()
+    voters = (ids >= 0) & known[ids.clamp_min(0)]
+    voters[:, 0] = False
+    if direct:
+        voters &= graphs.adj[:, 0].cpu() > 0
+    t, j = voters.nonzero(as_tuple=True)
+    rows = known_interests[ids[t, j]]                                  # [P, C]
+    ht = history[t]                                                    # each voter's task
+    co = (ht * rows).sum(1)
+    w = co / ((ht.sum(1) * rows.sum(1)).sqrt() + shrink).clamp_min(1e-12) + smoothing
+    votes = history.new_zeros(history.shape).index_add_(0, t, w[:, None] * rows)
+    total = history.new_zeros(history.shape[0]).index_add_(0, t, w)
+    return votes / total.clamp_min(1e-12)[:, None]
 
 
 def neighbour_frequency(graphs: GraphBatch, known_interests: Tensor, known: Tensor) -> Tensor:
@@ -79,11 +188,13 @@ def svd_features(interests: Tensor, known: Tensor, k: int, seed: int) -> tuple[T
     from sklearn.decomposition import TruncatedSVD
     users, items = interests.nonzero(as_tuple=True)
     keep = known[users]
-    users, items = users[keep].numpy(), items[keep].numpy()
-    m = sparse.csr_matrix((np.ones(len(users)), (users, items)), shape=tuple(interests.shape))
+    rows, cols = users[keep].numpy(), items[keep].numpy()
+    m = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=tuple(interests.shape))
     svd = TruncatedSVD(min(k, interests.size(1) - 1), random_state=seed).fit(m)
     v = svd.components_.T.copy()
     return torch.from_numpy(np.asarray(m @ v)), torch.from_numpy(v)
 
 
-__all__ = ["item_similarity", "loo_cooccurrence", "neighbour_frequency", "svd_features"]
+__all__ = ["SIMILARITIES", "WEIGHTINGS", "cooccurrence", "item_similarity", "keep_top",
+           "loo_cooccurrence", "neighbour_frequency", "profile_similarity", "rp3beta",
+           "social_votes", "svd_features", "weight_interactions"]

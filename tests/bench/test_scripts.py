@@ -52,7 +52,8 @@ def test_pooled_differences_counts_and_meta_val_agreement(tmp_path, capsys):
     a = _run(tmp_path / "split0", [0.5] * 12, [0.6, 0.7] * 6, 0.8, 0.9)   # other +0.15
     b = _run(tmp_path / "split1", [0.5] * 12, [0.4, 0.4, 0.4, 0.3] * 3, 0.8, 0.9)   # -0.125
     test, val = mod.load_run(a, "accuracy")
-    assert val == {"base": pytest.approx(0.8), "other": pytest.approx(0.9)}   # best of the last stage
+    assert val == {"base": pytest.approx(0.8),
+                   "other": pytest.approx(0.9)}   # best of the last stage
     assert list(test["other"]) == [0.6, 0.7] * 6 and "scorer" not in val
     assert mod.main([str(a), str(b), "--base", "base", "--metric", "accuracy"]) == 0
     out = capsys.readouterr().out
@@ -197,11 +198,17 @@ def _settings(run_dir: Path, method: str):
     return prepare(load_config(run_dir / "config.yaml"), "cpu").spec.settings[method]
 
 
-def _pair_run(path: Path, spec: dict, scores: dict[str, list[float]]) -> Path:
+def _pair_run(path: Path, spec: dict, scores: dict[str, list[float]],
+              users: list[int] | None = None) -> Path:
     path.mkdir()
     (path / "results.json").write_text(json.dumps({"spec": spec}))
-    rows = ["method,task,auc,ndcg@10"]
-    rows += [f"{m},{t},{v},{v / 2}" for m, vs in scores.items() for t, v in enumerate(vs)]
+    if users is None:
+        rows = ["method,task,auc,ndcg@10"]
+        rows += [f"{m},{t},{v},{v / 2}" for m, vs in scores.items() for t, v in enumerate(vs)]
+    else:
+        rows = ["method,task,user,auc,ndcg@10"]
+        rows += [f"{m},{t},{users[t]},{v},{v / 2}" for m, vs in scores.items()
+                 for t, v in enumerate(vs)]
     (path / "per_task.csv").write_text("\n".join(rows) + "\n")
     return path
 
@@ -225,6 +232,14 @@ def test_pair_runs_pairs_task_by_task_and_refuses_different_test_tasks(tmp_path,
         mod.pair(a, "maml", c, "graph-knn", "auc")
     with pytest.raises(SystemExit, match="no rows for method 'nope'"):
         mod.pair(a, "nope", b, "graph-knn", "auc")
+    # With user ids, users are matched by id, whatever the order or count.
+    d = _pair_run(tmp_path / "d", spec, {"maml": [0.9, 0.8, 0.7, 0.95]}, users=[5, 3, 9, 1])
+    e = _pair_run(tmp_path / "e", spec, {"itemknn": [0.6, 0.85, 0.8]}, users=[9, 5, 3])
+    want = paired_diff(np.array([0.9, 0.8, 0.7]), np.array([0.85, 0.8, 0.6]))
+    assert mod.pair(d, "maml", e, "itemknn", "auc") == want
+    f = _pair_run(tmp_path / "f", spec, {"itemknn": [0.6]}, users=[4])
+    with pytest.raises(SystemExit, match="no test user in common"):
+        mod.pair(d, "maml", f, "itemknn", "auc")
 
 
 @pytest.mark.skipif(not (SHARED / "twitch" / "FR").is_dir(), reason="needs the Twitch mirror")

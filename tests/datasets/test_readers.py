@@ -114,8 +114,8 @@ def test_twitch_format_on_written_files(tmp_path):
     d = datasets.load("twitch-engb", root=tmp_path)
     assert d.num_nodes == 3 and d.edge_index.size(1) == 6
     assert d.label_names == ["False", "True"] and d.y.tolist() == [0, 1, 1]
-    assert d.interests.shape == (3, 6)
-    assert d.interests[0].nonzero().view(-1).tolist() == [1, 5]
+    assert d.interests.shape == (3, 2) and d.interest_names == ["1", "5"]   # ids in use
+    assert d.interests[0].tolist() == [True, True] and d.interests[2].tolist() == [True, False]
     (folder / "musae_ENGB_target.csv").write_text("id,mature\n0,True\n")
     with pytest.raises(ValueError, match=r"musae_ENGB_target.csv, line 1: no column 'new_id'"):
         datasets.load("twitch-engb", root=tmp_path)
@@ -144,8 +144,8 @@ def test_ego_facebook_counts_match_source_md():
     assert d.interests.size(1) == 193 and len(d.interest_names) == 193
     assert d.x.size(1) == 1_406 and len(d.feature_names) == 1_406
     # The joined ego networks are SNAP's facebook_combined graph, edge for edge.
-    combined = datasets.formats.read_edge_csv(SHARED / "ego_facebook" / "extra" / "facebook_combined.txt",
-                                              delimiter=" ")
+    combined = datasets.formats.read_edge_csv(
+        SHARED / "ego_facebook" / "extra" / "facebook_combined.txt", delimiter=" ")
     assert torch.equal(datasets.formats.undirected(combined, 4_039), d.edge_index)
     assert d.interest_names[0] == "0/circle0" and set(d.x.unique().tolist()) == {0.0, 1.0}
 

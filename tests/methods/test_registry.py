@@ -13,14 +13,16 @@ def test_built_ins_are_declared_once_with_kinds_and_training():
                                         "scratch"]
     assert method_names("user-interest") == [
         "maml", "fomaml", "anil", "metasgd", "learned-rule", "maml-mlp", "finetune", "scratch",
-        "popularity", "neighbor-vote", "itemknn", "ease", "graph-knn", "select-knn",
+        "popularity", "neighbor-vote", "itemknn", "ease", "rp3beta", "userknn", "social-userknn",
+        "graph-knn", "select-knn",
         "select-clf", "blend"]
     families = {m: get_method(m).family for m in method_names()}
     assert {m for m, f in families.items() if f == "meta-rule"} == {"metasgd", "learned-rule"}
     assert {m for m, f in families.items() if f == "meta-selection"} == {
         "select-knn", "select-clf", "blend"}
     assert [m for m in method_names() if get_method(m).baseline] == [
-        "finetune", "scratch", "popularity", "neighbor-vote", "itemknn", "ease", "graph-knn"]
+        "finetune", "scratch", "popularity", "neighbor-vote", "itemknn", "ease", "rp3beta",
+        "userknn", "social-userknn", "graph-knn"]
     assert not get_method("ease").seeded and get_method("scratch").seeded
     assert set(get_method("finetune").search_space("user-interest")) == {
         "pretrain_lr", "inner_steps", "inner_lr"}
@@ -28,10 +30,11 @@ def test_built_ins_are_declared_once_with_kinds_and_training():
     assert 300 in get_method("finetune").search_space("few-shot")["inner_steps"]
     assert "inner_rule" not in get_method("metasgd").search_space("user-interest")
     assert default_methods("user-interest") == ["maml", "maml-mlp", "finetune", "scratch",
-                                                "popularity", "itemknn", "graph-knn"]
+                                                "popularity", "itemknn", "rp3beta", "userknn",
+                                                "graph-knn"]
     # item-item scorers leave the default list where [C, C] matrices are too big
     assert default_methods("user-interest", n_interests=20_000) == [
-        "maml", "maml-mlp", "finetune", "scratch", "popularity"]
+        "maml", "maml-mlp", "finetune", "scratch", "popularity", "userknn"]
     assert get_method("finetune").training == "pretrain" and get_method("maml").checkpointed
     assert not get_method("itemknn").checkpointed and get_method("gmeta").config().inner_lr == 0.01
     with pytest.raises(KeyError, match="unknown method 'nope'"):
