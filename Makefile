@@ -8,7 +8,7 @@ PYG_SPEC ?= torch-geometric==2.8.1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all install bench clean
+.PHONY: demo test test-slow test-all lint docs install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet $(TORCH_SPEC)
-	$(BIN)/pip install --quiet $(PYG_SPEC) -e '.[test]'
+	$(BIN)/pip install --quiet $(PYG_SPEC) -e '.[test,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,8 +27,21 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The documentation site, warnings as errors; the gallery runs its examples
+# on the dataset mirror (GRAPHMETA_DATA, default ../shared/datasets).
+GRAPHMETA_DATA ?= $(abspath ../shared/datasets)
+docs: $(STAMP)
+	GRAPHMETA_DATA=$(GRAPHMETA_DATA) $(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+lint: $(STAMP)
+	$(BIN)/ruff check graphmeta tests examples benchmarks
+	$(BIN)/mypy
+
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache docs/_build docs/api docs/gallery docs/datasets.md

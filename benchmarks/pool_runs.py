@@ -49,7 +49,7 @@ def load_run(run: Path, metric: str) -> tuple[dict[str, np.ndarray], dict[str, f
     try:
         test = read_per_task(run, metric)
     except (OSError, ValueError) as e:
-        raise SystemExit(f"pool_runs: {e}")
+        raise SystemExit(f"pool_runs: {e}") from None
     # A method trained in stages logs "method:stage" rows; each stage keeps
     # its best meta-val state, so the method's score is its last stage's best.
     best: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)

@@ -32,7 +32,8 @@ ms = (time.perf_counter() - start) * 1000 / n
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
 kb = lambda k: int(status[k].split()[0])
 print(json.dumps({"ms_per_task": round(ms, 3), "rss_mb": round(kb("VmRSS") / 1024),
-                  "rss_file_mb": round(kb("RssFile") / 1024), "rss_anon_mb": round(kb("RssAnon") / 1024)}))
+                  "rss_file_mb": round(kb("RssFile") / 1024),
+                  "rss_anon_mb": round(kb("RssAnon") / 1024)}))
 """
 
 
@@ -64,8 +65,9 @@ def main() -> None:
         procs = [subprocess.Popen([sys.executable, "-c", CHILD, d, str(i)], stdout=subprocess.PIPE,
                                   text=True) for i in range(args.processes)]
         results = [json.loads(p.communicate()[0]) for p in procs]
-    print(json.dumps({"nodes": args.nodes, "directed_edges": edges, "build_seconds": round(built, 1),
-                      "csr_mb": round(size), "processes": results}, indent=1))
+    print(json.dumps({"nodes": args.nodes, "directed_edges": edges,
+                      "build_seconds": round(built, 1), "csr_mb": round(size),
+                      "processes": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The classic MAML example, done as true MAML.
+"""The classic MAML example, done as true MAML
+===========================================
 
 Tasks come from the classic generator (``X ~ N(0, I)``, ``y = 1[X @ w > 0]``
 with a fresh ``w`` per task, 100 points, 10 features) and the model is the

@@ -1,4 +1,5 @@
-"""Your own graph layer, meta-trained batched on real tasks.
+"""Your own graph layer, meta-trained batched on real tasks
+========================================================
 
 The layer below is written here, in plain PyTorch, with a dense forward
 ``(x, adj, mask)`` as PyG's ``torch_geometric.nn.dense`` layers have.

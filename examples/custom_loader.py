@@ -1,4 +1,5 @@
-"""Plugging your own graph into graphmeta, four ways.
+"""Plugging your own graph into graphmeta, four ways
+=================================================
 
 1. Files you already have: ``from_edge_list(edges, interests, features, labels)``.
 2. A networkx graph with node attributes: ``from_networkx``.

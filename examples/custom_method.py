@@ -1,5 +1,7 @@
 """Registering a method graphmeta lacks, with its own settings: Reptile
-(Nichol, Achiam & Schulman, 2018).
+====================================================================
+
+Reptile (Nichol, Achiam & Schulman, 2018), registered from outside the package.
 
 Reptile adapts each task with plain first-order SGD on all of its labelled
 examples, then moves the initialisation toward the adapted weights: its
@@ -14,10 +16,12 @@ tuning values. ``--set reptile.inner_steps=10`` is checked as built-in keys
 are, and ``graphmeta methods reptile --plugin examples/custom_method.py``
 lists them.
 
-Run:  python examples/custom_method.py     (maml, reptile and finetune on the demo
-      graph, 300 iterations, one seed: 81 s on 2 CPU cores)
- or:  graphmeta compare --plugin examples/custom_method.py --methods maml,reptile,finetune \\
-          --set reptile.inner_steps=10 --out runs/reptile
+Run it (maml, reptile and finetune on the demo graph, 300 iterations, one
+seed: 81 s on 2 CPU cores), or the same from the command line::
+
+    python examples/custom_method.py
+    graphmeta compare --plugin examples/custom_method.py --methods maml,reptile,finetune \\
+        --set reptile.inner_steps=10 --out runs/reptile
 """
 import sys
 from dataclasses import dataclass
@@ -74,5 +78,6 @@ def build_reptile(ctx: Context) -> Learner:
 if __name__ == "__main__":
     from graphmeta.cli import main
     sys.exit(main(["compare", "--methods", "maml,reptile,finetune", "--out", "runs/reptile",
-                   "--force", "--set", "*.iterations=300", "--set", "finetune.pretrain_iterations=300",
+                   "--force", "--set", "*.iterations=300",
+                   "--set", "finetune.pretrain_iterations=300",
                    "--set", "eval.seeds=1", *sys.argv[1:]]))

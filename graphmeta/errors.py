@@ -46,5 +46,5 @@ class Interrupted(KeyboardInterrupt):
         return type(self), (self.signum, str(self))
 
 
-__all__ = ["Interrupted", "CheckpointError", "DataError", "DownloadError", "GraphmetaError", "MissingFileError",
-           "RunDirError", "WriteError"]
+__all__ = ["Interrupted", "CheckpointError", "DataError", "DownloadError", "GraphmetaError",
+           "MissingFileError", "RunDirError", "WriteError"]

@@ -107,6 +107,7 @@ def inner_steps_curves(run: Run, run_dir: Path, steps: Sequence[int], n_tasks: i
     metric = primary_metric(run.spec)
     ev = run.evaluator
     test = Evaluator(run.tasks, protocol=ev.protocol, candidates=ev.candidates,
+                     negatives=ev.negatives,
                      n_test=min(n_tasks, ev.sizes["test"]), test_seed=ev.seeds["test"],
                      device=run.device).batches("test")
     curves: dict[str, list[float]] = {}
@@ -117,7 +118,8 @@ def inner_steps_curves(run: Run, run_dir: Path, steps: Sequence[int], n_tasks: i
         if learner.adapt_steps is None:     # no inner loop
             continue
         curves[method] = [float(np.nanmean(ev.evaluate(
-            lambda b, s=s: learner.predict(b, steps=s), test)[metric])) for s in steps]
+            lambda b, s=s, learner=learner: learner.predict(b, steps=s), test)[metric]))
+            for s in steps]
     return curves, metric
 
 
@@ -198,7 +200,8 @@ def write_report(run_dir: Path, device: Optional[torch.device] = None,
     figs = run_dir / "figures"
     lines = [f"# Report: {run_dir.name}", "",
              f"{results['dataset']}, {results['task_kind']} tasks, protocol "
-             f"{results['protocol']}; produced by `{results.get('provenance', {}).get('command', '?')}`.",
+             f"{results['protocol']}; produced by "
+             f"`{results.get('provenance', {}).get('command', '?')}`.",
              "", "```", format_table(results), "```", ""]
     if training_figure(rows, select, figs / "training.png"):
         lines += ["## Training", "", "Training loss and the meta-val score that picks each "

@@ -155,3 +155,6 @@ def make_social_graph(
         interest_names=[f"item{c}" for c in range(n_items)], w=w,
         num_nodes=n_users,
     )
+
+
+__all__ = ["generate_task", "make_social_graph"]

@@ -57,7 +57,8 @@ def test_two_processes_train_what_one_does(tmp_path, table):
                                                               .open())] for run in ("one", "two")]
     assert len(logged[0]) == len(logged[1]) > 0
     np.testing.assert_allclose(logged[1], logged[0], rtol=1e-5)
-    assert not torch.equal(a["maml.model.head.fc2.bias"], torch.zeros_like(a["maml.model.head.fc2.bias"]))
+    assert not torch.equal(a["maml.model.head.fc2.bias"],
+                           torch.zeros_like(a["maml.model.head.fc2.bias"]))
 
 
 def test_a_dead_rank_stops_the_other_with_a_clear_error(tmp_path):

@@ -295,7 +295,8 @@ def utf8_bom(tmp):
     d = _loads(tmp, interests_csv=bom)
     want = sum(len(set(v)) for v in INTERESTS.values())
     assert int(d.interests.sum()) == want
-    return f"the byte-order mark is dropped; the header is read as one, all {want} distinct pairs load"
+    return (f"the byte-order mark is dropped; the header is read as one, all {want} distinct "
+            f"pairs load")
 
 
 def same_graph(name, edges):

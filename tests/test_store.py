@@ -46,7 +46,8 @@ def test_the_lock_keeps_a_second_writer_out_and_stale_locks_are_taken_over(tmp_p
         sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
         try:
             (tmp_path / "r" / ".lock").write_text(str(sleeper.pid))
-            with pytest.raises(RunDirError, match=f"another graphmeta process \\(pid {sleeper.pid}"):
+            with pytest.raises(RunDirError,
+                               match=f"another graphmeta process \\(pid {sleeper.pid}"):
                 RunStore(tmp_path / "r").__enter__()
         finally:
             sleeper.kill()

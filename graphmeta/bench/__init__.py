@@ -140,8 +140,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--loop-repeats", type=int, default=5)
     ap.add_argument("--throughput-iters", type=int, default=40)
-    ap.add_argument("--memory-steps", dest="memory_steps_list", type=lambda s: [int(x) for x in s.split(",")],
-                    default=[1, 5, 10, 20])
+    ap.add_argument("--memory-steps", dest="memory_steps_list",
+                    type=lambda s: [int(x) for x in s.split(",")], default=[1, 5, 10, 20])
     ap.add_argument("--data-root", help="dataset mirror holding deezer_gemsec/ (default: "
                                         "$GRAPHMETA_DATA; without one the deezer-hu "
                                         "sampler row is skipped)")

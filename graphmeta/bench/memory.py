@@ -62,5 +62,6 @@ def bench_memory(args: argparse.Namespace, steps: list[int]) -> dict[str, dict[s
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             if p.returncode != 0:
                 raise RuntimeError(f"memory probe failed: {p.stderr[-2000:]}")
-            out[f"{order}_order"][str(s)] = round(json.loads(p.stdout.strip().splitlines()[-1])["peak_mb"], 1)
+            out[f"{order}_order"][str(s)] = round(
+                json.loads(p.stdout.strip().splitlines()[-1])["peak_mb"], 1)
     return out

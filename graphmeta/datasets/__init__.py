@@ -2,7 +2,7 @@
 
 ``root`` (or the environment variable ``GRAPHMETA_DATA``) points at a local
 mirror laid out like ``shared/datasets`` (``deezer_gemsec/raw_csv/...``).
-Datasets with a card (``datasets/<name>.yaml``) that are absent from the
+Datasets with a card (``graphmeta/datasets/cards/<name>.yaml``) that are absent from the
 mirror are downloaded from their canonical address into the cache
 (``$GRAPHMETA_CACHE``, default ``~/.cache/graphmeta``), checked against the
 card's sha256, and their processed graph is cached there.
@@ -40,7 +40,8 @@ def register(name: str, *, config: Optional[dict] = None
     """
     def deco(fn: Callable[[Path], Data]) -> Callable[[Path], Data]:
         old = _REGISTRY.get(name)
-        if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
+        if old is not None and ((old.__module__, old.__qualname__)
+                                != (fn.__module__, fn.__qualname__)):
             raise ValueError(f"dataset {name!r} is already registered "
                              f"(by {old.__module__}.{old.__qualname__})")
         _REGISTRY[name] = fn
@@ -61,10 +62,13 @@ def recommended(name: str) -> dict:
 
 
 def names() -> list[str]:
+    """Every registered dataset's name, sorted (built-in and your own)."""
     return sorted(_REGISTRY)
 
 
 def resolve_root(root: Optional[str | Path] = None) -> Path:
+    """The local mirror: ``root``, else ``$GRAPHMETA_DATA``; raises
+    :class:`MissingFileError` when neither is given."""
     root = root or os.environ.get("GRAPHMETA_DATA")
     if not root:
         raise MissingFileError("no local dataset mirror: pass root=... or set GRAPHMETA_DATA "
@@ -162,7 +166,8 @@ def _github(root: Path) -> Data:
 @register("email-eu-core")
 def _email(root: Path) -> Data:
     raw = root / "email_eu_core" / "raw"
-    return read_snap_labelled(raw / "email-Eu-core.txt", raw / "email-Eu-core-department-labels.txt")
+    return read_snap_labelled(raw / "email-Eu-core.txt",
+                              raw / "email-Eu-core-department-labels.txt")
 
 
 @register("ego-facebook", config={"tasks.k_shot": 1})  # 1.5 circles per member
@@ -181,6 +186,7 @@ for _lang in ("DE", "ENGB", "ES", "FR", "PTBR", "RU"):
     register(f"twitch-{_lang.lower()}")(_twitch(_lang))
 
 
-__all__ = ["Card", "DataError", "MissingFileError", "card", "fetch", "from_edge_list", "from_folder", "from_networkx", "load",
-           "locate", "names", "read_gemsec", "read_mat", "read_musae", "read_snap_ego",
-           "read_snap_labelled", "recommended", "register", "resolve_root", "unregister"]
+__all__ = ["Card", "DataError", "MissingFileError", "card", "fetch", "from_edge_list",
+           "from_folder", "from_networkx", "load", "locate", "names", "read_gemsec", "read_mat",
+           "read_musae", "read_snap_ego", "read_snap_labelled", "recommended", "register",
+           "resolve_root", "unregister"]

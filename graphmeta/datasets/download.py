@@ -1,6 +1,7 @@
 """Dataset cards, verified downloads and the processed-graph cache.
 
-A card (``datasets/<name>.yaml`` in the source tree) records where a
+A card (``graphmeta/datasets/cards/<name>.yaml``, package data; ``datasets/``
+at the top of the source tree links to it) records where a
 dataset's files live in a mirror (``folder``/``path``), the canonical public
 address of each (``url``, with ``member`` for a file inside a ``.tar.gz`` or
 ``.zip`` archive; a ``.gz`` URL is unpacked), its ``sha256``, and the
@@ -34,11 +35,15 @@ from torch_geometric.data import Data
 from graphmeta.errors import DataError, DownloadError
 from graphmeta import io as gio
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "datasets"
+# Package data: installed with graphmeta (the source tree's top-level
+# `datasets/` is a link to this folder).
+CARDS_DIR = Path(__file__).resolve().parent / "cards"
 
 
 @dataclass(frozen=True)
 class CardFile:
+    """One file of a card: its ``path`` in the mirror folder, its canonical
+    ``url`` (``member`` of an archive, when it is one) and ``sha256``."""
     path: str
     url: str
     sha256: Optional[str]
@@ -47,6 +52,10 @@ class CardFile:
 
 @dataclass(frozen=True)
 class Card:
+    """A dataset's card, read from its YAML file: ``name``, the mirror
+    ``folder``, its ``files`` (each a :class:`CardFile`: path, canonical
+    URL, sha256), the ``counts`` the loader is tested against, and ``meta``
+    (page, citation, licence, note)."""
     name: str
     folder: str
     files: tuple[CardFile, ...]
@@ -71,7 +80,8 @@ def read_card(path: Path) -> Card:
         raise DataError(f"{path}: not valid YAML ({e})") from None
     for key in ("name", "folder", "files", "counts"):
         if not isinstance(raw, dict) or key not in raw:
-            raise DataError(f"{path}: missing key {key!r} (a card needs name, folder, files, counts)")
+            raise DataError(f"{path}: missing key {key!r} "
+                            f"(a card needs name, folder, files, counts)")
     files = []
     for i, f in enumerate(raw["files"]):
         if not isinstance(f, dict) or not {"path", "url", "sha256"} <= set(f):
@@ -118,7 +128,8 @@ def _unpack(url: str, blob: bytes, member: Optional[str]) -> bytes:
     except KeyError:
         raise DataError(f"{url}: the archive has no member {member!r}") from None
     except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, OSError) as e:
-        raise DataError(f"{url}: cannot unpack the download ({e}); truncated or corrupted?") from None
+        raise DataError(f"{url}: cannot unpack the download ({e}); "
+                        f"truncated or corrupted?") from None
 
 
 def fetch(card: Card, dest: Path, base_url: Optional[str] = None) -> list[Path]:
@@ -133,8 +144,8 @@ def fetch(card: Card, dest: Path, base_url: Optional[str] = None) -> list[Path]:
     missing = [f.path for f in card.files if not f.sha256]
     if missing:
         raise DataError(f"{card.name}: the card records no sha256 for {', '.join(missing)}, so it "
-                         f"cannot be downloaded verified; put the files under <root>/{card.folder}/ "
-                         f"and pass root=... or set GRAPHMETA_DATA")
+                         f"cannot be downloaded verified; put the files under "
+                         f"<root>/{card.folder}/ and pass root=... or set GRAPHMETA_DATA")
     blobs: dict[str, bytes] = {}
     contents = []
     for f in card.files:
@@ -162,13 +173,15 @@ def cached_load(name: str, loader: Callable[[Path], Data], root: Path, card: Car
     """``loader(root)``, through a processed-graph cache in ``cache/processed``.
 
     The cache entry is keyed by the source files' sizes and modification
-    times and by the loader's source code, so an edited file or loader is
-    read afresh."""
+    times, by the loader's source code and by that of graphmeta's readers
+    (this package's modules), so an edited file, loader or reader is read
+    afresh."""
     stamp = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in card.paths(root)]
     try:
         code = inspect.getsource(inspect.getmodule(loader)) + inspect.getsource(loader)
     except (OSError, TypeError):
         code = repr(loader)
+    code += "".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
     key = hashlib.sha256(repr((stamp, code)).encode()).hexdigest()
     path = cache / "processed" / f"{name}.pt"
     if path.exists():

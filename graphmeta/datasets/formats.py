@@ -20,7 +20,8 @@ from graphmeta.datasets.headers import header_row, is_int
 from graphmeta.errors import DataError, MissingFileError
 
 
-def read_edge_csv(path: str | Path, header: Optional[Sequence[str] | Sequence[Sequence[str]]] = None,
+def read_edge_csv(path: str | Path,
+                  header: Optional[Sequence[str] | Sequence[Sequence[str]]] = None,
                   delimiter: str = ",") -> Tensor:
     """Reads an integer edge list ``[2, E]``. ``header`` (one header, or a
     list of accepted ones) is checked against the first line if given."""

@@ -76,7 +76,8 @@ def read_snap_ego(folder: str | Path, egos: tuple[str, ...] = EGOS) -> Data:
         for no, line in enumerate(featnames_path.read_text().splitlines(), start=1):
             idx, _, name = line.partition(" ")
             if not idx.isdigit() or int(idx) != no - 1 or not name:
-                raise DataError(f"{featnames_path}, line {no}: expected '{no - 1} <name>', got {line!r}")
+                raise DataError(f"{featnames_path}, line {no}: expected '{no - 1} <name>', "
+                                f"got {line!r}")
             names.append(name)
         feat = _read_ints(stem.with_suffix(".feat"))
         egofeat = _read_ints(stem.with_suffix(".egofeat"))

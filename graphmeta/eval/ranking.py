@@ -31,6 +31,8 @@ KS = (10, 20)
 
 
 def metric_names(ks: Sequence[int] = KS) -> list[str]:
+    """The names :func:`ranking_metrics` returns: ``auc``, ``ndcg@k`` at the
+    first cut-off, ``recall@k`` at each, ``mrr``."""
     return ["auc", f"ndcg@{ks[0]}", *[f"recall@{k}" for k in ks], "mrr"]
 
 
@@ -215,8 +217,8 @@ def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] =
         s, t = (s, t == 1) if m.all() else (s[m], t[m] == 1)
         n_rel = np.count_nonzero(t)
         if 0 < n_rel < len(t) and len(t) > many:
-            for name, v in _many_candidates(s, t, ks).items():
-                out[name].append(v)
+            for name, value in _many_candidates(s, t, ks).items():
+                out[name].append(value)
             continue
         s, t = s.astype(np.float64), t.astype(np.int64)
         if 0 < n_rel < len(t):

@@ -123,6 +123,11 @@ class Adapter(nn.Module):
         return {k: (getattr(batch, spec) if isinstance(spec, str) else spec(batch))
                 for k, spec in self.rows.items() if k in self.keys}
 
+    def _logits(self, params: Params, batch: Any, items: Tensor) -> Tensor:
+        """The model's batched forward (:class:`BatchedModule`)."""
+        model: BatchedModule = self.model      # type: ignore[assignment]
+        return model.batched_logits(params, batch, items)
+
     def adapt(self, task: Any, *, num_tasks: Optional[int] = None, steps: Optional[int] = None,
               detach: bool = False, first_order: bool = False) -> Params:
         """Per-task fast weights after the inner loop.
@@ -132,7 +137,7 @@ class Adapter(nn.Module):
         parameters ``[T, ...]`` to per-task support losses ``[T]``, with
         ``num_tasks``. ``detach`` adapts copies cut from the meta-parameters
         (for evaluation)."""
-        params = dict(self.model.named_parameters())
+        params: Params = dict(self.model.named_parameters())
         shared = [k for k in self.rows if k not in self.keys]   # tables only read: not per task
         rows: dict[str, Tensor] = {}
         if callable(task):
@@ -147,7 +152,7 @@ class Adapter(nn.Module):
                                      shared=shared, sparse_grad=self.sparse_grad)
 
             def support_loss(p: Params) -> Tensor:
-                return task_ce(self.model.batched_logits(p, batch, batch.support_items),
+                return task_ce(self._logits(p, batch, batch.support_items),
                                batch.support_y)
         with torch.enable_grad():
             return inner_loop(fast, support_loss,
@@ -160,7 +165,7 @@ class Adapter(nn.Module):
         """Query logits ``[T, Q, C]`` of a meta-batch after adaptation to its
         support sets (no graph to the meta-parameters)."""
         fast = {k: v.detach() for k, v in self.adapt(batch, steps=steps, detach=True).items()}
-        return self.model.batched_logits(fast, batch, batch.query_items)
+        return self._logits(fast, batch, batch.query_items)
 
 
 class MAML(Adapter):
@@ -227,7 +232,7 @@ class MAML(Adapter):
             if query_loss is None:
                 raise ValueError("meta_loss(closure) needs a query_loss closure too")
             return query_loss(fast).mean()
-        logits = self.model.batched_logits(fast, task, task.query_items)
+        logits = self._logits(fast, task, task.query_items)
         return self.task_losses(logits, task.query_y, task.query_mask).mean()
 
 
@@ -239,7 +244,7 @@ def reference_meta_loss(model: nn.Module, tasks: Iterable[tuple[TaskLoss, TaskLo
     (no task dimension) to a scalar, and one ``torch.autograd.grad`` per
     task and step of plain SGD. The same meta-loss as :meth:`MAML.meta_loss`,
     task by task."""
-    base = dict(model.named_parameters())
+    base: Params = dict(model.named_parameters())
     keys = selected_names(model, params)
     losses = []
     for support_loss, query_loss in tasks:

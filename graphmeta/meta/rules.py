@@ -204,9 +204,10 @@ class LearnedRule(InnerRule):
     def __init__(self, lr: float, hidden: int = 8, beta: float = 0.9) -> None:
         super().__init__()
         self.lr, self.beta = float(lr), float(beta)
-        self.net = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 1))
-        nn.init.zeros_(self.net[2].weight)
-        nn.init.zeros_(self.net[2].bias)
+        last = nn.Linear(hidden, 1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), last)
         self.names: list[str] = []
         self.rates = nn.ParameterList()
 
@@ -245,10 +246,11 @@ class LearnedRule(InnerRule):
         r"""The learned rule in numbers: the rates by tensor, and the
         normalised update :math:`g/\sigma + f_\phi` on a grid of normalised
         gradient and momentum values."""
-        grid = torch.linspace(-2, 2, points, dtype=self.net[0].weight.dtype)
+        grid = torch.linspace(-2, 2, points, dtype=next(self.net.parameters()).dtype)
         g, m = torch.meshgrid(grid, grid, indexing="ij")
         update = (g + self.correction(g, m)).tolist()
-        return {"rates": {k: [round(float(x), 5) for x in r] for k, r in zip(self.names, self.rates)},
+        return {"rates": {k: [round(float(x), 5) for x in r]
+                          for k, r in zip(self.names, self.rates)},
                 "grid": [round(float(x), 3) for x in grid], "update[g][m]": update}
 
 

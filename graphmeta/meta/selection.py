@@ -224,6 +224,7 @@ class StackedBlend:
                                         [d[te] for d in data]).mean() for tr, te in folds]
                 held_out.append(float(torch.stack(losses).mean()))
             self.C_ = CS[int(np.argmin(held_out))]
+        assert self.C_ is not None        # given, or chosen by cross-validation above
         a, B, log_t = _fit_gate(list(data), self.C_)
         self._a, self._B = a.numpy(), B.numpy()
         self._temperature = float(log_t.exp())

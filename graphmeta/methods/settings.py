@@ -48,6 +48,7 @@ class InnerSettings(Settings):
 
 @dataclass(frozen=True)
 class RuleSettings(Settings):
+    """The inner loop's update rule (plain SGD, or a learned one)."""
     inner_rule: str = setting("sgd", choices=tuple(RULES), search=["sgd", "lslr"],
                               doc="lslr: learned rate per tensor and step (MAML++); metasgd: "
                                   "learned rate per element; learned: a learned update network")
@@ -70,6 +71,8 @@ class MetaRuleSettings(ModelSettings, InnerSettings, TrainSettings):
 
 @dataclass(frozen=True)
 class PretrainSettings(Settings):
+    """Pre-training of one model on all meta-train users (finetune,
+    meta-baseline): iterations and Adam's learning rate."""
     pretrain_iterations: int = setting(1000, low=1)
     pretrain_lr: float = setting(0.001, positive=True, search=[3e-4, 1e-3, 3e-3])
 

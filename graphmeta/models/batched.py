@@ -182,7 +182,7 @@ def encode_egos(module: nn.Module, params: Params, graphs: GraphBatch, per_task:
     rows = getattr(module, "_graphmeta_rows", None)     # set by the first call's check
     if rows is None:
         rows = check_batched(module, params, graphs, per_task)
-        module._graphmeta_rows = rows
+        module._graphmeta_rows = rows  # type: ignore[assignment]  # a flag, not a tensor
     return _vmapped(module, params, graphs, per_task, rows)
 
 

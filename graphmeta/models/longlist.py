@@ -73,6 +73,10 @@ def catalogue_logits(model: Any, p: dict[str, Tensor], h: Tensor, table: Tensor)
             out[g:g + G, i:i + n] = res[:n].view(n, G, K).transpose(0, 1)
     return out + b2.unsqueeze(1)
 
+def _no_context(part: slice) -> Tensor:
+    raise ValueError("the head reads item_context columns: pass ctx_rows")
+
+
 def factorised_logits(model: Any, p: dict[str, Tensor], h: Tensor, n: int,
                        rows: Callable[[slice], Tensor],
                        ctx_rows: Optional[Callable[[slice], Tensor]] = None) -> Tensor:
@@ -88,10 +92,11 @@ def factorised_logits(model: Any, p: dict[str, Tensor], h: Tensor, n: int,
     for the allocator to reuse (fresh 100 MB tensors per user cost more
     in page faults than the matmul)."""
     a, bt, wct = fc1_terms(model, p, h)
+    ctx = ctx_rows if ctx_rows is not None else _no_context
     if torch.is_grad_enabled():
         pre = torch.bmm(rows(slice(None)), bt) + a
         if wct is not None:
-            pre = pre + torch.bmm(ctx_rows(slice(None)), wct)
+            pre = pre + torch.bmm(ctx(slice(None)), wct)
         return blinear(F.relu(pre), p["head.fc2.weight"], p["head.fc2.bias"])
     T, H = bt.size(0), bt.size(2)
     w2, b2 = p["head.fc2.weight"], p["head.fc2.bias"]
@@ -103,7 +108,7 @@ def factorised_logits(model: Any, p: dict[str, Tensor], h: Tensor, n: int,
         pre = buf if e.size(1) == step else h.new_empty(T, e.size(1), H)
         torch.bmm(e, bt, out=pre).add_(a)
         if wct is not None:
-            pre.baddbmm_(ctx_rows(slice(i, i + step)), wct)
+            pre.baddbmm_(ctx(slice(i, i + step)), wct)
         pre.relu_()
         # fc2 has 2 outputs: matrix-vector products, which are cheaper than
         # a [*, H] x [H, 2] matmul here.
@@ -113,4 +118,5 @@ def factorised_logits(model: Any, p: dict[str, Tensor], h: Tensor, n: int,
     return out
 
 
-__all__ = ["FACTORISE_FROM", "candidate_table", "catalogue_logits", "factorised_logits", "fc1_terms"]
+__all__ = ["FACTORISE_FROM", "candidate_table", "catalogue_logits", "factorised_logits",
+           "fc1_terms"]

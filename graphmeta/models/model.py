@@ -93,12 +93,16 @@ class InterestModel(nn.Module):
             if not isinstance(encoder_dim, int):
                 raise ValueError(f"the encoder {type(encoder).__name__} has no int "
                                  f"out_channels: pass encoder_dim")
-        ego_dim = encoder_dim if encoder is not None else in_channels
+        ego_dim: int = encoder_dim if encoder is not None and encoder_dim is not None \
+            else in_channels
+        self.interest_x: Optional[Tensor]
+        self.interest_emb: Optional[nn.Embedding]
         if interest_x is not None:
             self.register_buffer("interest_x", interest_x.clone())
             self.interest_emb = None
             d = interest_x.size(1)
         else:
+            assert num_interests is not None         # exactly one of the two, checked above
             self.interest_x = None
             self.interest_emb = nn.Embedding(num_interests, interest_dim,
                                              sparse=self.sparse_grad)
@@ -119,12 +123,22 @@ class InterestModel(nn.Module):
         ``[n, F]``, local ``edge_index``; ``context``: that task's
         ``item_context`` ``[C, F]``)."""
         h = x[0] if self.encoder is None else encode_graph(self.encoder, None, x, edge_index)[0]
-        e = self.interest_x[items] if self.interest_emb is None else self.interest_emb(items)
+        e = self._interest_rows(items)
         h = h.expand(e.size(0), -1)
         parts = [h, e] + ([h * self.proj(e)] if self.proj is not None else [])
         if self.context:
+            if context is None:
+                raise ValueError("this model reads item_context columns "
+                                 f"{self.context}: pass the task's context")
             parts.append(context[items][:, self.context])
         return self.head(torch.cat(parts, dim=-1))
+
+    def _interest_rows(self, items: Tensor) -> Tensor:
+        """The interests' fixed features or learned embeddings, ``[..., d]``."""
+        if self.interest_emb is not None:
+            return self.interest_emb(items)
+        assert self.interest_x is not None
+        return self.interest_x[items]
 
     # -- batched path (one weight set per task) -------------------------------
     def ego_embedding(self, p: dict[str, Tensor], batch: TaskBatch) -> Tensor:
@@ -138,9 +152,10 @@ class InterestModel(nn.Module):
         ``[T, d]``, the same for every item of a task."""
         return self.ego_embedding(p, batch)
 
-    def sparse_parameters(self) -> list[nn.Parameter]:
+    def sparse_parameters(self) -> list[Tensor]:
         """The parameters that get sparse gradients (``sparse_grad``)."""
-        return [self.interest_emb.weight] if self.sparse_grad else []
+        return [self.interest_emb.weight] if self.sparse_grad and self.interest_emb is not None \
+            else []
 
     def adapted_rows(self) -> dict[str, str]:
         """Parameters whose rows a task touches only at some indices: name ->
@@ -168,7 +183,7 @@ class InterestModel(nn.Module):
         adapted_rows = items is own
         items = items[:, part]
         if self.interest_emb is None:
-            return self.interest_x[items]
+            return self._interest_rows(items)
         table = p["interest_emb.weight"]
         base = p.get("interest_emb.weight@base")
         if base is None:
@@ -208,7 +223,8 @@ class InterestModel(nn.Module):
             ctx_rows = None if ctx is None else (
                 lambda sl: self._context_rows(ctx, items[:, sl]))
             return factorised_logits(
-                self, p, h, items.size(1), lambda sl: self.interest_rows(p, batch, items, sl), ctx_rows)
+                self, p, h, items.size(1), lambda sl: self.interest_rows(p, batch, items, sl),
+                ctx_rows)
         e = self.interest_rows(p, batch, items)
         h = h.unsqueeze(1).expand(-1, e.size(1), -1)
         parts = [h, e]

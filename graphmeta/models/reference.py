@@ -6,7 +6,7 @@ research code writes, the oracle that the batched path is tested against
 and the baseline ``graphmeta bench`` times it against."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -22,16 +22,17 @@ def interest_task_losses(model: nn.Module, batch: TaskBatch) -> list[tuple[Closu
     """Per task of a user-interest batch: ``(support_loss, query_loss)``,
     the mean cross-entropy of ``model(x, edge_index, items, context)`` on
     that task's ego-subgraph under a plain parameter dict."""
+    def closure(g: Any, ctx: Optional[Tensor], items: Tensor, y: Tensor) -> Closure:
+        def loss(p: dict[str, Tensor]) -> Tensor:
+            return F.cross_entropy(functional_call(model, p, (g.x, g.edge_index, items, ctx)), y)
+        return loss
+
     out = []
     for t, g in enumerate(batch.graphs.data_list):
         ctx = None if batch.item_context is None else batch.item_context[t]
-
-        def loss(p: dict[str, Tensor], items: Tensor, y: Tensor, g=g, ctx=ctx) -> Tensor:
-            return F.cross_entropy(functional_call(model, p, (g.x, g.edge_index, items, ctx)), y)
         m = batch.query_mask[t]
-        out.append((lambda p, t=t, loss=loss: loss(p, batch.support_items[t], batch.support_y[t]),
-                    lambda p, t=t, m=m, loss=loss: loss(p, batch.query_items[t][m],
-                                                        batch.query_y[t][m])))
+        out.append((closure(g, ctx, batch.support_items[t], batch.support_y[t]),
+                    closure(g, ctx, batch.query_items[t][m], batch.query_y[t][m])))
     return out
 
 
@@ -43,11 +44,13 @@ def episode_task_losses(model: nn.Module, batch: FewShotBatch) -> list[tuple[Clo
     sup, qry = batch.support.data_list, batch.query.data_list
     ns, nq = len(sup) // T, len(qry) // T
 
-    def loss(p: dict[str, Tensor], graphs: list, y: Tensor) -> Tensor:
-        logits = torch.stack([functional_call(model, p, (g.x, g.edge_index)) for g in graphs])
-        return F.cross_entropy(logits, y)
-    return [(lambda p, t=t: loss(p, sup[t * ns:(t + 1) * ns], batch.support_y[t]),
-             lambda p, t=t: loss(p, qry[t * nq:(t + 1) * nq], batch.query_y[t]))
+    def closure(graphs: list, y: Tensor) -> Closure:
+        def loss(p: dict[str, Tensor]) -> Tensor:
+            logits = torch.stack([functional_call(model, p, (g.x, g.edge_index)) for g in graphs])
+            return F.cross_entropy(logits, y)
+        return loss
+    return [(closure(sup[t * ns:(t + 1) * ns], batch.support_y[t]),
+             closure(qry[t * nq:(t + 1) * nq], batch.query_y[t]))
             for t in range(T)]
 
 

@@ -2,6 +2,7 @@
 node features built from named parts, and padding sampled subgraphs."""
 from __future__ import annotations
 
+from collections import abc
 from typing import Any, Callable, ClassVar, Generic, Iterator, Protocol, Sequence, TypeVar, \
     runtime_checkable
 
@@ -47,7 +48,7 @@ class SeededStream(Generic[T]):
         return self
 
 
-class LazyBatches(Generic[T]):
+class LazyBatches(abc.Sequence, Generic[T]):
     """A fixed sequence of ``n`` batches, batch ``i`` built by ``make(i)``
     each time it is read: for evaluation sets too large to hold at once
     (full ranking over a catalogue of 10^5-10^6 interests)."""
@@ -58,7 +59,7 @@ class LazyBatches(Generic[T]):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i: int) -> T:
+    def __getitem__(self, i: int) -> T:  # type: ignore[override]  # no slices
         if not 0 <= i < self.n:
             raise IndexError(i)
         return self.make(i)

@@ -9,6 +9,7 @@ torch-sparse, which are not available on every platform.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from pathlib import Path
@@ -90,7 +91,7 @@ class EgoSampler:
         folder = Path(folder)
         for name in ("rowptr", "col"):
             arr = getattr(self, name)
-            gio.atomic(folder / f"{name}.npy", lambda tmp, arr=arr: _save_npy(tmp, arr))
+            gio.atomic(folder / f"{name}.npy", functools.partial(_save_npy, arr=arr))
         return folder
 
     @classmethod

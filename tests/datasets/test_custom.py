@@ -125,7 +125,8 @@ def test_cli_dataset_folder_needs_no_code(tmp_path):
                         "--methods", "maml,itemknn", "--set", "tasks.k_shot=2",
                         "--set", "*.iterations=2", "--set", "*.eval_every=2",
                         "--set", "*.meta_batch=4", "--set", "tasks.n_val_tasks=4",
-                        "--set", "tasks.n_test_tasks=20", "--set", "*.hidden=8", "--set", "eval.seeds=1",
+                        "--set", "tasks.n_test_tasks=20", "--set", "*.hidden=8",
+                        "--set", "eval.seeds=1",
                         "--out", str(out), "--quiet", "--threads", "1", "--device", "cpu"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr

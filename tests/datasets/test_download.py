@@ -58,9 +58,11 @@ def test_download_from_a_mirror_url_then_load_from_cache(serve, tmp_path, no_mir
     cache = tmp_path / "cache"
     d = datasets.load("email-eu-core", cache=cache)
     assert d.num_nodes == 1_005 and len(d.label_names) == 42
-    assert _files(cache) == ["processed/email-eu-core.pt", "raw/email_eu_core/raw/email-Eu-core-department-labels.txt",
+    assert _files(cache) == ["processed/email-eu-core.pt",
+                             "raw/email_eu_core/raw/email-Eu-core-department-labels.txt",
                              "raw/email_eu_core/raw/email-Eu-core.txt"]
-    assert (cache / "raw/email_eu_core/raw/email-Eu-core.txt").read_bytes() == (EMAIL / "email-Eu-core.txt").read_bytes()
+    assert ((cache / "raw/email_eu_core/raw/email-Eu-core.txt").read_bytes()
+            == (EMAIL / "email-Eu-core.txt").read_bytes())
     # Second load: no server needed, the processed graph comes back equal.
     monkeypatch.setenv("GRAPHMETA_MIRROR_URL", "http://127.0.0.1:9")
     again = datasets.load("email-eu-core", cache=cache)
@@ -88,7 +90,8 @@ def _serve_canonical(folder: Path, edges: bytes) -> None:
 
 
 @needs_mirror
-def test_canonical_gz_and_tar_members_are_unpacked_and_verified(serve, tmp_path, no_mirror, monkeypatch):
+def test_canonical_gz_and_tar_members_are_unpacked_and_verified(serve, tmp_path, no_mirror,
+                                                                monkeypatch):
     site = tmp_path / "site"
     _serve_canonical(site, (EMAIL / "email-Eu-core.txt").read_bytes())
     monkeypatch.setenv("GRAPHMETA_CARDS", str(_canonical_cards(tmp_path, serve(site))))
@@ -98,15 +101,17 @@ def test_canonical_gz_and_tar_members_are_unpacked_and_verified(serve, tmp_path,
 
 @needs_mirror
 @pytest.mark.parametrize("damage", ["truncated", "corrupted"])
-def test_bad_download_is_refused_and_leaves_nothing(serve, tmp_path, no_mirror, monkeypatch, damage):
+def test_bad_download_is_refused_and_leaves_nothing(serve, tmp_path, no_mirror, monkeypatch,
+                                                    damage):
     edges = (EMAIL / "email-Eu-core.txt").read_bytes()
-    bad = edges[: len(edges) // 2] if damage == "truncated" else edges.replace(b"0 1\n", b"0 2\n", 1)
+    bad = (edges[: len(edges) // 2] if damage == "truncated"
+           else edges.replace(b"0 1\n", b"0 2\n", 1))
     site = tmp_path / "site"
     _serve_canonical(site, bad)
     monkeypatch.setenv("GRAPHMETA_CARDS", str(_canonical_cards(tmp_path, serve(site))))
     cache = tmp_path / "cache"
-    with pytest.raises(ValueError, match=r"email-Eu-core.txt.gz: sha256 [0-9a-f]{64} does not match .* "
-                                         r"nothing was written"):
+    with pytest.raises(ValueError, match=r"email-Eu-core.txt.gz: sha256 [0-9a-f]{64} "
+                                         r"does not match .* nothing was written"):
         datasets.load("email-eu-core", cache=cache)
     assert not cache.exists() or _files(cache) == []
     # A damaged archive is named too.
@@ -118,7 +123,8 @@ def test_bad_download_is_refused_and_leaves_nothing(serve, tmp_path, no_mirror, 
 
 
 def test_card_without_sha256_is_not_downloaded(tmp_path, no_mirror):
-    with pytest.raises(ValueError, match=r"twitch-de: the card records no sha256 .* GRAPHMETA_DATA"):
+    with pytest.raises(ValueError,
+                       match=r"twitch-de: the card records no sha256 .* GRAPHMETA_DATA"):
         datasets.load("twitch-de", cache=tmp_path)
 
 

@@ -89,7 +89,8 @@ def test_blend_cannot_invert_a_ranking_on_tasks_outside_the_fitted_range():
     yf = np.tile(np.arange(S) < 4, (len(far), 1)).astype(int)
     perfect = np.stack([yf * 5 + rng.random(yf.shape) for _ in range(2)])   # both rank it right
     out = blend.predict(far, perfect, np.ones_like(yf, bool))
-    assert (out[yf == 1].reshape(len(far), -1).min(1) > out[yf == 0].reshape(len(far), -1).max(1)).all()
+    assert (out[yf == 1].reshape(len(far), -1).min(1)
+            > out[yf == 0].reshape(len(far), -1).max(1)).all()
 
 
 def test_auto_C_is_loose_where_the_meta_features_tell_and_tight_where_they_do_not():

@@ -97,7 +97,7 @@ def test_anil_with_the_learned_rule_is_the_learned_rule_on_the_head(few_shot):
     assert anil.maml.rule.names == ref.rule.names and \
         all(k.startswith("head.") for k in anil.maml.rule.names)
     torch.manual_seed(0)
-    with torch.no_grad():                 # a rule that is not plain SGD (its last layer starts at 0)
+    with torch.no_grad():                # a rule that is not plain SGD (its last layer starts at 0)
         for p in anil.maml.rule.net.parameters():
             p.normal_(0, 0.5)
     ref.rule.load_state_dict(anil.maml.rule.state_dict())

@@ -39,7 +39,7 @@ def test_selectors_run_beside_their_candidates_and_reload(tmp_path):
     blend = res["methods"]["blend"]
     assert "oracle_rate" not in blend["selection"][0]
     assert abs(sum(blend["selection"][0]["mean_weights"].values()) - 1) < 1e-3
-    assert blend["selection"][0]["C"] in CS and "C" not in rep          # C: auto, chosen on meta-val
+    assert blend["selection"][0]["C"] in CS and "C" not in rep         # C: auto, chosen on meta-val
     # the report's score is the blend's own test score (one seed here)
     assert abs(blend["selection"][0]["selected_score"] - blend["auc"]["mean"]) < 1e-5
     # the candidate maml inside the selector is the run's maml (trained once)

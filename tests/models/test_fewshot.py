@@ -46,8 +46,10 @@ def _reference_meta_loss(model, batch, *, inner_lr, inner_steps, proto):
         for _ in range(inner_steps):
             loss = F.cross_entropy(logits(fast, s_graphs, (s_graphs, batch.support_y[t])),
                                    batch.support_y[t])
-            grads = torch.autograd.grad(loss, list(fast.values()), create_graph=True, allow_unused=True)
-            fast = {k: v if g is None else v - inner_lr * g for (k, v), g in zip(fast.items(), grads)}
+            grads = torch.autograd.grad(loss, list(fast.values()), create_graph=True,
+                                        allow_unused=True)
+            fast = {k: v if g is None else v - inner_lr * g
+                    for (k, v), g in zip(fast.items(), grads)}
         losses.append(F.cross_entropy(logits(fast, q_graphs, (s_graphs, batch.support_y[t])),
                                       batch.query_y[t]))
     return torch.stack(losses).mean()
@@ -61,7 +63,8 @@ def test_batched_meta_gradient_matches_per_graph_loop(graph, conv, method):
     batch = tasks.collate(tasks.episodes("train", 3, seed=0))
     torch.manual_seed(0)
     enc = GNNEncoder(graph.x.size(1), 8, 2, conv).double()
-    model = (PrototypeClassifier(enc) if method == "gmeta" else FewShotClassifier(enc, 3, 8)).double()
+    model = (PrototypeClassifier(enc) if method == "gmeta"
+             else FewShotClassifier(enc, 3, 8)).double()
     maml = MAML(model, inner_lr=0.3, inner_steps=2)
     loss = maml.meta_loss(batch)
     g = torch.autograd.grad(loss, list(model.parameters()))

@@ -26,7 +26,7 @@ def test_from_subgraphs_pads_with_targets_as_rows():
 
 def test_to_moves_and_casts_every_tensor():
     g = GraphBatch.from_subgraphs(_parts(), torch.ones(5, 2))
-    g.data_list
+    _ = g.data_list
     t = TaskBatch(g, torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, 2, dtype=torch.long),
                   torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long),
                   torch.ones(2, 3, dtype=torch.bool), torch.tensor([4, 0]))

@@ -43,7 +43,8 @@ def test_n_way_auto_shrinks_and_too_few_classes_is_named():
                 x=torch.randn(60, 3))
     tasks = FewShotTasks(data, k_shot=2, n_query=3, class_split=(0.34, 0.33, 0.33))
     assert tasks.n_way == 2 and tasks.node_features == "x"
-    with pytest.raises(ValueError, match=r"n_way=5: every class split needs .* train 2, val 2, test 2"):
+    with pytest.raises(ValueError,
+                       match=r"n_way=5: every class split needs .* train 2, val 2, test 2"):
         FewShotTasks(data, n_way=5, k_shot=2, n_query=3, class_split=(0.34, 0.33, 0.33))
     with pytest.raises(ValueError, match=r"labels='interests' needs data.interests"):
         FewShotTasks(data, labels="interests")
