@@ -6,11 +6,12 @@ ranking metrics, against graphmeta's own tuned itemknn and ease.
 
     GRAPHMETA_DATA=../shared/datasets python benchmarks/external_baselines.py --dataset deezer-hu
 
-What each side sees is the same: the known users' interests (everyone but
-the meta-val and meta-test users), and for each meta-val user its support
-positives, which Cornac gets as that user's training row (graphmeta's
-scorers read them as the task's history). Each meta-val user's candidates
-are those the evaluator ranks (the full protocol: every non-support
+Each side sees the known users' interests (everyone but the meta-val and
+meta-test users) and each meta-val user's support positives: LensKit and
+graphmeta read those as the query's history; Cornac, which scores only the
+users it was fitted on, gets them as training rows, so its item statistics
+also count the meta-val users' supports (a little more than graphmeta's).
+Each meta-val user's candidates are those the evaluator ranks (the full protocol: every non-support
 interest), scored by `graphmeta.eval.ranking_metrics`. Every scorer is
 tuned over `--trials` distinct configurations by graphmeta's tuner (the
 same seeded TPE): LensKit's ItemKNN in its implicit-feedback mode (the sum
@@ -150,7 +151,8 @@ def tuned(space: Space, trials: int, seed: int, score) -> tuple[dict, float, lis
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", default="deezer-hu")
-    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--trials", type=int, default=100, choices=range(1, 10_001),
+                    metavar="N (1-10000)")
     ap.add_argument("--seed", type=int, default=0, help="the run's split seed")
     ap.add_argument("--out", help="write the table as JSON here")
     args = ap.parse_args()

@@ -10,11 +10,13 @@ another budget) is compared with the first run's methods by pairing the two
 `per_task.csv` files task by task. That is only meaningful when both runs
 drew the same test tasks, so the script first checks that the settings the
 test tasks depend on (`TEST_TASK_KEYS`: the dataset, the split seed and
-fractions, K, the query size, the samplers, the test seed, the protocol)
+fractions, K, the query size, the samplers, the test seed and count, the
+protocol)
 are equal in the two runs' `results.json`, and stops naming the first that
-differs. Runs whose `per_task.csv` has user ids are then paired user by
-user (the users both scored); older runs task by task, with the same
-number of test tasks. The statistics are graphmeta's own
+differs (the count too: a user's ego-subgraph is drawn from the test
+seed together with the other users'). Runs whose `per_task.csv` has user
+ids are then paired user by user, the ids checked; older runs task by
+task. The statistics are graphmeta's own
 (`graphmeta.eval.paired_diff`, over users: `per_task.csv` holds
 seed-averaged scores); this script only reads the run directories.
 """
@@ -36,7 +38,7 @@ from graphmeta.rundir import read_per_task, read_users
 TEST_TASK_KEYS = ("dataset.name", "synthetic.graph", "synthetic.n_users", "synthetic.n_items",
                   "seed", "tasks.kind", "tasks.k_shot", "tasks.n_query", "tasks.n_way",
                   "tasks.split", "tasks.class_split", "tasks.hops", "tasks.max_nodes",
-                  "tasks.negatives", "tasks.test_seed",
+                  "tasks.negatives", "tasks.n_test_tasks", "tasks.test_seed",
                   "eval.protocol", "eval.candidates", "eval.negatives")
 
 

@@ -134,6 +134,7 @@ def summarize(spec: RunSpec, evaluator: Evaluator,
         out["methods"][m] = row
     baselines = [m for m in per_seed if get_method(m).baseline]
     out["paired"] = {}
+    raw_p: dict[str, float] = {}
     for m in per_seed:
         others = [b for b in baselines if b != m]
         if not others:
@@ -144,8 +145,9 @@ def summarize(spec: RunSpec, evaluator: Evaluator,
         out["paired"][m] = {"baseline": best, "metric": metric, "diff": _r(p["diff"]),
                             "ci95": _r(p["ci95"]), "p": _r(p["p"]), "n": p["n"],
                             "interval": p["interval"], "seeds": p["seeds"]}
-    for m, p_holm in zip(out["paired"], holm([p["p"] if p["p"] is not None else math.nan
-                                              for p in out["paired"].values()])):
+        raw_p[m] = p["p"]
+    # Holm on the unrounded p-values (rounding to 6 places would zero the smallest)
+    for m, p_holm in zip(raw_p, holm(list(raw_p.values()))):
         out["paired"][m]["p_holm"] = _r(p_holm)
     learners = [m for m in per_seed if not get_method(m).baseline]
     out["chosen"] = {"by": f"val {select}",

@@ -258,7 +258,11 @@ def evaluate_run(run_dir: Path, device: torch.device, out: Optional[Path] = None
             val[method].append({k: float(np.nanmean(x)) for k, x in v.items()})
             per_seed[method].append(run.evaluator.evaluate(learner.predict, test))
         seconds[method] = time.perf_counter() - start
-    results = summarize(run.spec, run.evaluator, per_seed, seconds, run.seeds, run.warnings,
+    # the recorded spec says which negatives the test tasks were drawn with
+    # (loading the checkpoints needed the run's own: they are keyed by it)
+    shown = dataclasses.replace(run.spec, eval=run.spec.eval.replace(
+        negatives=run.evaluator.negatives))
+    results = summarize(shown, run.evaluator, per_seed, seconds, run.seeds, run.warnings,
                         str(run.device), val)
     write_json((out or run_dir) / "evaluation.json", results)
     return results

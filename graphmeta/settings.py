@@ -42,8 +42,9 @@ class Range:
     """A search interval ``[low, high]`` for tuning: floats, or integers
     with ``integer``; ``log`` searches it on a log scale. ``cap``: a fact
     (:class:`Facts` field, e.g. ``"n_interests"``) that bounds ``high`` on
-    a given dataset, so no two values tried mean the same thing there (a
-    neighbourhood of 800 items in a catalogue of 84 is the whole catalogue)."""
+    a given dataset: an integer range at the fact minus 1 (a neighbourhood
+    of 83 other items in a catalogue of 84 is already all of them), so
+    values beyond it, which would all mean the same, are not tried."""
     low: float
     high: float
     log: bool = False
@@ -59,6 +60,8 @@ class Range:
         if self.cap is None or facts is None:
             return self
         bound = getattr(facts, self.cap)
+        if bound and self.integer:
+            bound -= 1
         if bound and bound < self.high:
             return dataclasses.replace(self, high=max(bound, self.low + (1 if self.integer else 0)))
         return self

@@ -130,11 +130,14 @@ class Space:
                     not isinstance(v, (int, float)):
                 continue
             if isinstance(d, Range):
-                lo, hi, x = ((math.log(d.low), math.log(d.high), math.log(max(v, d.low)))
+                if not d.low <= v <= d.high:    # a value outside the range (topk 0: all)
+                    continue
+                lo, hi, x = ((math.log(d.low), math.log(d.high), math.log(v))
                              if d.log else (d.low, d.high, v))
                 at = (x - lo) / (hi - lo)
                 others = [t[key] for t in ({**self.base, **t} for t in tried)
-                          if isinstance(t.get(key), (int, float)) and self.active(key, t)]
+                          if isinstance(t.get(key), (int, float)) and self.active(key, t)
+                          and d.low <= t[key] <= d.high]
                 if at <= EDGE and not any(o < v for o in others):
                     out[key] = "low"
                 elif at >= 1 - EDGE and not any(o > v for o in others):

@@ -32,6 +32,7 @@ and its TPE spends later trials near the good ones.
 """
 from __future__ import annotations
 
+import math
 import time
 import zlib
 from typing import Any, Callable, Sequence
@@ -112,6 +113,8 @@ def tune(methods: Sequence[str], n: int, seed: int, space: Callable[[str], Space
     ``settings``, their meta-val ``select`` score, every trial, the budget,
     how the space was searched and the chosen values at the edge of their
     range (``edges``)."""
+    if n < 1:
+        raise ValueError(f"tuning needs at least 1 configuration per method, got {n}")
     out: dict[str, dict[str, Any]] = {}
     for method in methods:
         trials: list[dict[str, Any]] = []
@@ -125,14 +128,21 @@ def tune(methods: Sequence[str], n: int, seed: int, space: Callable[[str], Space
                 trials.append({"settings": settings, "val": None, "error": str(e),
                                "seconds": round(time.perf_counter() - start, 2)})
                 return None
-            trials.append({"settings": settings, "val": round(metrics[select], 6),
+            value = metrics[select]
+            if not math.isfinite(value):     # no score (NaN): it loses, as a divergence does
+                trials.append({"settings": settings, "val": None, "val_metrics": metrics,
+                               "error": f"meta-val {select} is {value}",
+                               "seconds": round(time.perf_counter() - start, 2)})
+                return None
+            trials.append({"settings": settings, "val": round(value, 6),
                            "val_metrics": metrics,
                            "seconds": round(time.perf_counter() - start, 2)})
-            return metrics[select]
+            return value
 
         sp = space(method)
         budget = max(n, cheap_budget) if method in cheap else n
-        _, how, repeats = search(sp, budget, seed + zlib.crc32(f"{salt}/{method}".encode()), score)
+        _, how, repeats = search(sp, budget,
+                                 (seed + zlib.crc32(f"{salt}/{method}".encode())) % 2**32, score)
         scored = [t for t in trials if t["val"] is not None]
         if not scored:
             raise FloatingPointError(f"{method}: every tuning configuration diverged "

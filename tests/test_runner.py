@@ -83,6 +83,7 @@ def test_evaluate_scores_the_same_models_under_the_other_negatives(run_dir, tmp_
     res = evaluate_run(run_dir, CPU, tmp_path, negatives="popularity")
     assert res["negatives"] == {"training": "uniform", "evaluation": "popularity"}
     assert a["negatives"] == {"training": "uniform", "evaluation": "uniform"}
+    assert res["spec"]["eval"]["negatives"] == "popularity"
     # the same models (meta-val unchanged), other test candidates
     assert {m: r["val"] for m, r in res["methods"].items()} == \
         {m: r["val"] for m, r in a["methods"].items()}

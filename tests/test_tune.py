@@ -1,6 +1,8 @@
 """Equal-budget tuning on meta-val: the budget, the draw, and the sealed test split."""
 import copy
 import math
+
+import pytest
 import dataclasses
 import json
 
@@ -61,10 +63,11 @@ def test_tpe_never_repeats_a_configuration_nor_exceeds_its_budget():
 
 def test_an_interval_capped_by_the_data_holds_no_value_that_means_the_same():
     r = Range(5, 800, log=True, integer=True, cap="n_interests")
-    assert r.capped(Facts(n_interests=84)).high == 84
+    # 83 other interests are all of them in a catalogue of 84
+    assert r.capped(Facts(n_interests=84)).high == 83
     assert r.capped(Facts(n_interests=5000)).high == 800
     space = get_method("itemknn").search_space("user-interest", Facts(n_interests=30))
-    assert space["topk"].high == 30
+    assert space["topk"].high == 29
 
 
 def test_the_best_value_at_the_edge_of_its_range_is_flagged():
@@ -83,6 +86,12 @@ def test_the_best_value_at_the_edge_of_its_range_is_flagged():
     # near an end, but the search went nearer it and found worse: bracketed, no flag
     assert space.edges({"l2": 1.5}, tried=[{"l2": 1.5}, {"l2": 5.0}]) == {"l2": "low"}
     assert space.edges({"l2": 1.5}, tried=[{"l2": 1.5}, {"l2": 1.1}]) == {}
+    # a default outside the range (topk 0: all) is no edge, and does not hide one
+    knn = Space({"k": Range(5, 800, log=True, integer=True)}, base={"k": 0})
+    assert knn.edges({}, tried=[{}, {"k": 5}]) == {}
+    assert knn.edges({"k": 5}, tried=[{}, {"k": 5}, {"k": 90}]) == {"k": "low"}
+    with pytest.raises(ValueError, match="at least 1 configuration"):
+        tune(["m"], 0, 0, lambda m: space, lambda m, s: {"auc": 0.5}, "auc")
 
 
 def test_scorers_get_the_cheap_budget_and_learners_share_theirs():
@@ -161,3 +170,12 @@ def test_a_diverging_configuration_loses_and_the_rest_go_on(monkeypatch):
         "maml": Huge(**run.spec.settings["maml"].to_dict())})), 2)["maml"]
     assert out["settings"] == {} and len(out["trials"]) == 2
     assert out["trials"][1]["val"] is None and "training loss is" in out["trials"][1]["error"]
+
+
+def test_a_configuration_without_a_score_loses():
+    space = Space({"a": [1, 2, 3]}, base={"a": 1})
+    out = tune(["m"], 3, 0, lambda m: space,
+               lambda m, s: {"auc": math.nan if not s else float(s["a"])}, "auc",
+               log=lambda s: None)["m"]
+    assert out["settings"] == {"a": 3} and out["trials"][0]["val"] is None
+    assert "is nan" in out["trials"][0]["error"]

@@ -6,7 +6,7 @@ It owns the evaluation protocol, so the task samplers only draw tasks:
   interests against every interest outside its support set (``candidates``:
   a uniform sample of that many of them instead, for catalogues too large
   to score whole); ``"sampled"`` against ``n_query`` negatives drawn as the
-  training ones are (Krichene & Rendle, KDD 2020, on why sampled negatives
+  protocol's ``negatives`` says (Krichene & Rendle, KDD 2020, on why sampled negatives
   mislead). The support negatives of these tasks, and so their candidate
   lists, are drawn by the protocol's own ``negatives`` (uniform by
   default), fixed in advance: changing how *training* tasks draw negatives

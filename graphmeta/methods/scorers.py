@@ -32,9 +32,9 @@ task's own history is its support positives.
   positives: a graph-propagated scorer (an interest liked by neighbours, or
   similar to what they like, scores higher).
 
-Every scorer is tuned over its whole space (:mod:`graphmeta.tune`: the
-cheap budget). Scores are only ever ranked (ROC-AUC, nDCG, ...), so they
-need no scale.
+Every scorer is tuned with the cheap budget (:mod:`graphmeta.tune`: 100
+distinct configurations, whatever the learners get). Scores are only
+ever ranked (ROC-AUC, nDCG, ...), so they need no scale.
 """
 from __future__ import annotations
 
@@ -48,13 +48,13 @@ from graphmeta.methods.registry import Context, Learner, register_method
 from graphmeta.settings import Range, Settings, setting
 from graphmeta.tasks import TaskBatch, UserInterestTasks
 from graphmeta.tasks.stats import (SIMILARITIES, WEIGHTINGS, cooccurrence, item_similarity,
-                                   keep_top, neighbour_frequency, profile_similarity, rp3beta,
-                                   social_votes)
+                                   history_weights, keep_top, neighbour_frequency,
+                                   profile_similarity, rp3beta, social_votes)
 
 SCORERS = ("popularity", "neighbor-vote", "itemknn", "ease", "rp3beta", "userknn",
            "social-userknn", "graph-knn")
-# A neighbourhood searched from 5 to 800 interests (Dacrema et al.'s range),
-# capped at the catalogue, where every larger value means "all".
+# A neighbourhood searched from 5 to 800 interests (Dacrema et al. search 5
+# to 1,000), capped below the catalogue's size, where larger means "all".
 _TOPK = Range(5, 800, log=True, integer=True, cap="n_interests")
 
 
@@ -196,6 +196,12 @@ class InterestScorers:
         pos = (batch.support_y.cpu() == 1).double()
         return h.scatter_add_(1, batch.support_items.cpu(), pos)
 
+    def _weighted_history(self, batch: TaskBatch) -> Tensor:
+        """The history weighted as itemknn's user rows are (BM25's per-interest factor)."""
+        w = self._cached("history_weights",
+                         lambda: history_weights(self.train, self.knn.weighting))
+        return self._history(batch) * w
+
     def _neighbour_freq(self, batch: TaskBatch) -> Tensor:
         """Frequency of each interest among the ego's known direct neighbours ``[T, C]``."""
         return neighbour_frequency(batch.graphs, self.known, self.tasks.known)
@@ -218,7 +224,7 @@ class InterestScorers:
         if method == "neighbor-vote":
             return self._neighbour_freq(batch)
         if method == "itemknn":
-            return self._history(batch) @ self.similarity.T
+            return self._weighted_history(batch) @ self.similarity.T
         if method == "ease":
             return self._history(batch) @ self.ease
         if method == "rp3beta":
@@ -229,7 +235,7 @@ class InterestScorers:
             return self._social_knn(batch)
         if method == "graph-knn":   # neighbours' interests count as liked-by-self, weighted
             nbr = self.graph_weight * self._neighbour_freq(batch)
-            return (self._history(batch) + nbr) @ self.similarity.T + nbr
+            return (self._weighted_history(batch) + nbr) @ self.similarity.T + nbr
         raise KeyError(f"unknown scorer {method!r} (known: {', '.join(SCORERS)})")
 
     def scores(self, method: str, batch: TaskBatch, items: Tensor) -> Tensor:

@@ -36,6 +36,20 @@ def weight_interactions(x: Tensor, weighting: str = "none", k1: float = 1.2,
     return x * (k1 + 1) / (k1 * norm + x) * idf
 
 
+def history_weights(x: Tensor, weighting: str = "none", k1: float = 1.2,
+                    b: float = 0.75) -> Tensor:
+    """Per-interest factors ``[C]`` for a task's binary history under
+    ``weighting``, so that it is weighted as the users' rows of ``x``
+    ``[U, C]`` are (Dacrema et al. score a user's *weighted* row): BM25's
+    ``(k1 + 1) / (k1 * norm_c + 1)``; ones otherwise (TF-IDF's factor is one
+    per user, which no ranking of that user sees)."""
+    if weighting != "bm25":
+        return x.new_ones(x.shape[1])
+    length = x.sum(0)
+    norm = (1 - b) + b * length / length.mean().clamp_min(1e-12)
+    return (k1 + 1) / (k1 * norm + 1)
+
+
 def cooccurrence(x: Tensor, weighting: str = "none") -> Tensor:
     """``W^T W`` ``[C, C]`` of the weighted user-item matrix ``W`` (:func:`weight_interactions`)."""
     w = weight_interactions(x, weighting)
@@ -195,6 +209,7 @@ def svd_features(interests: Tensor, known: Tensor, k: int, seed: int) -> tuple[T
     return torch.from_numpy(np.asarray(m @ v)), torch.from_numpy(v)
 
 
-__all__ = ["SIMILARITIES", "WEIGHTINGS", "cooccurrence", "item_similarity", "keep_top",
+__all__ = ["SIMILARITIES", "WEIGHTINGS", "cooccurrence", "history_weights", "item_similarity",
+           "keep_top",
            "loo_cooccurrence", "neighbour_frequency", "profile_similarity", "rp3beta",
            "social_votes", "svd_features", "weight_interactions"]

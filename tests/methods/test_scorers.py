@@ -7,7 +7,7 @@ from torch_geometric.data import Data
 from graphmeta.methods import InterestScorers
 from graphmeta.features import ContextFeatures
 from graphmeta.methods.scorers import RP3Settings, SocialKNNSettings, UserKNNSettings, ease_weights
-from graphmeta.tasks.stats import item_similarity, weight_interactions
+from graphmeta.tasks.stats import history_weights, item_similarity, weight_interactions
 from graphmeta.synthetic import make_social_graph
 from graphmeta.tasks import UserInterestTasks
 
@@ -111,6 +111,9 @@ def test_itemknn_neighbourhood_and_weighting_follow_dacrema_et_al():
     n = co.diagonal()
     assert torch.allclose(item_similarity(X, "cosine", weighting="bm25"),
                           (co / (n[:, None] * n[None, :]).sqrt()).fill_diagonal_(0))
+    # a task's history is weighted as the users' rows are (up to a per-user constant)
+    assert torch.allclose(history_weights(X, "bm25"), 2.2 / (1.2 * norm[0] + 1))
+    assert torch.equal(history_weights(X, "tfidf"), torch.ones(8, dtype=X.dtype))
 
 
 def test_scores_match_brute_force(named):
