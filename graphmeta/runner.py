@@ -193,10 +193,15 @@ def _side_by_side(method: str, settings) -> bool:
 
 def search_space(run: Run, method: str) -> Space:
     """``method``'s search space on ``run``'s data: its settings' ``search``
-    (intervals capped by the data's facts), their conditions, and the
+    (intervals capped by the data's facts, the known users counted), their
+    conditions, and the
     run's settings as the base every configuration starts from."""
     m = get_method(method)
-    return Space(m.config.search_space(run.spec.kind, run.spec.facts),
+    facts = run.spec.facts
+    known = getattr(run.tasks, "known", None)
+    if known is not None:       # user-kNN's neighbourhood is at most the known users
+        facts = dataclasses.replace(facts, n_known=int(known.sum()))
+    return Space(m.config.search_space(run.spec.kind, facts),
                  m.config.search_conditions(), run.spec.settings[method].to_dict())
 
 

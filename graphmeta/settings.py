@@ -100,6 +100,9 @@ class Facts:
     kind: str = "user-interest"
     n_interests: int = 0
     n_nodes: int = 0
+    # users whose interests are known (all but meta-val and meta-test): set
+    # once the tasks are split (graphmeta.runner.search_space), else 0
+    n_known: int = 0
     has_x: bool = True
     has_interest_x: bool = False
     device: str = "cpu"

@@ -68,6 +68,10 @@ def test_an_interval_capped_by_the_data_holds_no_value_that_means_the_same():
     assert r.capped(Facts(n_interests=5000)).high == 800
     space = get_method("itemknn").search_space("user-interest", Facts(n_interests=30))
     assert space["topk"].high == 29
+    # userknn's neighbours are known users: at most all of them but one
+    run = prepare(load_config(None, TINY_SETTINGS + ["methods=[userknn]"]), CPU)
+    known = int(run.tasks.known.sum())
+    assert search_space(run, "userknn").dims["topk"].high == min(1000, known - 1)
 
 
 def test_the_best_value_at_the_edge_of_its_range_is_flagged():

@@ -110,7 +110,7 @@ class UserKNNSettings(Settings):
     shrink: float = setting(0.0, low=0, search=Range(0, 1000),
                             doc="similarity shrinkage: co / (norm + shrink)")
     topk: int = setting(100, low=1, search=Range(5, 1000, log=True, integer=True,
-                                                 cap="n_nodes"),
+                                                 cap="n_known"),
                         doc="most similar known users who vote")
 
 
