@@ -65,8 +65,8 @@ class Space:
         """Every distinct configuration of a finite space (inactive keys left out)."""
         seen: set[tuple] = set()
         for combo in itertools.product(*(self._values(k) for k in self.dims)):
-            settings = {k: v for k, v in zip(self.dims, combo)
-                        if self.active(k, dict(zip(self.dims, combo)))}
+            values = dict(zip(self.dims, combo))
+            settings = {k: v for k, v in values.items() if self.active(k, values)}
             key = self.canonical(settings)
             if key not in seen:
                 seen.add(key)

@@ -59,14 +59,21 @@ _TOPK = Range(5, 800, log=True, integer=True, cap="n_interests")
 
 
 @dataclass(frozen=True)
-class KNNSettings(Settings):
-    """itemknn: the item-item similarity over known users."""
+class SimilaritySettings(Settings):
+    """The similarity itemknn and userknn share (the formulas of
+    :func:`~graphmeta.tasks.stats.item_similarity`)."""
     similarity: str = setting("cosine", choices=SIMILARITIES, search=list(SIMILARITIES))
     alpha: float = setting(0.5, low=0, high=2, search=Range(0, 2),
                            when={"similarity": "asymmetric"},
-                           doc="asymmetric cosine's exponent on the scored interest's norm")
+                           doc="asymmetric cosine's exponent on the scored side's norm (the "
+                               "interest's for itemknn, the task's for userknn)")
     shrink: float = setting(0.0, low=0, search=Range(0, 1000),
                             doc="similarity shrinkage: co / (norm + shrink)")
+
+
+@dataclass(frozen=True)
+class KNNSettings(SimilaritySettings):
+    """itemknn: the item-item similarity over known users."""
     topk: int = setting(0, low=0, search=_TOPK,
                         doc="most similar interests kept per interest (0: all)")
     weighting: str = setting("none", choices=WEIGHTINGS, search=list(WEIGHTINGS),
@@ -101,14 +108,8 @@ class RP3Settings(Settings):
 
 
 @dataclass(frozen=True)
-class UserKNNSettings(Settings):
+class UserKNNSettings(SimilaritySettings):
     """userknn: the known users most similar to the support positives."""
-    similarity: str = setting("cosine", choices=SIMILARITIES, search=list(SIMILARITIES))
-    alpha: float = setting(0.5, low=0, high=2, search=Range(0, 2),
-                           when={"similarity": "asymmetric"},
-                           doc="asymmetric cosine's exponent on the task's norm")
-    shrink: float = setting(0.0, low=0, search=Range(0, 1000),
-                            doc="similarity shrinkage: co / (norm + shrink)")
     topk: int = setting(100, low=1, search=Range(5, 1000, log=True, integer=True,
                                                  cap="n_known"),
                         doc="most similar known users who vote")
@@ -177,7 +178,7 @@ class InterestScorers:
             store[b.weighting] = cooccurrence(self.train, b.weighting)
         return self._cached("similarity", lambda: item_similarity(
             self.train, b.similarity, b.alpha, b.shrink, b.topk, b.weighting,
-            co=store[b.weighting].clone()))
+            co=store[b.weighting]))     # read, never written: no copy
 
     @property
     def ease(self) -> Tensor:
@@ -291,4 +292,5 @@ for _name, (_what, _config) in _SCORERS.items():
                     max_interests=_DEFAULT.get(_name))(Scorer)
 
 __all__ = ["EASESettings", "GraphKNNSettings", "InterestScorers", "KNNSettings", "RP3Settings",
-           "SCORERS", "Scorer", "SocialKNNSettings", "UserKNNSettings", "ease_weights"]
+           "SCORERS", "Scorer", "SimilaritySettings", "SocialKNNSettings", "UserKNNSettings",
+           "ease_weights"]

@@ -31,9 +31,14 @@ def weight_interactions(x: Tensor, weighting: str = "none", k1: float = 1.2,
     idf = torch.log(x.shape[1] / (1 + x.sum(1, keepdim=True)))         # [U, 1]
     if weighting == "tfidf":
         return x.sqrt() * idf
-    length = x.sum(0, keepdim=True)                                      # [1, C]
-    norm = (1 - b) + b * length / length.mean().clamp_min(1e-12)
-    return x * (k1 + 1) / (k1 * norm + x) * idf
+    return x * (k1 + 1) / (k1 * _bm25_length_norm(x, b) + x) * idf
+
+
+def _bm25_length_norm(x: Tensor, b: float) -> Tensor:
+    """BM25's length normalisation ``[C]`` of each interest (a document of
+    the users who like it): ``(1 - b) + b * length / mean length``."""
+    length = x.sum(0)
+    return (1 - b) + b * length / length.mean().clamp_min(1e-12)
 
 
 def history_weights(x: Tensor, weighting: str = "none", k1: float = 1.2,
@@ -45,9 +50,7 @@ def history_weights(x: Tensor, weighting: str = "none", k1: float = 1.2,
     per user, which no ranking of that user sees)."""
     if weighting != "bm25":
         return x.new_ones(x.shape[1])
-    length = x.sum(0)
-    norm = (1 - b) + b * length / length.mean().clamp_min(1e-12)
-    return (k1 + 1) / (k1 * norm + 1)
+    return (k1 + 1) / (k1 * _bm25_length_norm(x, b) + 1)
 
 
 def cooccurrence(x: Tensor, weighting: str = "none") -> Tensor:
@@ -71,16 +74,28 @@ def item_similarity(train: Tensor, kind: str = "cosine", alpha: float = 0.5,
     if co is None:
         co = cooccurrence(train, weighting)
     n = co.diagonal().clamp_min(1e-12)
-    if kind == "cosine":
-        sim = co / (n.sqrt()[:, None] * n.sqrt()[None, :] + shrink)
-    elif kind == "asymmetric":
-        sim = co / (n[:, None] ** alpha * n[None, :] ** (1 - alpha) + shrink)
-    elif kind == "jaccard":
-        sim = co / (n[:, None] + n[None, :] - co + shrink).clamp_min(1e-12)
-    else:
-        raise ValueError(f"unknown similarity {kind!r} (cosine, asymmetric, jaccard)")
+    sim = _normalised(co, n[:, None], n[None, :], kind, alpha, shrink)
     sim.fill_diagonal_(0)
     return keep_top(sim, topk)
+
+
+def _normalised(co: Tensor, n_row: Tensor, n_col: Tensor, kind: str, alpha: float,
+                shrink: float) -> Tensor:
+    """Co-occurrences ``co`` ``[R, K]`` turned into similarities from the
+    rows' and columns' norms (``n_row`` ``[R, 1]``, ``n_col`` ``[1, K]``:
+    sums of squares): cosine, asymmetric cosine (``alpha`` on the row's
+    norm) or Jaccard, each denominator plus ``shrink``. One set of formulas
+    for item-item (:func:`item_similarity`) and task-user
+    (:func:`profile_similarity`) similarity."""
+    if kind == "cosine":
+        den = n_row.sqrt() * n_col.sqrt() + shrink
+    elif kind == "asymmetric":
+        den = n_row ** alpha * n_col ** (1 - alpha) + shrink
+    elif kind == "jaccard":
+        den = n_row + n_col - co + shrink
+    else:
+        raise ValueError(f"unknown similarity {kind!r} ({', '.join(SIMILARITIES)})")
+    return co / den.clamp_min(1e-12)
 
 
 def keep_top(sim: Tensor, topk: int) -> Tensor:
@@ -119,15 +134,8 @@ def profile_similarity(h: Tensor, x: Tensor, kind: str = "cosine", alpha: float 
     """Similarity ``[T, K]`` of binary profiles ``h`` ``[T, C]`` and ``x``
     ``[K, C]`` (the formulas of :func:`item_similarity`, the task's norm
     first): user-kNN's similarity of a task's history to known users."""
-    co = h @ x.T
-    nh, nx = h.sum(1, keepdim=True), x.sum(1)[None, :]
-    if kind == "cosine":
-        return co / ((nh * nx).sqrt() + shrink).clamp_min(1e-12)
-    if kind == "asymmetric":
-        return co / (nh ** alpha * nx ** (1 - alpha) + shrink).clamp_min(1e-12)
-    if kind == "jaccard":
-        return co / (nh + nx - co + shrink).clamp_min(1e-12)
-    raise ValueError(f"unknown similarity {kind!r} ({', '.join(SIMILARITIES)})")
+    return _normalised(h @ x.T, h.sum(1, keepdim=True), x.sum(1)[None, :], kind, alpha,
+                       shrink)
 
 
 def social_votes(graphs: GraphBatch, history: Tensor, known_interests: Tensor, known: Tensor,
