@@ -153,9 +153,29 @@ def summarize(spec: RunSpec, evaluator: Evaluator,
     out["chosen"] = {"by": f"val {select}",
                      "meta-learner": _by_val(learners, out["methods"]) if learners else None,
                      "baseline": _by_val(baselines, out["methods"]) if baselines else None}
+    if out["chosen"]["meta-learner"] and out["chosen"]["baseline"]:
+        out["headline"] = headline(per_seed, out["chosen"]["meta-learner"],
+                                   out["chosen"]["baseline"])
     out["spec"] = spec.to_dict()
     out["provenance"] = provenance(device)
     return out
+
+
+def headline(per_seed: dict[str, list[dict[str, np.ndarray]]], learner: str,
+             baseline: str) -> dict[str, Any]:
+    """A table's answer: ``learner`` minus ``baseline`` (meta-val's choices)
+    in every metric, each with its interval over users and seeds
+    (:func:`~graphmeta.eval.paired_seeds`) and its p-value, Holm-corrected
+    over the metrics (``p_holm``)."""
+    rows = {k: paired_seeds(np.stack([s[k] for s in per_seed[learner]]),
+                            np.stack([s[k] for s in per_seed[baseline]]))
+            for k in per_seed[learner][0]}
+    corrected = holm([r["p"] for r in rows.values()])
+    return {"meta-learner": learner, "baseline": baseline,
+            "metrics": {k: {"diff": _r(r["diff"]), "ci95": _r(r["ci95"]), "p": _r(r["p"]),
+                            "p_holm": _r(c), "n": r["n"], "interval": r["interval"],
+                            "seeds": r["seeds"]}
+                        for (k, r), c in zip(rows.items(), corrected)}}
 
 
 def _val(val: Optional[dict[str, list[dict[str, float]]]], method: str, select: str
@@ -214,9 +234,19 @@ def format_table(results: dict) -> str:
         lines.append(f"{m + star:<{width}} " + " ".join(_cell(r.get(c)) for c in cols)
                      + f" {sd_cell} {val_cell} {p['baseline'] if p else '-':>14} {delta:>16} "
                      f"{p_cell} {r['seconds']:>8.1f}")
+    h = results.get("headline")
+    if h:
+        cells = [f"{LABELS.get(k, k)} {v['diff']:+.4f} ± "
+                 + (f"{v['ci95']:.4f}" if v["ci95"] is not None else "-")
+                 + (f" (p {v['p_holm']:.3g})" if v.get("p_holm") is not None else "")
+                 for k, v in h["metrics"].items() if v["diff"] is not None]
+        lines.append(f"{h['meta-learner']} minus {h['baseline']} (meta-val's choices; interval "
+                     f"over users and seeds, p Holm-corrected over the metrics): "
+                     + "; ".join(cells))
     for w in results.get("warnings", []):
         lines.append(f"WARNING: {w}")
     return "\n".join(lines)
 
 
-__all__ = ["LABELS", "format_table", "primary_metric", "provenance", "seed_mean", "summarize"]
+__all__ = ["LABELS", "format_table", "headline", "primary_metric", "provenance", "seed_mean",
+           "summarize"]

@@ -93,6 +93,21 @@ def test_pairs_and_winners_follow_meta_val_and_count_the_seeds(tmp_path):
     assert all(p[m]["p_holm"] >= p[m]["p"] for m in p)
     assert res["negatives"] == {"training": "uniform", "evaluation": "uniform"}
     table = format_table(res)
+    # the headline: meta-val's two choices, paired in every metric, Holm over the metrics
+    per_seed = {m: [{"auc": s["auc"], "ndcg@10": s["auc"] - 0.2 + 0.01 * (m == "maml-mlp")}
+                    for s in v] for m, v in per_seed.items()}
+    h = summarize(run.spec, run.evaluator, per_seed, dict.fromkeys(per_seed, 1.0),
+                  lambda m: [0, 1, 2] if m.startswith("maml") else [0], val=val)["headline"]
+    assert (h["meta-learner"], h["baseline"]) == ("maml-mlp", "graph-knn")
+    assert h["metrics"]["auc"]["diff"] == pytest.approx(0.011)
+    assert h["metrics"]["ndcg@10"]["diff"] == pytest.approx(0.021)
+    assert h["metrics"]["auc"]["interval"] == "users+seeds"
+    assert h["metrics"]["auc"]["seeds"] == [3, 1]
+    assert [h["metrics"][k]["p_holm"] for k in ("auc", "ndcg@10")] == pytest.approx(
+        holm([h["metrics"][k]["p"] for k in ("auc", "ndcg@10")]), abs=1e-6)
+    assert "maml-mlp minus graph-knn (meta-val's choices" in format_table(
+        summarize(run.spec, run.evaluator, per_seed, dict.fromkeys(per_seed, 1.0),
+                  lambda m: [0, 1, 2] if m.startswith("maml") else [0], val=val))
     assert "maml-mlp *" in table and "graph-knn *" in table and "maml *" not in table
     users = run.evaluator.users("test")
     write_run(tmp_path, run.spec, res, [], per_seed, users)
