@@ -39,6 +39,7 @@ GRAPHMETA_DATA ?= $(abspath ../shared/datasets)
 docs: $(STAMP)
 	GRAPHMETA_DATA=$(GRAPHMETA_DATA) $(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 	test -f docs/_build/html/gallery/custom_encoder.html   # the build ran to its end
+	test -f docs/_build/html/gallery/custom_method.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check graphmeta tests examples benchmarks

@@ -77,7 +77,9 @@ def build_reptile(ctx: Context) -> Learner:
 
 if __name__ == "__main__":
     from graphmeta.cli import main
-    sys.exit(main(["compare", "--methods", "maml,reptile,finetune", "--out", "runs/reptile",
-                   "--force", "--set", "*.iterations=300",
+    status = main(["compare", "--methods", "maml,reptile,finetune", "--out", "runs/reptile",
+                   "--force", "--quiet", "--set", "*.iterations=300",
                    "--set", "finetune.pretrain_iterations=300",
-                   "--set", "eval.seeds=1", *sys.argv[1:]]))
+                   "--set", "eval.seeds=1", *sys.argv[1:]])
+    if status:      # not sys.exit(0): the docs build runs this file in its own process
+        sys.exit(status)
