@@ -134,7 +134,7 @@ for _country in ("HU", "HR", "RO"):
 
 # 1.4 groups per user: K=1 leaves 2,852 eligible users. With one support
 # positive, fixed-rate inner steps hurt and 1,000 meta-iterations stop while
-# meta-val ROC-AUC still climbs (docs/RESULTS.md, blogcatalog).
+# meta-val ROC-AUC still climbs (docs/DECISIONS.md, blogcatalog).
 @register("blogcatalog", config={"tasks.k_shot": 1, "*.iterations": 3000,
                                  **{f"{m}.inner_rule": "lslr"
                                     for m in ("maml", "fomaml", "anil", "maml-mlp")}})

@@ -13,7 +13,7 @@ from graphmeta.settings import Facts, Settings, setting
 # Above this many interests a learned interest table gets sparse gradients.
 SPARSE_FROM = 10_000
 # Up to this many named interests the head reads their context features by
-# default (chosen on meta-val, docs/RESULTS.md); above it their [C, C]
+# default (chosen on meta-val, docs/DECISIONS.md); above it their [C, C]
 # co-occurrence and [T, C, 4] per-batch features cost what the item-item
 # scorers do.
 CONTEXT_UP_TO = 10_000

@@ -261,3 +261,42 @@ def test_profile_batches_times_and_profiles_a_methods_batches(monkeypatch, capsy
     out = capsys.readouterr().out
     assert "maml on synthetic: " in out and "ms a training batch (2 batches, 1 threads)" in out
     assert "cumulative" in out
+
+
+def _table(path: Path, kind: str, pairs: dict[str, tuple[float, float]]) -> Path:
+    """A table folder whose results.json holds only what tables.py reads:
+    the headline's cells (diff, p) per metric."""
+    path.mkdir()
+    metrics = {k: {"diff": d, "ci95": 0.01, "p": p, "p_holm": p, "n": 100,
+                   "interval": "users+seeds", "seeds": [5, 1]} for k, (d, p) in pairs.items()}
+    res = {"dataset": path.name, "task_kind": kind, "metric": next(iter(pairs)),
+           "n_way": 5, "k_shot": 3, "negatives": {"training": "uniform", "evaluation": "uniform"},
+           "headline": {"meta-learner": "maml", "baseline": "rp3beta", "metrics": metrics}}
+    (path / "results.json").write_text(json.dumps(res))
+    return path
+
+
+def test_the_headline_holms_over_every_cell_and_names_who_wins(tmp_path):
+    mod = _load("tables")
+    a = _table(tmp_path / "a", "user-interest", {"auc": (0.01, 0.001), "ndcg@10": (-0.02, 0.03)})
+    b = _table(tmp_path / "b", "few-shot", {"accuracy": (-0.05, 0.02)})
+    rows = mod.headline([a, b]).splitlines()[2:]
+    # Holm over the three cells: 0.001 * 3, 0.02 * 2, then max(0.04, 0.03 * 1)
+    assert rows[0].split(" | ")[5:9] == ["0.003", "-0.0200 ± 0.0100", "0.04",
+                                         "maml (ROC-AUC), rp3beta (nDCG@10) |"]
+    assert rows[1].split(" | ")[4:6] == ["-0.0500 ± 0.0100", "0.04"] and rows[1].endswith(
+        "| rp3beta |")
+    c = _table(tmp_path / "c", "few-shot", {"accuracy": (-0.05, 0.03)})
+    assert mod.headline([a, c]).splitlines()[3].endswith("| tie |")   # 0.03 * 2 > 0.05
+    with pytest.raises(SystemExit, match="evaluation-popularity.json"):
+        mod.headline([tmp_path / "missing"])
+
+
+def test_the_readme_headline_is_the_committed_tables():
+    root = BENCH.parent
+    readme = (root / "README.md").read_text()
+    command = next(line for line in readme.splitlines()
+                   if line.startswith("python benchmarks/tables.py headline "))
+    folders = [root / f for f in command.split()[3:]]
+    assert folders and all((f / "results.json").is_file() for f in folders)
+    assert _load("tables").headline(folders) in readme
