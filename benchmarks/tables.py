@@ -1,7 +1,7 @@
 """The Markdown of docs/RESULTS.md's tables and the README's headline, read
 from the committed result files under ``docs/results/<table>/``.
 
-    python benchmarks/tables.py headline docs/results/deezer-hu docs/results/twitch-fr ...
+    python benchmarks/tables.py headline docs/results/deezer-hu docs/results/twitch-engb ...
     python benchmarks/tables.py section docs/results/deezer-hu
 
 A table folder holds a `graphmeta compare` run's ``results.json``,
@@ -86,21 +86,20 @@ def headline(folders: list[Path]) -> str:
              "| Δ ROC-AUC or accuracy | p | Δ nDCG@10 | p | who wins |",
              "|---|---|---|---|---|---|---|---|---|"]
     for res, negatives, h in rows:
-        out, verdicts = [], []
+        out, winners = [], []
         for k in HEADLINE_METRICS[res["task_kind"]]:
             c, p = h["metrics"][k], next(corrected)
             out += [f"{_fmt(c['diff'], sign=True)} ± {_fmt(c['ci95'])}", _p(p)]
-            if math.isfinite(p) and p < ALPHA:
-                verdicts.append(f"{h['meta-learner'] if c['diff'] > 0 else h['baseline']} "
-                                f"({LABELS[k]})")
-            else:
-                verdicts.append(f"tie ({LABELS[k]})")
+            significant = math.isfinite(p) and p < ALPHA
+            winners.append((h["meta-learner"] if c["diff"] > 0 else h["baseline"])
+                           if significant else "tie")
         if len(out) == 2:
             out += ["", ""]
         name = res["dataset"] + (f" ({res['n_way']}-way {res['k_shot']}-shot)"
                                  if res["task_kind"] == "few-shot" else "")
-        winners = {v.split(" (")[0] for v in verdicts}
-        verdict = winners.pop() if len(winners) == 1 else ", ".join(verdicts)
+        metrics = HEADLINE_METRICS[res["task_kind"]]
+        verdict = (winners[0] if len(set(winners)) == 1 else
+                   ", ".join(f"{w} ({LABELS[k]})" for w, k in zip(winners, metrics)))
         lines.append(f"| {name} | {negatives} | {h['meta-learner']} | {h['baseline']} | "
                      + " | ".join(out) + f" | {verdict} |")
     return "\n".join(lines)
