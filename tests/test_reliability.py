@@ -4,6 +4,7 @@ table, printed by ``python -m tests.test_reliability``."""
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -348,13 +349,17 @@ def interest_of_one_user(tmp):
 
 def too_few_test_users(tmp):
     code, out, _ = _cli(*_run_on()(tmp), "--set", "tasks.split=[0.8,0.13,0.07]")
-    rows = [ln for ln in out.splitlines() if ln.startswith(("maml ", "popularity "))]
-    assert code == 0 and rows and all("±   -  " in r for r in rows), out
+    # the table's rows (`maml *   0.750 ±   -  ...`), not the headline line after them
+    rows = [ln for ln in out.splitlines()
+            if re.match(r"(maml|popularity) +\*? +\d", ln)]
+    assert code == 0 and len(rows) == 2 and all("±   -  " in r for r in rows), out
+    headline = [ln for ln in out.splitlines() if ln.startswith("maml minus popularity")]
+    assert headline and "± -;" in headline[0] and "±  " not in headline[0], out
     assert "test: 2 tasks (the split has 2 users); fewer than 10 give no confidence " \
         "interval" in out
     return ("no interval: the table prints `0.812 ±   -  ` (the mean, no ±) and the "
             "warning `test: 2 tasks (the split has 2 users); fewer than 10 give no "
-            "confidence interval`").replace("0.812", rows[0].split()[1])
+            "confidence interval`").replace("0.812", rows[0].split("±")[0].split()[-1])
 
 
 def fewer_users_than_asked(tmp):
