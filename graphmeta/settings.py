@@ -44,12 +44,15 @@ class Range:
     (:class:`Facts` field, e.g. ``"n_interests"``) that bounds ``high`` on
     a given dataset: an integer range at the fact minus 1 (a neighbourhood
     of 83 other items in a catalogue of 84 is already all of them), so
-    values beyond it, which would all mean the same, are not tried."""
+    values beyond it, which would all mean the same, are not tried.
+    ``data_high``: set by :meth:`capped` when the data bounded ``high``
+    (then a best value there is not "at the edge": nothing lies beyond)."""
     low: float
     high: float
     log: bool = False
     integer: bool = False
     cap: Optional[str] = None
+    data_high: bool = False
 
     def __post_init__(self) -> None:
         if not self.low < self.high or (self.log and self.low <= 0):
@@ -63,7 +66,8 @@ class Range:
         if bound and self.integer:
             bound -= 1
         if bound and bound < self.high:
-            return dataclasses.replace(self, high=max(bound, self.low + (1 if self.integer else 0)))
+            return dataclasses.replace(self, high=max(bound, self.low + (1 if self.integer else 0)),
+                                       data_high=True)
         return self
 
     def __repr__(self) -> str:

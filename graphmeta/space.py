@@ -121,7 +121,9 @@ class Space:
         at the edge when it is the smallest or largest listed; an interval's
         when it lies within :data:`EDGE` of an end (on its own scale) and no
         configuration of ``tried`` went nearer that end (then the search
-        looked beyond it and found worse)."""
+        looked beyond it and found worse), except an upper end the data
+        set (:meth:`Range.capped <graphmeta.settings.Range.capped>`: a
+        ``topk`` of every other interest), beyond which nothing differs."""
         values = {**self.base, **settings}
         out = {}
         for key, d in self.dims.items():
@@ -140,7 +142,7 @@ class Space:
                           and d.low <= t[key] <= d.high]
                 if at <= EDGE and not any(o < v for o in others):
                     out[key] = "low"
-                elif at >= 1 - EDGE and not any(o > v for o in others):
+                elif at >= 1 - EDGE and not d.data_high and not any(o > v for o in others):
                     out[key] = "high"
             elif len(d) > 1 and all(isinstance(x, (int, float)) for x in d):
                 if v == min(d):

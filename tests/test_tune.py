@@ -66,6 +66,12 @@ def test_an_interval_capped_by_the_data_holds_no_value_that_means_the_same():
     # 83 other interests are all of them in a catalogue of 84
     assert r.capped(Facts(n_interests=84)).high == 83
     assert r.capped(Facts(n_interests=5000)).high == 800
+    # every other interest is the most there is: no "high edge" flag there
+    # (blogcatalog's rp3beta topk 38 of 39 was flagged before), but the
+    # search-set end of an uncapped range, and a capped range's low end, are
+    capped = Space({"k": r.capped(Facts(n_interests=39))})
+    assert capped.edges({"k": 38}) == {} and capped.edges({"k": 5}) == {"k": "low"}
+    assert Space({"k": r.capped(Facts(n_interests=5000))}).edges({"k": 800}) == {"k": "high"}
     space = get_method("itemknn").search_space("user-interest", Facts(n_interests=30))
     assert space["topk"].high == 29
     # userknn's neighbours are known users: at most all of them but one
