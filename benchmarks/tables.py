@@ -5,8 +5,8 @@ from the committed result files under ``docs/results/<table>/``.
     python benchmarks/tables.py section docs/results/deezer-hu
 
 A table folder holds a `graphmeta compare` run's ``results.json``,
-``tuning.json`` and ``per_task.csv``, and, for user-interest tables,
-``evaluation-popularity.json``: ``graphmeta evaluate RUN --negatives
+``tuning.json`` and ``per_task.csv``, and, for user-interest tables (it is
+required there), ``evaluation-popularity.json``: ``graphmeta evaluate RUN --negatives
 popularity``, the same trained models scored with the evaluation tasks'
 support negatives drawn by popularity (the protocol's other setting).
 
@@ -48,16 +48,23 @@ def protocols(folder: Path) -> list[tuple[str, dict[str, Any]]]:
     """The table's result files, one per setting of the evaluation negatives."""
     res = _load(folder / "results.json")
     if "headline" not in res:
-        raise SystemExit(f"{folder / 'results.json'}: no 'headline' (made before graphmeta "
-                         f"0.4's headline field; rerun `graphmeta evaluate` on the run)")
+        raise SystemExit(f"{folder / 'results.json'}: no 'headline' (the run has no "
+                         f"meta-learner or no baseline, or was made before graphmeta 0.4; "
+                         f"`graphmeta evaluate` on the run writes one)")
     if res["task_kind"] == "few-shot":
         return [("-", res)]
-    out = [(res["negatives"]["evaluation"], res)]
+    # required: the headline reports both settings of the protocol, and a
+    # missing file would silently drop rows and change the Holm family
     other = folder / "evaluation-popularity.json"
-    if other.exists():
-        ev = _load(other)
-        out.append((ev["negatives"]["evaluation"], ev))
-    return out
+    if not other.is_file():
+        raise SystemExit(f"{other}: no such file (a user-interest table folder holds the "
+                         f"run's `graphmeta evaluate RUN --negatives popularity` as "
+                         f"evaluation-popularity.json)")
+    ev = _load(other)
+    if "headline" not in ev:
+        raise SystemExit(f"{other}: no 'headline' (the run has no meta-learner or no "
+                         f"baseline, or was made before graphmeta 0.4)")
+    return [(res["negatives"]["evaluation"], res), (ev["negatives"]["evaluation"], ev)]
 
 
 def _fmt(x: float | None, digits: int = 4, sign: bool = False) -> str:
@@ -69,7 +76,13 @@ def _fmt(x: float | None, digits: int = 4, sign: bool = False) -> str:
 def _p(p: float | None) -> str:
     if p is None or not math.isfinite(p):
         return "-"
-    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
+    if p < 1e-4:
+        return "<1e-4"
+    for digits in range(2, 7):   # never print a p on the other side of ALPHA than it is
+        s = f"{p:.{digits}g}"
+        if (float(s) < ALPHA) == (p < ALPHA):
+            return s
+    return s
 
 
 def headline(folders: list[Path]) -> str:
@@ -81,6 +94,8 @@ def headline(folders: list[Path]) -> str:
             for k in HEADLINE_METRICS[res["task_kind"]]:
                 cells.append(h["metrics"][k])
             rows.append((res, negatives, h))
+    # results.json rounds p to 6 decimals; a p that small is below every Holm
+    # threshold of this table and prints "<1e-4" either way
     corrected = iter(holm([c["p"] if c["p"] is not None else math.nan for c in cells]))
     lines = ["| dataset | eval. negatives | meta-learner (meta-val's) | baseline (meta-val's) "
              "| Δ ROC-AUC or accuracy | p | Δ nDCG@10 | p | who wins |",
@@ -155,9 +170,10 @@ def section(folder: Path) -> str:
 def _headline_rows(h: dict[str, Any], what: str) -> str:
     """A table's headline: the chosen pair's difference in every metric."""
     first = next(iter(h["metrics"].values()))
+    over = (f"tasks ({first['n']}) and seeds ({first['seeds'][0]} and {first['seeds'][1]})"
+            if first.get("interval") == "users+seeds" else f"tasks ({first['n']})")
     rows = [f"| {h['meta-learner']} minus {h['baseline']}{what} | Δ, 95% interval over "
-            f"tasks ({first['n']}) and seeds ({first['seeds'][0]} and {first['seeds'][1]}) | "
-            f"p (Holm over the metrics) |", "|---|---|---|"]
+            f"{over} | p (Holm over the metrics) |", "|---|---|---|"]
     for k, c in h["metrics"].items():
         rows.append(f"| {LABELS[k]} | {_fmt(c['diff'], sign=True)} ± {_fmt(c['ci95'])} | "
                     f"{_p(c['p_holm'])} |")

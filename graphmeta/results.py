@@ -6,7 +6,8 @@ seed-averaged scores, the seed spread, the meta-val score, and the paired
 difference to the baseline meta-val ranks best, with an interval over
 users and training seeds (:func:`graphmeta.eval.paired_seeds`) and
 Holm-corrected p-values; ``chosen`` names the meta-learner and the baseline
-meta-val picks; ``provenance`` says what produced it.
+meta-val picks, ``headline`` (:func:`headline`) their difference in every
+metric; ``provenance`` says what produced it.
 """
 from __future__ import annotations
 
@@ -100,7 +101,8 @@ def summarize(spec: RunSpec, evaluator: Evaluator,
     interval over users and seeds (:func:`~graphmeta.eval.paired_seeds`)
     and Holm-corrected p-values over the table's comparisons; ``chosen``:
     the meta-learner and the baseline meta-val picks (a table's winner is
-    decided between these two, never by the best test row); and the
+    decided between these two, never by the best test row); ``headline``:
+    their difference in every metric (:func:`headline`); and the
     provenance (on ``device``)."""
     metric, select = primary_metric(spec), spec.eval.select
     means = {m: seed_mean(s) for m, s in per_seed.items()}
@@ -240,9 +242,10 @@ def format_table(results: dict) -> str:
                  + (f"{v['ci95']:.4f}" if v["ci95"] is not None else "-")
                  + (f" (p {v['p_holm']:.3g})" if v.get("p_holm") is not None else "")
                  for k, v in h["metrics"].items() if v["diff"] is not None]
+        over = ("users and seeds" if any(v.get("interval") == "users+seeds"
+                                         for v in h["metrics"].values()) else "users")
         lines.append(f"{h['meta-learner']} minus {h['baseline']} (meta-val's choices; interval "
-                     f"over users and seeds, p Holm-corrected over the metrics): "
-                     + "; ".join(cells))
+                     f"over {over}, p Holm-corrected over the metrics): " + "; ".join(cells))
     for w in results.get("warnings", []):
         lines.append(f"WARNING: {w}")
     return "\n".join(lines)

@@ -263,33 +263,57 @@ def test_profile_batches_times_and_profiles_a_methods_batches(monkeypatch, capsy
     assert "cumulative" in out
 
 
-def _table(path: Path, kind: str, pairs: dict[str, tuple[float, float]]) -> Path:
-    """A table folder whose results.json holds only what tables.py reads:
-    the headline's cells (diff, p) per metric."""
+def _table(path: Path, kind: str, pairs: dict[str, tuple[float, float]],
+           popularity: dict[str, tuple[float, float]] | None = None) -> Path:
+    """A table folder whose results.json (and, given ``popularity``, its
+    evaluation-popularity.json) holds only what tables.py reads: the
+    headline's cells (diff, p) per metric. Each cell's per-table ``p_holm``
+    is deliberately not its ``p``: the headline must correct the raw p."""
     path.mkdir()
-    metrics = {k: {"diff": d, "ci95": 0.01, "p": p, "p_holm": p, "n": 100,
-                   "interval": "users+seeds", "seeds": [5, 1]} for k, (d, p) in pairs.items()}
-    res = {"dataset": path.name, "task_kind": kind, "metric": next(iter(pairs)),
-           "n_way": 5, "k_shot": 3, "negatives": {"training": "uniform", "evaluation": "uniform"},
-           "headline": {"meta-learner": "maml", "baseline": "rp3beta", "metrics": metrics}}
-    (path / "results.json").write_text(json.dumps(res))
+
+    def result(cells: dict[str, tuple[float, float]], negatives: str) -> str:
+        metrics = {k: {"diff": d, "ci95": 0.01, "p": p, "p_holm": min(1.0, 5 * p), "n": 100,
+                       "interval": "users+seeds", "seeds": [5, 1]}
+                   for k, (d, p) in cells.items()}
+        return json.dumps({
+            "dataset": path.name, "task_kind": kind, "metric": next(iter(cells)),
+            "n_way": 5, "k_shot": 3,
+            "negatives": {"training": "uniform", "evaluation": negatives},
+            "headline": {"meta-learner": "maml", "baseline": "rp3beta", "metrics": metrics}})
+
+    (path / "results.json").write_text(result(pairs, "uniform"))
+    if popularity is not None:
+        (path / "evaluation-popularity.json").write_text(result(popularity, "popularity"))
     return path
 
 
 def test_the_headline_holms_over_every_cell_and_names_who_wins(tmp_path):
     mod = _load("tables")
-    a = _table(tmp_path / "a", "user-interest", {"auc": (0.01, 0.001), "ndcg@10": (-0.02, 0.03)})
-    b = _table(tmp_path / "b", "few-shot", {"accuracy": (-0.05, 0.02)})
+    a = _table(tmp_path / "a", "user-interest", {"auc": (0.01, 0.001), "ndcg@10": (-0.02, 0.002)},
+               popularity={"auc": (-0.03, 0.3), "ndcg@10": (0.04, 0.02)})
+    b = _table(tmp_path / "b", "few-shot", {"accuracy": (-0.05, 0.01)})
     rows = mod.headline([a, b]).splitlines()[2:]
-    # Holm over the three cells: 0.001 * 3, 0.02 * 2, then max(0.04, 0.03 * 1)
-    assert rows[0].split(" | ")[5:9] == ["0.003", "-0.0200 ± 0.0100", "0.04",
+    assert [r.split(" | ")[1] for r in rows] == ["uniform", "popularity", "-"]
+    # Holm over the five cells, sorted 0.001, 0.002, 0.01, 0.02, 0.3:
+    # 0.005, 0.008, 0.03, then max(0.03, 0.02 * 2) = 0.04, 0.3
+    assert rows[0].split(" | ")[5:9] == ["0.005", "-0.0200 ± 0.0100", "0.008",
                                          "maml (ROC-AUC), rp3beta (nDCG@10) |"]
-    assert rows[1].split(" | ")[4:6] == ["-0.0500 ± 0.0100", "0.04"] and rows[1].endswith(
+    assert rows[1].split(" | ")[4:9] == ["-0.0300 ± 0.0100", "0.3", "+0.0400 ± 0.0100", "0.04",
+                                         "tie (ROC-AUC), maml (nDCG@10) |"]
+    assert rows[2].split(" | ")[4:6] == ["-0.0500 ± 0.0100", "0.03"] and rows[2].endswith(
         "| rp3beta |")
     c = _table(tmp_path / "c", "few-shot", {"accuracy": (-0.05, 0.03)})
-    assert mod.headline([a, c]).splitlines()[3].endswith("| tie |")   # 0.03 * 2 > 0.05
-    with pytest.raises(SystemExit, match="evaluation-popularity.json"):
+    d = _table(tmp_path / "d", "few-shot", {"accuracy": (0.05, 0.001)})
+    f = _table(tmp_path / "f", "few-shot", {"accuracy": (0.05, 0.04)})
+    # 0.001 * 3, then 0.03 * 2 = 0.06: c is a tie, though its own p is 0.03
+    assert mod.headline([d, c, f]).splitlines()[3].endswith("| tie |")
+    # a corrected p just under 0.05 never prints as 0.05
+    assert mod._p(0.0496) == "0.0496" and mod._p(0.0504) == "0.05" and mod._p(0.012) == "0.012"
+    with pytest.raises(SystemExit, match=r"missing.results\.json: no such file"):
         mod.headline([tmp_path / "missing"])
+    e = _table(tmp_path / "e", "user-interest", {"auc": (0.01, 0.001), "ndcg@10": (0.01, 0.1)})
+    with pytest.raises(SystemExit, match=r"e.evaluation-popularity\.json: no such file"):
+        mod.headline([e])
 
 
 def test_the_readme_headline_is_the_committed_tables():
@@ -299,4 +323,11 @@ def test_the_readme_headline_is_the_committed_tables():
                    if line.startswith("python benchmarks/tables.py headline "))
     folders = [root / f for f in command.split()[3:]]
     assert folders and all((f / "results.json").is_file() for f in folders)
-    assert _load("tables").headline(folders) in readme
+    tables = _load("tables")
+    assert tables.headline(folders) in readme
+    # docs/RESULTS.md holds the same headline, its command, and each table's
+    # section exactly as tables.py writes it
+    results = (root / "docs" / "RESULTS.md").read_text()
+    assert command in results and tables.headline(folders) in results
+    for f in folders:
+        assert tables.section(f) in results, f.name
