@@ -263,6 +263,19 @@ def test_profile_batches_times_and_profiles_a_methods_batches(monkeypatch, capsy
     assert "cumulative" in out
 
 
+def test_profile_step_times_a_step_and_groups_its_operators(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["profile_step.py", "--steps", "2", "--top", "3",
+                                      "--shapes", "2", "--threads", "1",
+                                      "--set", "maml.inner_steps=2"])
+    _load("profile_step").main()
+    out = capsys.readouterr().out
+    assert "maml on synthetic: " in out and "ms a step (2 steps, 1 threads" in out
+    assert "matrix products" in out and "elementwise" in out
+    listed = out.split("the top 3 operators by own time:")[1].split("\n\n")[0]
+    assert len([ln for ln in listed.splitlines() if ln.strip().startswith("aten::")]) == 3
+    assert "aten::bmm" in out and "(operator, input shapes)" in out
+
+
 def _table(path: Path, kind: str, pairs: dict[str, tuple[float, float]],
            popularity: dict[str, tuple[float, float]] | None = None) -> Path:
     """A table folder whose results.json (and, given ``popularity``, its
