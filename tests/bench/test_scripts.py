@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from graphmeta.config import load_config
@@ -267,7 +268,11 @@ def test_profile_step_times_a_step_and_groups_its_operators(monkeypatch, capsys)
     monkeypatch.setattr(sys, "argv", ["profile_step.py", "--steps", "2", "--top", "3",
                                       "--shapes", "2", "--threads", "1",
                                       "--set", "maml.inner_steps=2"])
-    _load("profile_step").main()
+    threads = torch.get_num_threads()
+    try:
+        _load("profile_step").main()
+    finally:
+        torch.set_num_threads(threads)      # the script sets it for the whole process
     out = capsys.readouterr().out
     assert "maml on synthetic: " in out and "ms a step (2 steps, 1 threads" in out
     assert "matrix products" in out and "elementwise" in out
