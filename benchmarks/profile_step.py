@@ -18,7 +18,8 @@ from graphmeta.config import load_config
 from graphmeta.run import prepare
 from graphmeta.train import build_learner
 
-# torch.profiler's operator names, grouped by what they do (first match wins).
+# torch.profiler's operator names without "aten::" and without an in-place
+# trailing "_" (add_ counts as add), grouped by what they do.
 GROUPS = (
     ("matrix products", ("mm", "bmm", "addmm", "baddbmm", "matmul", "linear", "einsum")),
     ("elementwise", ("add", "sub", "mul", "div", "relu", "threshold", "sigmoid", "exp",
@@ -27,21 +28,18 @@ GROUPS = (
     ("reductions and softmax", ("sum", "mean", "max", "min", "softmax", "log_softmax",
                                 "_log_softmax", "nll_loss", "cross_entropy", "norm", "amax",
                                 "logsumexp")),
-    ("copies, views and indexing", ("copy_", "clone", "contiguous", "expand", "view",
+    ("copies, views and indexing", ("copy", "clone", "contiguous", "expand", "view",
                                     "reshape", "permute", "transpose", "t", "select",
                                     "slice", "index", "index_select", "gather", "scatter",
                                     "cat", "stack", "unsqueeze", "squeeze", "to", "_to_copy",
-                                    "empty", "zeros", "ones", "fill_", "zero_", "new_zeros",
+                                    "empty", "zeros", "ones", "fill", "zero", "new_zeros",
                                     "as_strided", "unbind", "split", "narrow", "repeat")),
 )
 
 
 def _group(name: str) -> str:
-    op = name.split("::")[-1].rstrip("_") if "::" in name else name
-    for group, ops in GROUPS:
-        if op in ops or op.rstrip("_") in ops:
-            return group
-    return "autograd and other"
+    op = name.split("::")[-1].rstrip("_")
+    return next((group for group, ops in GROUPS if op in ops), "autograd and other")
 
 
 def main() -> None:
@@ -87,7 +85,8 @@ def main() -> None:
     total = sum(e.self_cpu_time_total for e in events)
     groups: dict[str, float] = {}
     for e in events:
-        groups[_group(e.key)] = groups.get(_group(e.key), 0.0) + e.self_cpu_time_total
+        g = _group(e.key)
+        groups[g] = groups.get(g, 0.0) + e.self_cpu_time_total
     print(f"\naten operators' own time, {total / args.steps / 1000:.1f} ms a step "
           f"(profiled; the profiler adds its own overhead):")
     for g, t in sorted(groups.items(), key=lambda kv: -kv[1]):

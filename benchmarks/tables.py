@@ -44,13 +44,18 @@ def _load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _with_headline(path: Path) -> dict[str, Any]:
+    res = _load(path)
+    if "headline" not in res:
+        raise SystemExit(f"{path}: no 'headline' (the run has no meta-learner or no "
+                         f"baseline, or was made before graphmeta 0.4; `graphmeta evaluate` "
+                         f"on the run writes one)")
+    return res
+
+
 def protocols(folder: Path) -> list[tuple[str, dict[str, Any]]]:
     """The table's result files, one per setting of the evaluation negatives."""
-    res = _load(folder / "results.json")
-    if "headline" not in res:
-        raise SystemExit(f"{folder / 'results.json'}: no 'headline' (the run has no "
-                         f"meta-learner or no baseline, or was made before graphmeta 0.4; "
-                         f"`graphmeta evaluate` on the run writes one)")
+    res = _with_headline(folder / "results.json")
     if res["task_kind"] == "few-shot":
         return [("-", res)]
     # required: the headline reports both settings of the protocol, and a
@@ -60,10 +65,7 @@ def protocols(folder: Path) -> list[tuple[str, dict[str, Any]]]:
         raise SystemExit(f"{other}: no such file (a user-interest table folder holds the "
                          f"run's `graphmeta evaluate RUN --negatives popularity` as "
                          f"evaluation-popularity.json)")
-    ev = _load(other)
-    if "headline" not in ev:
-        raise SystemExit(f"{other}: no 'headline' (the run has no meta-learner or no "
-                         f"baseline, or was made before graphmeta 0.4)")
+    ev = _with_headline(other)
     return [(res["negatives"]["evaluation"], res), (ev["negatives"]["evaluation"], ev)]
 
 
