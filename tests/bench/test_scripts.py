@@ -285,6 +285,45 @@ def test_profile_step_times_a_step_and_groups_its_operators(monkeypatch, capsys)
     assert "aten::bmm" in out and "(operator, input shapes)" in out
 
 
+def test_lowrank_head_is_the_same_meta_loss_as_a_per_task_loop(monkeypatch, capsys):
+    mod = _load("lowrank_head")
+    torch.manual_seed(1)
+    T, S, Q, D, H, steps, lr = 3, 4, 5, 6, 7, 2, 0.3
+    p = {"w1": torch.randn(H, D), "b1": torch.randn(H), "w2": torch.randn(2, H),
+         "b2": torch.randn(2)}
+    p = {k: v.requires_grad_() for k, v in p.items()}
+    zs, zq = torch.randn(T, S, D), torch.randn(T, Q, D)
+    ys, yq = torch.randint(0, 2, (T, S)), torch.randint(0, 2, (T, Q))
+
+    def net(q, z):
+        return torch.relu(z @ q["w1"].t() + q["b1"]) @ q["w2"].t() + q["b2"]
+    ce = torch.nn.functional.cross_entropy
+    ref = 0
+    for t in range(T):          # the plain loop: one task, one autograd.grad a step
+        q = dict(p)
+        for _ in range(steps):
+            g = torch.autograd.grad(ce(net(q, zs[t]), ys[t], reduction="sum"), list(q.values()),
+                                    create_graph=True)
+            q = {k: v - lr * gk for (k, v), gk in zip(q.items(), g)}
+        ref = ref + ce(net(q, zq[t]), yq[t], reduction="sum")
+    want = torch.autograd.grad(ref, list(p.values()))
+    for low_rank in (False, True):
+        loss = mod.meta_loss(p, zs, ys, zq, yq, steps=steps, lr=lr, low_rank=low_rank)
+        assert torch.allclose(loss, ref, rtol=1e-5)
+        for got, w in zip(torch.autograd.grad(loss, list(p.values())), want):
+            assert torch.allclose(got, w, rtol=1e-4, atol=1e-5)
+    monkeypatch.setattr(sys, "argv", ["lowrank_head.py", "--tasks", "4", "--iters", "1",
+                                      "--rounds", "1", "--threads", "1"])
+    threads = torch.get_num_threads()
+    try:
+        mod.main()
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    gap = float(out.split("largest relative difference ")[1].split()[0])
+    assert gap < 1e-4 and "full / low-rank: " in out
+
+
 def _table(path: Path, kind: str, pairs: dict[str, tuple[float, float]],
            popularity: dict[str, tuple[float, float]] | None = None) -> Path:
     """A table folder whose results.json (and, given ``popularity``, its
