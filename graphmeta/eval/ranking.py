@@ -89,8 +89,7 @@ def expected_mrr(s: np.ndarray, y: np.ndarray) -> float:
 
 
 # Candidate lists longer than this are "long": their metrics skip full
-# sorts (:func:`_many_candidates`), their class-1 scores skip the softmax
-# (:func:`positive_scores`) and the evaluator batches more of them.
+# sorts (:func:`_many_candidates`) and the evaluator batches more of them.
 LONG_LIST = 2048
 # Up to this many candidates, every task's list is sorted at once (one
 # argsort of [T, S]); longer lists are counted task by task, never sorted.
@@ -98,13 +97,14 @@ SORT_ALL = 16384
 
 
 def positive_scores(logits: Tensor) -> Tensor:
-    """Scores ``[T, Q]`` of binary logits ``[T, Q, 2]``: the probability of
-    class 1 (``softmax(logits)[..., 1]``; on lists longer than
-    :data:`LONG_LIST`, the same value as ``sigmoid(l1 - l0)``, at a third of
-    the softmax's cost)."""
-    if logits.size(-1) == 2 and logits.size(1) > LONG_LIST:
-        return torch.sigmoid(logits[..., 1] - logits[..., 0])
-    return logits.softmax(-1)[..., 1]
+    """Scores ``[T, Q]`` of binary logits ``[T, Q, 2]``: the log-odds of
+    class 1, ``l1 - l0``. They rank candidates as the probability of class 1
+    (``softmax(logits)[..., 1] = sigmoid(l1 - l0)``) does, without its
+    rounding: a float32 probability is exactly 1.0 once the log-odds pass
+    about 17, and candidates the model tells apart would tie, which the
+    metrics count in expectation (graphmeta 0.3 ranked by that
+    probability). ``torch.sigmoid`` of these scores gives the probability."""
+    return logits[..., 1] - logits[..., 0]
 
 
 def _dcg_at_k(s: np.ndarray, t: np.ndarray, k: int) -> float:
@@ -197,7 +197,7 @@ def ranking_metrics(scores: Tensor, y: Tensor, mask: Tensor, ks: Sequence[int] =
     ms a task, 90% of a meta-val evaluation on the demo). Non-finite
     scores (a diverged model) raise ``FloatingPointError``, which tuning
     counts as a losing configuration."""
-    # Only the order and ties of scores count, which float32 keeps exactly.
+    # Only the order and ties of the scores count.
     scores = scores.detach().cpu()
     s_all = (scores if scores.dtype in (torch.float32, torch.float64) else scores.float()).numpy()
     y_all, m_all = y.cpu().numpy(), mask.cpu().numpy()

@@ -33,8 +33,9 @@ def adapter_rows(model: nn.Module) -> dict[str, Any]:
 
 
 def scores(ctx: Context, logits: Tensor) -> Tensor:
-    """What a learner predicts from adapted logits: the probability of class
-    1 ``[T, Q]`` on user-interest tasks, the logits on few-shot episodes."""
+    """What a learner predicts from adapted logits: the log-odds of class 1
+    ``[T, Q]`` on user-interest tasks (:func:`~graphmeta.eval.positive_scores`),
+    the logits on few-shot episodes."""
     return logits if ctx.kind == "few-shot" else positive_scores(logits)
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.metrics import ndcg_score, roc_auc_score
 
-from graphmeta.eval import ranking_metrics
+from graphmeta.eval import positive_scores, ranking_metrics
 from graphmeta.eval.ranking import expected_mrr, expected_recall_at_k
 
 
@@ -44,6 +44,18 @@ def test_ties_are_averaged_over_every_order():
         rr.append(1 / (1 + np.flatnonzero(y[order])[0]))
     assert expected_recall_at_k(s, y, 3) == pytest.approx(np.mean(recall))
     assert expected_mrr(s, y) == pytest.approx(np.mean(rr))
+
+
+def test_confident_logits_rank_by_log_odds_not_by_a_probability_rounded_to_one():
+    # log-odds 30, 25 and 20 are all a float32 probability of exactly 1.0
+    logits = torch.tensor([[[0.0, 30.0], [0.0, 25.0], [0.0, 20.0], [0.0, -5.0]]])
+    assert (logits.softmax(-1)[..., 1][0, :3] == 1).all()
+    scores = positive_scores(logits)
+    assert torch.equal(scores, torch.tensor([[30.0, 25.0, 20.0, -5.0]]))
+    assert torch.allclose(torch.sigmoid(scores), logits.softmax(-1)[..., 1])
+    y, mask = torch.tensor([[1, 1, 0, 0]]), torch.ones(1, 4, dtype=torch.bool)
+    got = ranking_metrics(scores, y, mask)
+    assert got["auc"][0] == 1.0 and got["mrr"][0] == 1.0 and got["ndcg@10"][0] == 1.0
 
 
 def test_a_user_without_both_classes_is_left_out():
