@@ -9,9 +9,10 @@ module can be the encoder, with no graph maths in graphmeta:
   :func:`torch.func.functional_call` runs the module's own forward on every
   padded graph with its task's parameters, all tasks at once. The first call
   checks that this reproduces the module's forward on each graph alone
-  (unpadded); a module whose output depends on the padding, or that vmap
-  cannot run, is refused with :class:`BatchedPathError`, never trained on
-  other maths.
+  (unpadded), and so does the first call whose batch holds padding if the
+  first one's did not; a module whose output depends on the padding, or that
+  vmap cannot run, is refused with :class:`BatchedPathError`, never trained
+  on other maths.
 - **Sparse modules** (any that contain a
   :class:`~torch_geometric.nn.conv.MessagePassing` layer, ``forward(x,
   edge_index)``) take the **per-task path**: the module runs on each graph's
@@ -42,6 +43,25 @@ Params = dict[str, Tensor]
 
 class BatchedPathError(ValueError):
     """An encoder that the batched path cannot run as its own forward does."""
+
+
+def out_channels(encoder: nn.Module, encoder_dim: int | None = None) -> int:
+    """The size of ``encoder``'s node embeddings: ``encoder_dim`` when given,
+    else its ``out_channels`` attribute; for a PyG attention layer that
+    concatenates its heads (``heads`` and ``concat=True``, as
+    :class:`~torch_geometric.nn.conv.GATConv` and
+    :class:`~torch_geometric.nn.dense.DenseGATConv` have), ``out_channels``
+    is per head, and the size is ``heads`` times it."""
+    if encoder_dim is not None:
+        return encoder_dim
+    dim = getattr(encoder, "out_channels", None)
+    if not isinstance(dim, int):
+        raise ValueError(f"the encoder {type(encoder).__name__} has no int out_channels: "
+                         f"pass encoder_dim (the size of its node embeddings)")
+    heads = getattr(encoder, "heads", None)
+    if getattr(encoder, "concat", False) is True and isinstance(heads, int):
+        return dim * heads
+    return dim
 
 
 def is_sparse(module: nn.Module) -> bool:
@@ -175,14 +195,20 @@ def encode_egos(module: nn.Module, params: Params, graphs: GraphBatch, per_task:
     """The ego embeddings ``[T * G, d]`` of ``T * G`` graphs, ``G = per_task``
     consecutive graphs per task, with task ``t``'s parameters (``params``:
     the module's parameter names to tensors ``[T, ...]``; names it lacks
-    are its own). Dense modules are checked once (:func:`check_batched`)
+    are its own). Dense modules are checked (:func:`check_batched`) on the
+    first batch, and again on the first padded batch if the first had no
+    padding (a module that ignores the mask passes on graphs of one size),
     and then run batched; sparse ones run task by task."""
     if is_sparse(module):
         return _per_task(module, params, graphs, per_task)
-    rows = getattr(module, "_graphmeta_rows", None)     # set by the first call's check
-    if rows is None:
+    # Flags set by the check, not tensors: whether the ego's row alone is
+    # asked for, and whether the check has seen a padded batch.
+    rows = getattr(module, "_graphmeta_rows", None)
+    if rows is None or (not getattr(module, "_graphmeta_padded", False)
+                        and not bool(graphs.node_mask.all())):
         rows = check_batched(module, params, graphs, per_task)
-        module._graphmeta_rows = rows  # type: ignore[assignment]  # a flag, not a tensor
+        module._graphmeta_rows = rows  # type: ignore[assignment]
+        module._graphmeta_padded = not bool(graphs.node_mask.all())  # type: ignore[assignment]
     return _vmapped(module, params, graphs, per_task, rows)
 
 
@@ -195,4 +221,4 @@ def describe(module: Any) -> str:
 
 
 __all__ = ["BatchedPathError", "check_batched", "describe", "encode_egos", "encode_graph",
-           "is_sparse", "path_of"]
+           "is_sparse", "out_channels", "path_of"]

@@ -38,7 +38,7 @@ def gnn_encoder(tasks: EgoTasks, settings: EncoderSettings) -> GNNEncoder:
 
 def interest_model(tasks: UserInterestTasks, settings: Optional[HeadSettings] = None, *,
                    graph: bool = True, encoder: Optional[nn.Module] = None,
-                   **overrides: Any) -> InterestModel:
+                   encoder_dim: Optional[int] = None, **overrides: Any) -> InterestModel:
     """The user-interest model for ``tasks``: an encoder over their node
     features (``encoder``, else :class:`GNNEncoder` from ``settings``; none
     with ``graph=False``: the ego's own features), an interest embedding
@@ -47,7 +47,8 @@ def interest_model(tasks: UserInterestTasks, settings: Optional[HeadSettings] = 
     (:class:`~graphmeta.features.ContextFeatures`).
 
     ``settings`` (:class:`ModelSettings`, default: the command line's) and
-    keyword ``overrides`` (``hidden=128``) choose the sizes."""
+    keyword ``overrides`` (``hidden=128``) choose the sizes; ``encoder_dim``
+    is your ``encoder``'s output size where it has no ``out_channels``."""
     s = _settings(ModelSettings, settings, overrides, tasks)
     carried = tasks.item_features
     if s.context and not carried:
@@ -65,19 +66,22 @@ def interest_model(tasks: UserInterestTasks, settings: Optional[HeadSettings] = 
                                 "interest_dim": s.interest_dim,
                                 "sparse_grad": bool(s.sparse_grad)})
     return InterestModel(tasks.node_x.size(1), encoder if graph else None, combine=s.combine,
-                         head_hidden=s.head_hidden, context=context, **kw)
+                         head_hidden=s.head_hidden, context=context,
+                         encoder_dim=encoder_dim if graph else None, **kw)
 
 
 def fewshot_model(tasks: FewShotTasks, settings: Optional[EncoderSettings] = None, *,
                   prototypes: bool = False, encoder: Optional[nn.Module] = None,
+                  encoder_dim: Optional[int] = None,
                   **overrides: Any) -> FewShotClassifier | PrototypeClassifier:
     """An ``N``-way classifier (encoder + MLP head), or prototype logits, for
-    few-shot ``tasks``."""
+    few-shot ``tasks``; ``encoder_dim`` is your ``encoder``'s output size
+    where it has no ``out_channels``."""
     s = _settings(ModelSettings, settings, overrides, tasks)
     encoder = encoder if encoder is not None else gnn_encoder(tasks, s)
     if prototypes:
         return PrototypeClassifier(encoder)
-    return FewShotClassifier(encoder, tasks.n_way, getattr(s, "head_hidden", 64))
+    return FewShotClassifier(encoder, tasks.n_way, getattr(s, "head_hidden", 64), encoder_dim)
 
 
 __all__ = ["fewshot_model", "gnn_encoder", "interest_model", "task_facts"]

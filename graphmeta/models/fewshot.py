@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphmeta.models.batched import encode_egos, encode_graph
+from graphmeta.models.batched import encode_egos, encode_graph, out_channels
 from graphmeta.models.functional import sub_params
 from graphmeta.models.model import MLPHead
 from graphmeta.tasks.batch import FewShotBatch, GraphBatch
@@ -33,14 +33,6 @@ def _embed(encoder: nn.Module, p: dict[str, Tensor], graphs: GraphBatch, num_tas
     return encode_egos(encoder, enc, graphs, per_task).view(num_tasks, per_task, -1)
 
 
-def _out_channels(encoder: nn.Module, encoder_dim: int | None) -> int:
-    dim = encoder_dim if encoder_dim is not None else getattr(encoder, "out_channels", None)
-    if not isinstance(dim, int):
-        raise ValueError(f"the encoder {type(encoder).__name__} has no int out_channels: "
-                         f"pass encoder_dim")
-    return dim
-
-
 class FewShotClassifier(nn.Module):
     """GNN encoder (any module, see :class:`~graphmeta.models.InterestModel`)
     + MLP head with ``n_way`` logits."""
@@ -49,7 +41,7 @@ class FewShotClassifier(nn.Module):
                  encoder_dim: int | None = None) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = MLPHead(_out_channels(encoder, encoder_dim), head_hidden, n_way)
+        self.head = MLPHead(out_channels(encoder, encoder_dim), head_hidden, n_way)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """Logits ``[n_way]`` of one ego-subgraph (``x`` ``[n, F]``, local ``edge_index``)."""

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphmeta.models.batched import encode_egos, encode_graph
+from graphmeta.models.batched import encode_egos, encode_graph, out_channels
 from graphmeta.models.functional import blinear, sub_params
 from graphmeta.models.longlist import (FACTORISE_FROM, candidate_table, catalogue_logits,
                                       factorised_logits)
@@ -51,7 +51,8 @@ class InterestModel(nn.Module):
             output's row 0. ``None`` uses the ego's own node features only
             (the ``maml-mlp`` baseline: no neighbours).
         encoder_dim (int, optional): The encoder's output size (default:
-            its ``out_channels``).
+            its ``out_channels``, times ``heads`` for a PyG attention layer
+            that concatenates them: :func:`~graphmeta.models.batched.out_channels`).
         interest_x (Tensor, optional): Fixed interest features ``[C, D]``
             (item features of synthetic data). Exclusive with ``num_interests``.
         num_interests (int, optional): Learn an embedding per named interest.
@@ -88,13 +89,7 @@ class InterestModel(nn.Module):
         # Longer candidate lists are scored by models.longlist.factorised_logits.
         self.factorise_from = FACTORISE_FROM
         self.context = list(context)
-        if encoder is not None and encoder_dim is None:
-            encoder_dim = getattr(encoder, "out_channels", None)
-            if not isinstance(encoder_dim, int):
-                raise ValueError(f"the encoder {type(encoder).__name__} has no int "
-                                 f"out_channels: pass encoder_dim")
-        ego_dim: int = encoder_dim if encoder is not None and encoder_dim is not None \
-            else in_channels
+        ego_dim = in_channels if encoder is None else out_channels(encoder, encoder_dim)
         self.interest_x: Optional[Tensor]
         self.interest_emb: Optional[nn.Embedding]
         if interest_x is not None:

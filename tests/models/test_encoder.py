@@ -12,6 +12,7 @@ from graphmeta.meta import MAML, reference_meta_loss
 from graphmeta.models import BatchedPathError, GNNEncoder, InterestModel, describe
 from graphmeta.models.batched import encode_egos, is_sparse, path_of
 from graphmeta.models.functional import sub_params
+from graphmeta.tasks.batch import GraphBatch
 from graphmeta.models.reference import interest_task_losses
 
 # Every convolution torch_geometric.nn.dense has, found by name, so one PyG
@@ -139,6 +140,50 @@ def test_a_module_the_batched_path_cannot_reproduce_is_refused(small_tasks, modu
     batch = small_tasks.collate(small_tasks.fixed_tasks("train", 5, 0))
     with pytest.raises(BatchedPathError, match=match):
         MAML(model, inner_lr=0.3, inner_steps=1).meta_loss(batch)
+
+
+def test_a_padding_blind_module_is_refused_at_the_first_padded_batch(small_tasks):
+    """A first batch of graphs of one size has no padding, so a module that
+    ignores the mask passes its check there; the first padded batch is
+    checked again, and refused."""
+    enc = Stack(PaddingBlind, small_tasks.node_x.size(1), 6).double()
+    p = {k: v.unsqueeze(0).expand(3, *v.shape) for k, v in enc.named_parameters()}
+    ring = torch.tensor([[0, 1, 2, 1, 2, 0], [1, 2, 0, 0, 1, 2]])
+
+    def graphs(sizes):
+        parts = [(torch.arange(10 * i, 10 * i + n), ring[:, (ring < n).all(0)])
+                 for i, n in enumerate(sizes)]
+        return GraphBatch.from_subgraphs(parts, small_tasks.node_x)
+    same = graphs([3, 3, 3])
+    assert same.node_mask.all()
+    assert encode_egos(enc, p, same).shape == (3, 6)            # passes: nothing to pad
+    assert not enc._graphmeta_padded
+    assert encode_egos(enc, p, same).shape == (3, 6)
+    with pytest.raises(BatchedPathError, match="depends on the padding"):
+        encode_egos(enc, p, graphs([3, 3, 2]))
+    ok = Stack(MyConv, small_tasks.node_x.size(1), 6).double()   # respects the mask
+    encode_egos(ok, p, same)
+    encode_egos(ok, p, graphs([3, 3, 2]))
+    assert ok._graphmeta_padded
+
+
+def test_the_encoders_size_is_read_or_given_and_gat_heads_concatenate(small_tasks):
+    from graphmeta.models import interest_model
+    from graphmeta.models.batched import out_channels
+    f = small_tasks.node_x.size(1)
+    gat = dense.DenseGATConv(f, 4, heads=2)                 # out_channels 4 a head, 8 in all
+    assert out_channels(gat) == 8 and out_channels(dense.DenseGATConv(f, 4, 2, concat=False)) == 4
+    assert out_channels(GNNEncoder(f, 8, conv="gat", heads=4)) == 8   # its out_channels: all
+    model = _model(small_tasks, gat.double())
+    batch = small_tasks.collate(small_tasks.fixed_tasks("train", 5, 0))
+    assert MAML(model, inner_lr=0.3, inner_steps=1).meta_loss(batch).isfinite()
+    unnamed = Stack(MyConv, f, 6)
+    del unnamed.out_channels
+    with pytest.raises(ValueError, match="has no int out_channels: pass encoder_dim"):
+        interest_model(small_tasks, encoder=unnamed, context=False)
+    model = interest_model(small_tasks, encoder=unnamed, encoder_dim=6, context=False)
+    d = small_tasks.data.interest_x.size(1)
+    assert model.head.fc1.in_features == 6 + d + 6        # ego, interest features, product
 
 
 def test_a_sparse_forward_is_not_taken_for_a_dense_one(small_tasks):
