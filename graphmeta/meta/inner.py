@@ -79,7 +79,7 @@ def inner_loop(fast: Params, support_loss: TaskLoss, *, steps: int, rule: InnerR
     state = rule.init({k: fast[k] for k in keys})
     extra = {"rows": dict(rows)} if rows else {}
     for i in range(steps):
-        loss = support_loss(fast).sum()
+        loss = per_task(support_loss(fast), "support_loss").sum()
         # A parameter the support loss does not use gets a zero gradient.
         grads = torch.autograd.grad(loss, [fast[k] for k in keys], create_graph=keep_graph,
                                     allow_unused=True, materialize_grads=True)
@@ -87,6 +87,17 @@ def inner_loop(fast: Params, support_loss: TaskLoss, *, steps: int, rule: InnerR
                                  {**state, **extra})
         fast = {k: new.get(k, v) for k, v in fast.items()}
     return fast
+
+
+def per_task(losses: Tensor, name: str) -> Tensor:
+    """``losses`` if they are one per task (``[T]``), else a ValueError: a
+    closure that returns their mean (a scalar) would make every task's
+    inner step ``1 / T`` of what it should be, silently."""
+    if losses.dim() != 1:
+        raise ValueError(f"{name} must return one loss per task, shape [T], got shape "
+                         f"{tuple(losses.shape)} (a scalar mean over tasks would scale every "
+                         f"task's step by 1/T)")
+    return losses
 
 
 def selected_names(model: nn.Module, params: ParamSelection) -> list[str]:
@@ -115,5 +126,5 @@ def selected_names(model: nn.Module, params: ParamSelection) -> list[str]:
     return out
 
 
-__all__ = ["ParamSelection", "Params", "TaskLoss", "expand_params", "inner_loop",
+__all__ = ["ParamSelection", "Params", "TaskLoss", "expand_params", "inner_loop", "per_task",
            "row_sparse_params", "selected_names"]

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from graphmeta.meta.inner import (ParamSelection, Params, TaskLoss, expand_params, inner_loop,
-                                  row_sparse_params, selected_names)
+                                  per_task, row_sparse_params, selected_names)
 from graphmeta.meta.losses import QUERY_LOSSES, task_ce, task_loss
 from graphmeta.meta.rules import SGD, InnerRule
 
@@ -231,7 +231,7 @@ class MAML(Adapter):
         if callable(task):
             if query_loss is None:
                 raise ValueError("meta_loss(closure) needs a query_loss closure too")
-            return query_loss(fast).mean()
+            return per_task(query_loss(fast), "query_loss").mean()
         logits = self._logits(fast, task, task.query_items)
         return self.task_losses(logits, task.query_y, task.query_mask).mean()
 

@@ -188,6 +188,13 @@ def test_loss_closures_equal_the_batch_form():
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="needs num_tasks"):
         maml.adapt(lambda p: task_ce(MLPHead.batched(p, sx), sy))
+    # a closure that returns the mean over tasks would shrink every inner step by 1/T
+    with pytest.raises(ValueError, match=r"support_loss must return one loss per task.*\(\)"):
+        maml.meta_loss(lambda p: task_ce(MLPHead.batched(p, sx), sy).mean(),
+                       lambda p: task_ce(MLPHead.batched(p, qx), qy), num_tasks=3)
+    with pytest.raises(ValueError, match="query_loss must return one loss per task"):
+        maml.meta_loss(lambda p: task_ce(MLPHead.batched(p, sx), sy),
+                       lambda p: task_ce(MLPHead.batched(p, qx), qy).sum(), num_tasks=3)
 
 
 def test_balanced_task_ce_weighs_each_class_equally():
