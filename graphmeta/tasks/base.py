@@ -125,6 +125,47 @@ class Compose:
         return f"{self.__class__.__name__}({self.transforms!r})"
 
 
+def check_graph(data: Data) -> None:
+    """A ValueError naming what is wrong, for a graph that ego-subgraphs
+    cannot be sampled from: ``edge_index`` not ``[2, E]`` integer node ids in
+    ``[0, num_nodes)``, or ``x`` with another number of rows. Edges are read
+    as directed, ``j -> i`` for a column ``(j, i)``, so an ego reaches the
+    nodes with a path to it; make a mutual graph undirected
+    (:func:`torch_geometric.utils.to_undirected`)."""
+    ei = data.edge_index
+    if not isinstance(ei, Tensor) or ei.dim() != 2 or ei.size(0) != 2:
+        shape = tuple(ei.shape) if isinstance(ei, Tensor) else type(ei).__name__
+        raise ValueError(f"data.edge_index must be a [2, num_edges] tensor, got {shape}")
+    if ei.dtype.is_floating_point or ei.dtype.is_complex or ei.dtype == torch.bool:
+        raise ValueError(f"data.edge_index must hold integer node ids (torch.long), got "
+                         f"{ei.dtype}")
+    n = data.num_nodes
+    if n is None:
+        raise ValueError("the graph has no num_nodes (set data.num_nodes, or give data.x)")
+    if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= n):
+        raise ValueError(f"data.edge_index holds node ids from {int(ei.min())} to "
+                         f"{int(ei.max())}, outside [0, num_nodes={n})")
+    x = getattr(data, "x", None)
+    if x is not None and (x.dim() != 2 or x.size(0) != n):
+        raise ValueError(f"data.x must be [num_nodes={n}, num_features], got "
+                         f"{tuple(x.shape)}")
+
+
+def check_table(data: Data, key: str) -> None:
+    """A ValueError naming what is wrong unless ``data[key]`` is a dense
+    ``[num_nodes, columns]`` table (the multi-hot ``interests``)."""
+    table = data[key]
+    if not isinstance(table, Tensor) or table.layout != torch.strided:
+        raise ValueError(f"data.{key} must be a dense [num_nodes, num_{key}] 0/1 tensor (a "
+                         f"sparse one: {key}.to_dense())")
+    if table.dim() != 2 or table.size(0) != data.num_nodes:
+        hint = (" (a label per user? one-hot it: torch.nn.functional.one_hot(y))"
+                if table.dim() == 1 else
+                " (users without edges? set data.num_nodes)" if table.dim() == 2 else "")
+        raise ValueError(f"data.{key} must be [num_nodes={data.num_nodes}, num_{key}], got "
+                         f"{tuple(table.shape)}{hint}")
+
+
 class EgoTasks:
     """Base of :class:`~graphmeta.tasks.UserInterestTasks` and
     :class:`~graphmeta.tasks.FewShotTasks`.
@@ -138,6 +179,7 @@ class EgoTasks:
     DEFAULT_FEATURES: ClassVar[tuple[str, str]]   # (with data.x, without)
 
     def __init__(self, data: Data, hops: int, max_nodes: int) -> None:
+        check_graph(data)
         self.data = data
         self.hops, self.max_nodes = hops, max_nodes
         self.sampler = EgoSampler(data.edge_index, data.num_nodes, hops, max_nodes)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphmeta.tasks.base import BatchTransform, EgoTasks, SeededStream, split_ids
+from graphmeta.tasks.base import BatchTransform, EgoTasks, SeededStream, check_table, split_ids
 from graphmeta.tasks.batch import TaskBatch, pad
 from graphmeta.tasks.stats import svd_features
 
@@ -102,6 +102,7 @@ class UserInterestTasks(EgoTasks):
         for key in ("edge_index", "interests"):
             if getattr(data, key, None) is None:
                 raise ValueError(f"UserInterestTasks needs data.{key}")
+        check_table(data, "interests")
         if k_shot < 1 or n_query < 1:
             raise ValueError(f"k_shot and n_query must be >= 1, got {k_shot}, {n_query}")
         if negatives not in NEGATIVES:

@@ -180,6 +180,26 @@ def test_bad_settings_are_named(named):
     assert "UserInterestTasks(users={'train'" in repr(UserInterestTasks(named, k_shot=2))
 
 
+@pytest.mark.parametrize("change, match", [
+    (lambda d: {"interests": d.interests.float().argmax(1)},
+     r"interests must be \[num_nodes=400, num_interests\], got \(400,\) \(a label per user"),
+    (lambda d: {"interests": d.interests[:350]},
+     r"interests must be \[num_nodes=400, num_interests\], got \(350, 40\)"),
+    (lambda d: {"interests": d.interests.float().to_sparse()}, "a sparse one: interests.to_dense"),
+    (lambda d: {"edge_index": d.edge_index.float()}, "integer node ids"),
+    (lambda d: {"edge_index": d.edge_index.t()}, r"edge_index must be a \[2, num_edges\]"),
+    (lambda d: {"edge_index": torch.cat([d.edge_index, torch.tensor([[0], [400]])], 1)},
+     r"node ids from 0 to 400, outside \[0, num_nodes=400\)"),
+    (lambda d: {"x": torch.randn(399, 3)}, r"data.x must be \[num_nodes=400, num_features\]"),
+])
+def test_a_malformed_graph_is_named_before_sampling(named, change, match):
+    data = Data(edge_index=named.edge_index, interests=named.interests, num_nodes=400)
+    for k, v in change(named).items():
+        data[k] = v
+    with pytest.raises(ValueError, match=match):
+        UserInterestTasks(data, k_shot=2)
+
+
 def test_item_context_is_leave_one_out_for_training_egos(named):
     tasks = UserInterestTasks(named, k_shot=2, n_query=5, transform=ContextFeatures())
     assert tasks.item_features == CONTEXT_FEATURES
