@@ -18,7 +18,8 @@ from graphmeta.tasks import EgoTasks, FewShotTasks, UserInterestTasks
 def build_data(dataset: DatasetConfig, synthetic: SyntheticConfig, seed: int) -> Data:
     """The graph named by ``dataset.name``: the synthetic generator (with
     ``synthetic``'s settings), a registered dataset, or a folder with
-    ``edges.csv``."""
+    ``edges.csv`` (a registered name wins over a folder of the same name:
+    write ``./NAME`` for the folder)."""
     name = dataset.name
     if name == "synthetic":
         s = synthetic
@@ -26,12 +27,14 @@ def build_data(dataset: DatasetConfig, synthetic: SyntheticConfig, seed: int) ->
                                  homophily=s.homophily, feature_noise=s.feature_noise,
                                  n_blocks=s.n_blocks, p_in=s.p_in, p_out=s.p_out, ba_m=s.ba_m,
                                  seed=seed)
+    # A registered name wins over a folder of that name in the working
+    # directory (as graphmeta.run.located decides too); ./NAME is the folder.
+    if name in datasets.names():
+        return datasets.load(name, root=dataset.root or None)
     if Path(name).is_dir():  # --dataset PATH: edges.csv + interests.json
         return datasets.from_folder(name)
-    if name not in datasets.names():
-        raise ValueError(f"dataset.name: unknown dataset {name!r} (known: synthetic, "
-                         f"{', '.join(datasets.names())}, or a folder with edges.csv)")
-    return datasets.load(name, root=dataset.root or None)
+    raise ValueError(f"dataset.name: unknown dataset {name!r} (known: synthetic, "
+                     f"{', '.join(datasets.names())}, or a folder with edges.csv)")
 
 
 def standardize(x: Tensor) -> Tensor:

@@ -1,6 +1,8 @@
 """Custom graphs: build graphmeta's ``Data`` from files or objects a user has.
 
-Node ids may be any strings. All-integer ids are ordered numerically, other
+Node ids may be any strings without a line break; in an edge file, a line
+whose first field starts with ``#`` is a comment, so an id cannot start
+with ``#`` there. All-integer ids are ordered numerically, other
 ids lexicographically, and mapped to ``0..N-1``. ``data.node_ids[i]`` keeps
 the original id of node ``i``. The edge list declares the nodes: a node
 named only in the interest, feature or label file is an error, unless

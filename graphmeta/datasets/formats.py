@@ -111,8 +111,7 @@ def read_edge_pairs(path: Path) -> list[tuple[str, str]]:
     lines = text.splitlines()
     first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
     if "," in first:
-        parsed = csv.reader(lines)
-        rows = [(no, [f.strip() for f in row]) for no, row in enumerate(parsed, start=1)
+        rows = [(no, [f.strip() for f in row]) for no, row in _csv_rows(path, lines)
                 if row and "".join(row).strip() and not row[0].lstrip().startswith("#")]
     else:
         rows = [(no, ln.split()) for no, ln in enumerate(lines, start=1)
@@ -126,9 +125,26 @@ def read_edge_pairs(path: Path) -> list[tuple[str, str]]:
     return [(a, b) for _, (a, b) in rows]
 
 
+def _csv_rows(path: Path, lines: list[str]) -> list[tuple[int, list[str]]]:
+    """CSV rows ``(line, fields)`` of ``lines``. A quote that opens a field
+    and is not closed on its line would swallow the lines after it into
+    that field (``csv``'s quoted fields may span lines): a DataError naming
+    the line instead, since no node id holds a line break."""
+    reader = csv.reader(lines)
+    out, start = [], 1
+    for row in reader:
+        if reader.line_num > start:
+            raise DataError(f"{path}, line {start}: a quote (\") opens a field that is not "
+                            f"closed on that line (it would run on to line "
+                            f"{reader.line_num}); remove the stray quote or close it")
+        out.append((start, row))
+        start = reader.line_num + 1
+    return out
+
+
 def _node_rows(path: Path, known: Optional[set[str]]) -> list[tuple[int, list[str]]]:
     """A node file's non-empty CSV rows ``(line, fields)``, its header left out."""
-    rows = [(no, row) for no, row in enumerate(csv.reader(_text(path).splitlines()), start=1)
+    rows = [(no, row) for no, row in _csv_rows(path, _text(path).splitlines())
             if row and "".join(row).strip()]
     if rows and header_row(path, rows[0][1], known=known):
         rows = rows[1:]

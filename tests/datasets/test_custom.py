@@ -58,6 +58,9 @@ def test_npy_and_json_features(tmp_path):
     ("e.csv", "source,target\n", r"e.csv: no edges; graphmeta learns from ego-subgraphs"),
     ("e.csv", "", r"e.csv: no edges"),
     ("e.csv", "a,b\n3,3\n4,4\n", r"e.csv: no edges \(only 2 self loops\)"),
+    # a stray quote would swallow every later row into one id
+    ("e.csv", "a,b\n0,1\n3,\"4\n5,6\n7,8\n", r"e.csv, line 3: a quote .* not closed on that line "
+                                              r"\(it would run on to line 5\)"),
 ])
 def test_bad_edges_name_file_and_line(tmp_path, name, text, match):
     (tmp_path / name).write_text(text)
@@ -109,6 +112,21 @@ def test_register_a_loader(tmp_path, toy_registered):
     datasets.register("toy-test-graph", config={"tasks.k_shot": 1})(toy_registered)  # re-run cell
     with pytest.raises(ValueError, match="already registered"):
         datasets.register("toy-test-graph")(lambda root: None)
+
+
+def test_a_registered_name_wins_over_a_folder_of_that_name(tmp_path, toy_registered,
+                                                           monkeypatch):
+    from graphmeta.build import build_data
+    from graphmeta.config import load_config
+    (tmp_path / "toy-test-graph").mkdir()          # e.g. an old --out of that name
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, ["dataset.name=toy-test-graph", f"dataset.root={tmp_path}"])
+    data = build_data(cfg.section("dataset"), cfg.section("synthetic"), cfg.seed)
+    assert data.num_nodes == 5
+    from graphmeta.errors import MissingFileError
+    with pytest.raises(MissingFileError, match="no edges.csv"):    # ./NAME is the folder
+        cfg = load_config(None, ["dataset.name=./toy-test-graph"])
+        build_data(cfg.section("dataset"), cfg.section("synthetic"), cfg.seed)
 
 
 def test_cli_dataset_folder_needs_no_code(tmp_path):
