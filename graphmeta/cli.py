@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -57,6 +58,13 @@ def _line(e: BaseException) -> str:
 JIT_DEPRECATION = "`torch.jit.script` is deprecated"
 
 
+def _interrupted(command: str) -> int:
+    """Ctrl-C in ``evaluate`` or ``report``: a line, not a traceback."""
+    print(f"graphmeta: interrupted (SIGINT); graphmeta {command} has nothing to resume: run "
+          f"it again", file=sys.stderr)
+    return 128 + signal.SIGINT
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     warnings.filterwarnings("ignore", message=JIT_DEPRECATION, category=DeprecationWarning)
@@ -104,6 +112,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except (GraphmetaError, ValueError, OSError) as e:
             print(f"graphmeta: error: {_line(e)}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            return _interrupted("report")
         print(f"wrote {path}")
         return 0
     from graphmeta import runner
@@ -124,9 +134,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "evaluate":
             if args.threads:
                 torch.set_num_threads(args.threads)
-            res = runner.evaluate_run(Path(args.run), device,
-                                      Path(args.out) if args.out else None,
-                                      negatives=args.negatives)
+            try:
+                res = runner.evaluate_run(Path(args.run), device,
+                                          Path(args.out) if args.out else None,
+                                          negatives=args.negatives)
+            except KeyboardInterrupt:
+                return _interrupted("evaluate")
             if not args.quiet:
                 print(format_table(res))
             return 0
@@ -154,8 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(args.threads or default_threads())
     resume = getattr(args, "resume", None)
     if not (args.out or resume):
-        print(f"graphmeta {args.command}: error: --out is required (or --resume RUN_DIR)",
-              file=sys.stderr)
+        alt = "" if args.command == "tune" else " (or --resume RUN_DIR)"
+        print(f"graphmeta {args.command}: error: --out is required{alt}", file=sys.stderr)
         return 2
     out = Path(resume or args.out)
     import signal
@@ -188,9 +201,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except KeyboardInterrupt as e:      # Ctrl-C, or SIGTERM (graphmeta.errors.Interrupted)
         signum = getattr(e, "signum", signal.SIGINT)
-        print(f"graphmeta: interrupted ({signal.Signals(signum).name}); the run so far is in "
-              f"{out}: continue it with graphmeta {args.command} --resume {out}",
-              file=sys.stderr)
+        name = signal.Signals(signum).name
+        if args.command == "tune":      # nothing to resume: tuning.json is written at the end
+            print(f"graphmeta: interrupted ({name}); graphmeta tune writes nothing until it "
+                  f"finishes: run it again", file=sys.stderr)
+        else:
+            print(f"graphmeta: interrupted ({name}); the run so far is in {out}: continue it "
+                  f"with graphmeta {args.command} --resume {out}", file=sys.stderr)
         return 128 + signum
     finally:
         distributed.finish()

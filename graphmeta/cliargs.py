@@ -6,7 +6,8 @@ import argparse
 from typing import Optional
 
 
-def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
+def _common(p: argparse.ArgumentParser, out_default: Optional[str],
+            resumable: bool = True) -> None:
     p.add_argument("--config", help="YAML config file (every key and its default: "
                                     "graphmeta methods)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -20,7 +21,8 @@ def _common(p: argparse.ArgumentParser, out_default: Optional[str]) -> None:
                    help="task kind (overrides tasks.kind)")
     p.add_argument("--out", default=out_default,
                    help="run directory" + (f" (default: {out_default})" if out_default
-                                           else " (required unless --resume)"))
+                                           else " (required unless --resume)" if resumable
+                                           else " (required)"))
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: the cores not already busy, from the "
                         "load average; see docs/SCALING.md)")
@@ -113,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
                         "(overrides eval.tune)")
     p = _sub(sub, "tune", "tune methods on meta-val only (writes tuning.json; "
                           "the test split is never drawn)")
-    _common(p, None)
+    _common(p, None, resumable=False)
     _plugin_arg(p)
     p.add_argument("--methods", help=f"comma-separated, from {', '.join(method_names())}")
     p.add_argument("--tune", type=int, metavar="N", help="configurations per method "

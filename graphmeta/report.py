@@ -213,7 +213,8 @@ def write_report(run_dir: Path, device: Optional[torch.device] = None,
               "![methods](figures/methods.png)", ""]
     curves, metric = inner_steps_curves(run, run_dir, steps, n_tasks)
     if inner_steps_figure(curves, steps, metric, figs / "inner_steps.png"):
-        lines += ["## Adaptation", "", f"Test {LABELS[metric]} on the first {n_tasks} test "
+        shown = min(n_tasks, int(results.get("n_test_tasks", n_tasks)))   # the split may hold fewer
+        lines += ["## Adaptation", "", f"Test {LABELS[metric]} on the first {shown} test "
                   f"tasks against the number of inner steps at test time (first seed).", "",
                   "![inner steps](figures/inner_steps.png)", "", "| method | "
                   + " | ".join(f"{s} steps" for s in steps) + " |",

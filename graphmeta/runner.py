@@ -23,7 +23,7 @@ import torch
 
 from graphmeta import checkpoint, distributed
 from graphmeta.config import Config, load_config
-from graphmeta.errors import GraphmetaError
+from graphmeta.errors import GraphmetaError, RunDirError
 from graphmeta.eval import mean_ci
 from graphmeta.jobs import default_jobs, run_jobs
 from graphmeta.methods import get_method
@@ -220,7 +220,14 @@ def tune_only(cfg: Config, out: Path, device: torch.device, progress: bool = Tru
     configurations, at least 1: the current settings) and writes
     ``tuning.json``; the test split is never drawn. The tool for design
     choices: compare settings by their meta-val scores, then run ``compare``
-    once for the table."""
+    once for the table. ``out`` is checked first: a file, or a
+    ``compare``/``train`` run (whose ``tuning.json`` a resume reads back),
+    is refused before any tuning."""
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out}: is a file, not a directory")
+    if (out / "config.yaml").exists():
+        raise RunDirError(f"--out {out} holds a compare or train run, which reads its "
+                          f"tuning.json back when resumed; give graphmeta tune another --out")
     run = prepare(cfg, device, progress)
     log(f"{run.tasks}")
     tuning = tune_run(run, max(run.spec.eval.tune, 1), log)

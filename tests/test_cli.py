@@ -79,6 +79,34 @@ def test_errors_are_clear(tmp_path, capsys):
     assert not (tmp_path / "results.json").exists()
 
 
+def test_tune_refuses_a_run_directory_or_a_file_before_tuning(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("seed: 0\n")       # a compare/train run's directory
+    (run / "tuning.json").write_text("{}")
+    code, out, err = in_process(capsys, "tune", "--methods", "popularity", "--out", str(run))
+    assert code == 2 and "holds a compare or train run" in err and "tune another --out" in err
+    assert (run / "tuning.json").read_text() == "{}"   # untouched
+    assert "UserInterestTasks" not in out                # refused before the tasks were built
+    (tmp_path / "afile").write_text("")
+    code, _, err = in_process(capsys, "tune", "--methods", "popularity", "--out",
+                              str(tmp_path / "afile"))
+    assert code == 2 and "is a file, not a directory" in err
+    code, _, err = in_process(capsys, "tune", "--methods", "popularity")
+    assert code == 2 and "--out is required" in err and "--resume" not in err
+
+
+def test_ctrl_c_in_evaluate_is_a_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    from graphmeta import runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runner, "evaluate_run", interrupted)
+    code, _, err = in_process(capsys, "evaluate", str(tmp_path))
+    assert code == 130 and "interrupted (SIGINT); graphmeta evaluate" in err
+    assert "Traceback" not in err
+
+
 def test_every_subcommand_has_help_with_an_example(capsys):
     for command in ("demo", "compare", "train", "tune", "evaluate", "report", "datasets",
                     "bench"):

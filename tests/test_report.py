@@ -1,4 +1,5 @@
 """graphmeta report on a tiny finished run: the markdown and its figures."""
+import json
 import shutil
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def test_report_writes_every_figure(tmp_path):
         assert (tmp_path / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
     assert "| maml |" in text and "| finetune |" in text      # the inner-steps table
     assert "itemknn" not in text.split("## Adaptation")[1].split("##")[0]  # no inner loop
+    assert "on the first 10 test tasks" in text
+    n_test = json.loads((tmp_path / "results.json").read_text())["n_test_tasks"]
+    text = write_report(tmp_path, steps=(0, 1), n_tasks=10 ** 6).read_text()
+    assert f"on the first {n_test} test tasks" in text        # what the split holds
     with pytest.raises(RunDirError, match="no results"):
         write_report(tmp_path / "nowhere")
 
