@@ -119,12 +119,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from graphmeta import runner
     from graphmeta.config import load_config
     if getattr(args, "resume", None):
+        # demo's --out has a default: only another directory is a conflict
+        out_given = args.out if args.command != "demo" else \
+            (args.out if Path(args.out) != Path(args.resume) and args.out != "runs/demo" else None)
         given = [f for f, v in (("--config", args.config), ("--set", args.overrides),
                                 ("--seed", args.seed), ("--dataset", args.dataset),
-                                ("--task", args.task), ("--out", args.out if args.command != "demo"
-                                                        else None),
+                                ("--task", args.task), ("--out", out_given),
                                 ("--methods", getattr(args, "methods", None)),
-                                ("--tune", getattr(args, "tune", None))) if v]
+                                ("--tune", getattr(args, "tune", None)),
+                                ("--tensorboard", getattr(args, "tensorboard", False))) if v]
         if given:
             print(f"graphmeta: error: --resume continues the run with its own config.yaml; "
                   f"drop {', '.join(given)}", file=sys.stderr)

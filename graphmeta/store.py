@@ -32,7 +32,8 @@ from graphmeta.errors import RunDirError
 
 # What graphmeta writes into a run directory (``force`` removes these only).
 RUN_FILES = ("config.yaml", "results.json", "evaluation.json", "metrics.csv", "per_task.csv",
-             "tuning.json", "learning_curve.png", "report.md", "checkpoints", "state", "figures")
+             "tuning.json", "learning_curve.png", "report.md", "checkpoints", "state", "figures",
+             "tensorboard", "profile.json")
 
 
 def _alive(pid: int) -> bool:

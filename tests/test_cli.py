@@ -107,6 +107,16 @@ def test_ctrl_c_in_evaluate_is_a_line_not_a_traceback(tmp_path, capsys, monkeypa
     assert "Traceback" not in err
 
 
+def test_resume_refuses_flags_it_would_ignore(tmp_path, capsys):
+    code, _, err = in_process(capsys, "compare", "--resume", str(tmp_path), "--tensorboard")
+    assert code == 2 and "own config.yaml; drop --tensorboard" in err
+    code, _, err = in_process(capsys, "demo", "--resume", str(tmp_path), "--out",
+                              str(tmp_path / "elsewhere"))
+    assert code == 2 and "drop --out" in err
+    code, _, err = in_process(capsys, "demo", "--resume", str(tmp_path / "none"))
+    assert code == 2 and "drop" not in err and "no run to resume" in err
+
+
 def test_every_subcommand_has_help_with_an_example(capsys):
     for command in ("demo", "compare", "train", "tune", "evaluate", "report", "datasets",
                     "bench"):

@@ -31,12 +31,15 @@ def test_an_existing_run_is_refused_unless_resumed_or_forced(tmp_path):
     (tmp_path / "config.yaml").write_text("seed: 0\n")
     (tmp_path / "results.json").write_text("{}")
     (tmp_path / "mine.txt").write_text("keep")
+    (tmp_path / "profile.json").write_text("{}")
+    (tmp_path / "tensorboard" / "maml").mkdir(parents=True)
     with pytest.raises(RunDirError, match="already holds a run; use --resume"):
         RunStore(tmp_path)
     with pytest.raises(RunDirError, match="no run to resume"):
         RunStore(tmp_path / "empty", resume=True)
     with RunStore(tmp_path, force=True):
         assert not (tmp_path / "results.json").exists()
+        assert not (tmp_path / "profile.json").exists() and not (tmp_path / "tensorboard").exists()
     assert (tmp_path / "mine.txt").read_text() == "keep"      # only graphmeta's own files go
 
 
