@@ -174,8 +174,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"graphmeta {args.command}: error: --out is required{alt}", file=sys.stderr)
         return 2
     out = Path(resume or args.out)
-    import signal
-
     from graphmeta import distributed
     from graphmeta.interrupts import raise_on_sigterm
     distributed.init(device)

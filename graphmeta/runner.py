@@ -31,7 +31,7 @@ from graphmeta.profile import row, stage
 from graphmeta.run import Run, prepare, resolve_device
 from graphmeta.rundir import (primary_metric, summarize, write_config, write_json, write_run,
                               write_tensorboard)
-from graphmeta.store import RunStore
+from graphmeta.store import RunStore, holds_run
 from graphmeta.tune import CHEAP_BUDGET, Space, tune
 
 
@@ -223,9 +223,7 @@ def tune_only(cfg: Config, out: Path, device: torch.device, progress: bool = Tru
     once for the table. ``out`` is checked first: a file, or a
     ``compare``/``train`` run (whose ``tuning.json`` a resume reads back),
     is refused before any tuning."""
-    if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out {out}: is a file, not a directory")
-    if (out / "config.yaml").exists():
+    if holds_run(out):
         raise RunDirError(f"--out {out} holds a compare or train run, which reads its "
                           f"tuning.json back when resumed; give graphmeta tune another --out")
     run = prepare(cfg, device, progress)

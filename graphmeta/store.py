@@ -46,6 +46,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def holds_run(root: Path) -> bool:
+    """Whether ``root`` holds a ``train``/``compare`` run (its
+    ``config.yaml``); a RunDirError if ``root`` is a file."""
+    if root.exists() and not root.is_dir():
+        raise RunDirError(f"--out {root}: is a file, not a directory")
+    return (root / "config.yaml").exists()
+
+
 class RunStore:
     """The run directory ``root`` of one ``train``/``compare`` (see the module docstring)."""
 
@@ -57,9 +65,7 @@ class RunStore:
         self._adopted: set[Path] = set()
         if not writer:     # another rank of a distributed run writes; this one only reads
             return
-        if self.root.exists() and not self.root.is_dir():
-            raise RunDirError(f"--out {self.root}: is a file, not a directory")
-        existing = self.root.is_dir() and (self.root / "config.yaml").exists()
+        existing = holds_run(self.root)
         if resume and not existing:
             raise RunDirError(f"--resume {self.root}: no run to resume there (no config.yaml)")
         if existing and not (resume or force):
@@ -180,4 +186,4 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
-__all__ = ["RUN_FILES", "RunStore"]
+__all__ = ["RUN_FILES", "RunStore", "holds_run"]

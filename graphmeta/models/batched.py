@@ -204,11 +204,12 @@ def encode_egos(module: nn.Module, params: Params, graphs: GraphBatch, per_task:
     # Flags set by the check, not tensors: whether the ego's row alone is
     # asked for, and whether the check has seen a padded batch.
     rows = getattr(module, "_graphmeta_rows", None)
-    if rows is None or (not getattr(module, "_graphmeta_padded", False)
-                        and not bool(graphs.node_mask.all())):
-        rows = check_batched(module, params, graphs, per_task)
-        module._graphmeta_rows = rows  # type: ignore[assignment]
-        module._graphmeta_padded = not bool(graphs.node_mask.all())  # type: ignore[assignment]
+    if rows is None or not getattr(module, "_graphmeta_padded", False):
+        padded = not bool(graphs.node_mask.all())
+        if rows is None or padded:
+            rows = check_batched(module, params, graphs, per_task)
+            module._graphmeta_rows = rows  # type: ignore[assignment]
+            module._graphmeta_padded = padded  # type: ignore[assignment]
     return _vmapped(module, params, graphs, per_task, rows)
 
 
